@@ -1,0 +1,26 @@
+"""mlops-jupyter: the machine-learning lifecycle run from a Jupyter notebook.
+
+``%load_ext mlops_jupyter`` registers the magics; ``from mlops_jupyter import datasets`` is the
+plain Python API they are built on. Heavy libraries are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["datasets", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Called by ``%load_ext mlops_jupyter``."""
+    from .magics import register
+
+    register(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("datasets",):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,367 @@
+"""Named datasets with numbered versions on git + DVC: the plain Python API.
+
+Every function takes ``project`` (any folder inside the project; the current directory by
+default) and raises :class:`~mlops_jupyter.errors.MlopsError` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .. import git as gitcmd
+from ..errors import MlopsError, NotFoundError
+from ..workspace import Workspace, find_root
+from . import catalog, diffs, dvcstore, tables
+from .catalog import META_KEY, Version
+from .refs import check_name, parse, tag_name
+
+PathLike = str | os.PathLike[str]
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def init(project: PathLike | None = None) -> Workspace:
+    """Make ``project`` (the current directory by default) a project: git, DVC, a local remote.
+
+    Idempotent. Commits only the files it creates (DVC's config and the ignore files).
+    """
+    folder = Path(project or os.getcwd()).resolve()
+    if find_root(folder) is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        gitcmd.git(folder, "init", "-q")
+    ws = Workspace.find(folder)
+    if dvcstore.is_initialized(ws) and dvcstore.remotes(ws)[0]:
+        return ws
+    files = dvcstore.init(ws)
+    gitcmd.commit_paths(ws.root, files, "Set up DVC for data versions (mlops-jupyter)")
+    return ws
+
+
+def _workspace(project: PathLike | None) -> Workspace:
+    return Workspace.find(project)
+
+
+def add(
+    path: PathLike,
+    name: str | None = None,
+    message: str = "",
+    project: PathLike | None = None,
+) -> Version:
+    """Add the file or folder at ``path`` as the next version of dataset ``name``.
+
+    ``name`` defaults to the file's stem. The data goes into DVC's cache; a commit holding only
+    its ``.dvc`` file and ``.gitignore`` is tagged ``NAME@vN``. Tables (CSV, Parquet, JSON lines)
+    are profiled once, here. Adding data identical to the latest version adds nothing and
+    returns that version. An interrupted ``add`` leaves no version behind.
+    """
+    ws = _workspace(project)
+    target = ws.path(path)
+    if not target.exists():
+        raise NotFoundError(f"{path} does not exist; check the path (relative to {os.getcwd()})")
+    name = check_name(name or target.name.split(".")[0])
+    if not dvcstore.is_initialized(ws):
+        _notice(f"Setting up DVC in {ws.root} (first use): local cache, remote "
+                f"'{ws.settings.dvc_remote}' at {ws.settings.dvc_remote_url}")
+        init(ws.root)
+    if dvcstore.is_tracked_by_git(ws, target):
+        rel = ws.rel(target)
+        raise MlopsError(
+            f"{rel} is committed to git itself; let DVC hold it: `git rm -r --cached {rel}` "
+            "and commit, then add it again"
+        )
+    existing = catalog.versions(ws, name)
+    number = (existing[-1].number or 0) + 1 if existing else 1
+    tag = tag_name(name, number)
+    dvc_file = target.with_name(target.name + ".dvc")
+    ignore = target.parent / ".gitignore"
+    saved = {f: f.read_bytes() if f.exists() else None for f in (dvc_file, ignore)}
+    fmt = tables.table_format(target) if target.is_file() else None
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        profiling: Future[dict[str, Any]] | None = None
+        if fmt:  # profile while DVC hashes and copies: the two overlap on two cores
+            profiling = pool.submit(_profile, target, fmt, ws.rel(target))
+        out = dvcstore.add(ws, target)
+        profile = profiling.result() if profiling else {}
+        if existing and existing[-1].md5 == out["md5"]:
+            _restore(saved)
+            _notice(f"{existing[-1].ref} already holds this data; nothing added")
+            return existing[-1]
+        version = Version(
+            name=name,
+            number=number,
+            rev=tag,
+            commit="",
+            path=ws.rel(target),
+            md5=out["md5"],
+            size=out.get("size"),
+            files=out.get("nfiles"),
+            format=fmt,
+            rows=profile.get("rows"),
+            columns=len(profile["columns"]) if profile else None,
+            message=message.strip(),
+        )
+        meta = {META_KEY: {"name": name, "version": number, "format": fmt, **profile}}
+        if not fmt:
+            meta[META_KEY].pop("format")
+        dvcstore.write_meta(dvc_file, meta, message.strip() or None)
+        commit = gitcmd.commit_paths(
+            ws.root,
+            dvcstore.git_files_for(ws, target),
+            f"Add dataset {tag}" + (f": {message.strip()}" if message.strip() else ""),
+            tag=tag,
+            tag_message=catalog.tag_message(message, version.summary()),
+        )
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if gitcmd.resolve(ws.root, tag) is None:
+            _restore(saved)
+        raise
+    pool.shutdown()
+    return catalog.resolve(ws, tag) if commit else version
+
+
+def _profile(path: Path, fmt: str, shown: str) -> dict[str, Any]:
+    return tables.profile(tables.read_arrow(path, fmt, shown))
+
+
+def _restore(saved: dict[Path, bytes | None]) -> None:
+    for path, content in saved.items():
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(content)
+
+
+def versions(name: str | None = None, project: PathLike | None = None) -> Any:
+    """A DataFrame of the versions of ``name`` (or of every dataset), newest last."""
+    import pandas as pd
+
+    ws = _workspace(project)
+    if name:
+        name = parse(name).name
+        if not catalog.versions(ws, name):
+            catalog.resolve(ws, name)  # raises with the names that do exist
+    rows = [
+        {
+            "dataset": v.name,
+            "version": f"v{v.number}",
+            "rows": v.rows,
+            "columns": v.columns,
+            "size": v.size,
+            "files": v.files,
+            "md5": v.md5[:12],
+            "created": v.created,
+            "message": v.message,
+            "path": v.path,
+        }
+        for v in catalog.versions(ws, name)
+    ]
+    cols = ["dataset", "version", "rows", "columns", "size", "files", "md5", "created", "message",
+            "path"]
+    frame = pd.DataFrame(rows, columns=cols)
+    for col in ("rows", "columns", "size", "files"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def info(ref: str, project: PathLike | None = None) -> Version:
+    """The :class:`Version` ``ref`` names (``NAME``, ``NAME@vN``, ``NAME@<git revision>``)."""
+    return catalog.resolve(_workspace(project), ref)
+
+
+def show(ref: str, project: PathLike | None = None) -> Any:
+    """Schema and per-column statistics of a version, as a DataFrame (one row per column).
+
+    ``frame.attrs["version"]`` is the :class:`Version`. Read from what ``add`` stored: instant.
+    """
+    import pandas as pd
+
+    ws = _workspace(project)
+    version = catalog.resolve(ws, ref)
+    profile = catalog.profile_of(ws, version)
+    cols = ["dtype", "count", "nulls", "min", "max", "mean", "distinct", "top"]
+    frame = pd.DataFrame.from_dict(profile.get("columns", {}), orient="index", columns=cols)
+    frame.index.name = "column"
+    frame["top"] = frame["top"].map(_top_text)
+    frame.attrs["version"] = version
+    return frame
+
+
+def _top_text(top: Any) -> str:
+    if not isinstance(top, list):
+        return ""
+    return ", ".join(f"{value} ({count})" for value, count in top)
+
+
+def diff(a: str, b: str | None = None, project: PathLike | None = None) -> diffs.DatasetDiff:
+    """What changed from version ``a`` to ``b``: schema, rows and per-column statistics.
+
+    With one reference: from the version before it to it (``diff("prices")``: the last change).
+    """
+    ws = _workspace(project)
+    va = catalog.resolve(ws, a)
+    if b is None:
+        vb = va
+        earlier = [v for v in catalog.versions(ws, va.name) if (v.number or 0) < (vb.number or 0)]
+        if not earlier:
+            raise MlopsError(f"{vb.ref} is the first version; name two versions to compare")
+        va = earlier[-1]
+    else:
+        vb = catalog.resolve(ws, b)
+    return diffs.compute(va, vb, catalog.profile_of(ws, va), catalog.profile_of(ws, vb))
+
+
+def load(ref: str, project: PathLike | None = None, remote: str | None = None) -> Any:
+    """A pandas DataFrame of a version, read from DVC's cache (or the remote) without a checkout."""
+    ws = _workspace(project)
+    version = catalog.resolve(ws, ref)
+    fmt = version.format or tables.table_format(version.path)
+    if version.is_dir:
+        return _load_folder(ws, version, remote)
+    if fmt is None:
+        raise MlopsError(
+            f"{version.ref} ({version.path}) is not a table (csv, parquet, jsonl); "
+            f"open it with dvc.api.open('{version.path}', rev='{version.rev}') or check it out"
+        )
+    path = dvcstore.fetch(ws, version.md5, version.ref, remote)
+    return tables.to_pandas(tables.read_arrow(path, fmt, version.ref))
+
+
+def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:
+    import pyarrow as pa
+
+    listing = json.loads(dvcstore.fetch(ws, version.md5, version.ref, remote).read_text())
+    parts = []
+    for entry in sorted(listing, key=lambda e: e["relpath"]):
+        fmt = tables.table_format(entry["relpath"])
+        if fmt is None:
+            continue
+        path = dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
+        parts.append(tables.read_arrow(path, fmt, entry["relpath"]))
+    if not parts:
+        raise MlopsError(
+            f"{version.ref} is a folder with no table files (csv, parquet, jsonl); check it out "
+            "to use its files"
+        )
+    try:
+        table = pa.concat_tables(parts, promote_options="default")
+    except pa.ArrowInvalid as exc:
+        raise MlopsError(f"the tables in {version.ref} do not share a schema: {exc}") from None
+    return tables.to_pandas(table)
+
+
+def checkout(ref: str, force: bool = False, project: PathLike | None = None) -> Version:
+    """Put a version's data back in the workspace (its file or folder, and its ``.dvc`` file).
+
+    Refuses when the workspace data has changes that are not a version yet, unless ``force``.
+    """
+    ws = _workspace(project)
+    version = catalog.resolve(ws, ref)
+    target = ws.root / version.path
+    dvc_file = target.with_name(target.name + ".dvc")
+    if not force and target.exists() and dvc_file.exists() and dvcstore.is_modified(ws, dvc_file):
+        raise MlopsError(
+            f"{version.path} has changes that are not a version yet; add them first "
+            f"(`%dataset add {version.path} --name {version.name}`) or pass --force to drop them"
+        )
+    text = gitcmd.show_file(ws.root, version.commit, version.path + ".dvc")
+    if text is None:  # pragma: no cover - a tag always points at a commit holding the file
+        raise NotFoundError(f"{version.ref}: {version.path}.dvc is missing from its commit")
+    dvcstore.fetch(ws, version.md5, version.ref)
+    tmp = dvc_file.with_name(dvc_file.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(dvc_file)
+    dvcstore.checkout(ws, dvc_file)
+    return version
+
+
+def _selected(ws: Workspace, refs: Iterable[str] | None) -> list[Version]:
+    if not refs:
+        return catalog.versions(ws)
+    chosen: list[Version] = []
+    for ref in refs:
+        parsed = parse(ref)
+        if "@" in ref:
+            chosen.append(catalog.resolve(ws, parsed))
+        else:
+            catalog.resolve(ws, parsed)  # a clear error for an unknown name
+            chosen.extend(catalog.versions(ws, parsed.name))
+    return chosen
+
+
+def push(
+    refs: Iterable[str] | None = None,
+    remote: str | None = None,
+    project: PathLike | None = None,
+    progress: bool = True,
+) -> int:
+    """Upload the data of every version (or of ``refs``: names or ``NAME@vN``) to the remote.
+
+    Returns how many objects were sent; those already there are skipped.
+    """
+    ws = _workspace(project)
+    chosen = _selected(ws, refs)
+    missing = [v.ref for v in chosen if dvcstore.cached_path(ws, v.md5) is None]
+    if missing:
+        _notice(f"not in the local cache, so not pushed: {', '.join(missing)}")
+    md5s = [v.md5 for v in chosen if v.ref not in missing]
+    sent, failed = dvcstore.transfer(ws, md5s, remote, "push", progress)
+    if failed:
+        raise MlopsError(f"{len(failed)} objects could not be pushed; run push again")
+    return sent
+
+
+def pull(
+    refs: Iterable[str] | None = None,
+    remote: str | None = None,
+    project: PathLike | None = None,
+    progress: bool = True,
+) -> int:
+    """Download the data of every version (or of ``refs``) into the local cache.
+
+    Workspace files that are missing are then checked out, as ``dvc pull`` does. Returns how
+    many objects were received.
+    """
+    ws = _workspace(project)
+    chosen = _selected(ws, refs)
+    got, failed = dvcstore.transfer(ws, [v.md5 for v in chosen], remote, "pull", progress)
+    if failed:
+        lost = sorted({v.ref for v in chosen if v.md5 in failed})
+        raise NotFoundError(
+            f"not on the remote: {', '.join(lost)}; push them from a machine that has them"
+        )
+    for path in sorted({v.path for v in chosen}):
+        dvc_file = ws.root / (path + ".dvc")
+        if dvc_file.exists() and not (ws.root / path).exists():
+            dvcstore.checkout(ws, dvc_file)
+    return got
+
+
+def remotes(project: PathLike | None = None) -> Any:
+    """A DataFrame of the DVC remotes: name, URL, and which one is the default."""
+    import pandas as pd
+
+    urls, default = dvcstore.remotes(_workspace(project))
+    rows = [{"remote": n, "url": u, "default": n == default} for n, u in urls.items()]
+    return pd.DataFrame(rows, columns=["remote", "url", "default"])
+
+
+def add_remote(
+    name: str, url: str, default: bool = False, project: PathLike | None = None
+) -> None:
+    """Configure a DVC remote in ``.dvc/config`` (commit that file to share it)."""
+    ws = _workspace(project)
+    check_name(name)
+    if "://" not in url:
+        folder = Path(url).expanduser()
+        url = str(folder if folder.is_absolute() else (Path.cwd() / folder).resolve())
+    dvcstore.set_remote(ws, name, url, default)

@@ -1,0 +1,269 @@
+"""What the package asks of DVC: set-up, ``add``, the local cache, remotes, and transfers.
+
+``dvc`` is imported here, lazily, and nowhere else. The cache layout read directly (for a fast
+``load``) is DVC 3's: ``<cache>/files/md5/<first two hex digits>/<the rest>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MlopsError, NotFoundError
+from ..git import git
+from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+DVCIGNORE_LINE = "/{state}/"
+
+
+def is_initialized(ws: Workspace) -> bool:
+    return (ws.root / ".dvc" / "config").is_file()
+
+
+def init(ws: Workspace) -> list[str]:
+    """Set up DVC with a local cache and a default remote; returns the files to commit."""
+    from dvc.repo import Repo
+
+    state = ws.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    with _quiet():
+        if not is_initialized(ws):
+            Repo.init(str(ws.root))
+        repo = Repo(str(ws.root))
+        try:
+            if ws.settings.dvc_remote not in _remote_urls(repo):
+                _write_remote(repo, ws.settings.dvc_remote, _remote_url(ws), default=True)
+        finally:
+            repo.close()
+    files = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+    try:
+        rel_state = ws.rel(state)
+    except ValueError:
+        return files  # the state folder lives outside the project: nothing to ignore
+    _append_line(ws.root / ".dvcignore", DVCIGNORE_LINE.format(state=rel_state))
+    _append_line(ws.root / ".gitignore", f"/{rel_state}/")
+    return [*files, ".gitignore"]
+
+
+def _remote_url(ws: Workspace) -> str:
+    url = ws.settings.dvc_remote_url
+    if "://" in url:
+        return url
+    folder = ws.resolve_setting(url)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+def _append_line(path: Path, line: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if line in text.splitlines():
+        return
+    if text and not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text + line + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """DVC's hints ('To track the changes with git, run ...') are for its CLI, not for us."""
+    log = logging.getLogger("dvc")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
+def open_repo(ws: Workspace) -> Iterator[Repo]:
+    from dvc.repo import Repo
+
+    with _quiet():
+        repo = Repo(str(ws.root))
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+
+def add(ws: Workspace, path: Path) -> dict[str, Any]:
+    """``dvc add`` one file or folder; returns the output entry DVC wrote (md5, size, nfiles)."""
+    from dvc.exceptions import DvcException
+
+    rel = ws.rel(path)
+    with open_repo(ws) as repo:
+        try:
+            repo.add(str(path))
+        except DvcException as exc:
+            raise MlopsError(f"DVC could not add {rel}: {_first_line(exc)}") from None
+    return read_dvc_file(path.with_name(path.name + ".dvc").read_text(encoding="utf-8"), rel)
+
+
+def read_dvc_file(text: str, where: str) -> dict[str, Any]:
+    """The single output of a ``.dvc`` file's text, with its ``meta`` and ``desc`` alongside."""
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        out = dict(data["outs"][0])
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        raise MlopsError(f"{where}.dvc is not a valid DVC file; restore it from git") from None
+    out["meta"] = data.get("meta") or {}
+    out["desc"] = data.get("desc")
+    return out
+
+
+def write_meta(dvc_file: Path, meta: dict[str, Any], desc: str | None) -> None:
+    """Store our metadata in the ``.dvc`` file's ``meta``/``desc`` fields (DVC keeps both)."""
+    import yaml
+
+    data = yaml.safe_load(dvc_file.read_text(encoding="utf-8"))
+    if desc:
+        data["desc"] = desc
+    data["meta"] = meta
+    tmp = dvc_file.with_name(dvc_file.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.replace(dvc_file)
+
+
+def cache_dir(ws: Workspace) -> Path | None:
+    """The local cache folder when it is the default one; None when DVC is configured otherwise."""
+    for name in ("config", "config.local"):
+        cfg = ws.root / ".dvc" / name
+        if cfg.is_file() and "dir" in cfg.read_text(encoding="utf-8").partition("[cache]")[2]:
+            return None
+    return ws.root / ".dvc" / "cache"
+
+
+def cached_path(ws: Workspace, md5: str) -> Path | None:
+    """Where the object ``md5`` lies in the local cache, or None when it is not there."""
+    root = cache_dir(ws)
+    if root is None:
+        with open_repo(ws) as repo:
+            root = Path(repo.cache.local.path).parent.parent
+    path = root / "files" / "md5" / md5[:2] / md5[2:]
+    return path if path.exists() else None
+
+
+def remotes(ws: Workspace) -> tuple[dict[str, str], str | None]:
+    """The configured remotes (name -> URL) and the default one."""
+    with open_repo(ws) as repo:
+        return _remote_urls(repo), repo.config["core"].get("remote")
+
+
+def _remote_urls(repo: Repo) -> dict[str, str]:
+    return {name: conf["url"] for name, conf in repo.config["remote"].items()}
+
+
+def set_remote(ws: Workspace, name: str, url: str, default: bool) -> None:
+    with open_repo(ws) as repo:
+        _write_remote(repo, name, url, default)
+
+
+def _write_remote(repo: Repo, name: str, url: str, default: bool) -> None:
+    with repo.config.edit("repo") as conf:
+        conf["remote"][name] = {"url": url}
+        if default:
+            conf["core"]["remote"] = name
+
+
+def transfer(
+    ws: Workspace, md5s: list[str], remote: str | None, direction: str, progress: bool = True
+) -> tuple[int, list[str]]:
+    """Copy objects between the local cache and a remote ('push' or 'pull') with a progress bar.
+
+    Returns how many were transferred and which could not be.
+    """
+    from dvc.config import NoRemoteError
+    from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
+    from fsspec.callbacks import DEFAULT_CALLBACK, TqdmCallback
+    from tqdm.auto import tqdm
+
+    with open_repo(ws) as repo:
+        try:
+            odb = repo.cloud.get_remote_odb(remote, direction)
+        except NoRemoteError:
+            raise MlopsError(
+                "no DVC remote is configured; add one with `%dataset remote add NAME URL`"
+            ) from None
+        except DvcException as exc:
+            raise MlopsError(f"remote {remote or 'default'}: {_first_line(exc)}") from None
+        cache = repo.cache.local
+        src, dest = (cache, odb) if direction == "push" else (odb, cache)
+        where = odb.fs.unstrip_protocol(odb.path)
+        label = f"Pushing to {where}" if direction == "push" else f"Pulling from {where}"
+        callback = (
+            TqdmCallback(tqdm_kwargs={"desc": label, "unit": "file"}, tqdm_cls=tqdm)
+            if progress
+            else DEFAULT_CALLBACK
+        )
+        objs = [HashInfo("md5", md5) for md5 in dict.fromkeys(md5s)]
+        try:
+            result = repo.cloud.transfer(src, dest, objs, callback=callback, cache_odb=cache)
+        except DvcException as exc:
+            raise MlopsError(f"{direction} failed: {_first_line(exc)}") from None
+        finally:
+            callback.close()
+    failed = sorted({h.value for h in result.failed})
+    return len(result.transferred), failed
+
+
+def fetch(ws: Workspace, md5: str, what: str, remote: str | None = None) -> Path:
+    """Bring one object into the local cache from the remote; its cache path."""
+    found = cached_path(ws, md5)
+    if found is not None:
+        return found
+    try:
+        _, failed = transfer(ws, [md5], remote, "pull", progress=False)
+    except MlopsError as exc:
+        raise NotFoundError(f"the data of {what} is not in the local cache, and {exc}") from None
+    found = cached_path(ws, md5)
+    if failed or found is None:
+        raise NotFoundError(
+            f"the data of {what} (md5 {md5[:12]}) is in neither the local cache nor the remote; "
+            "push it from a machine that has it (`%dataset push`)"
+        )
+    return found
+
+
+def checkout(ws: Workspace, dvc_file: Path) -> None:
+    """Make the workspace file match ``dvc_file`` (DVC links or copies it from the cache)."""
+    from dvc.exceptions import DvcException
+
+    with open_repo(ws) as repo:
+        try:
+            repo.checkout(targets=[str(dvc_file)], force=True)
+        except DvcException as exc:
+            raise MlopsError(f"checkout failed: {_first_line(exc)}") from None
+
+
+def is_modified(ws: Workspace, dvc_file: Path) -> bool:
+    """Whether the workspace data differs from what ``dvc_file`` records (DVC's own check)."""
+    with open_repo(ws) as repo:
+        return bool(repo.status(targets=[str(dvc_file)]))
+
+
+def git_files_for(ws: Workspace, path: Path) -> list[str]:
+    """The files a version's commit holds: the ``.dvc`` file and the folder's ``.gitignore``."""
+    files = [ws.rel(path.with_name(path.name + ".dvc"))]
+    ignore = path.parent / ".gitignore"
+    if ignore.exists():
+        files.append(ws.rel(ignore))
+    return files
+
+
+def is_tracked_by_git(ws: Workspace, path: Path) -> bool:
+    return bool(git(ws.root, "ls-files", "--", ws.rel(path)))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,141 @@
+"""Reading tabular files (CSV, Parquet, JSON lines) and profiling them once, at ``add``.
+
+Files are read with Arrow (multi-threaded, typed, timestamps parsed); ``load`` returns the same
+table as a pandas DataFrame, so the dtypes a profile records are the ones a user gets.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MlopsError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+TOP_VALUES = 5
+# Besides ISO 8601, the timestamp spellings common in exported time series.
+TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M")
+
+
+def table_format(path: str | Path) -> str | None:
+    """The tabular format of a file name, or None when it is not one we read."""
+    return FORMATS.get(Path(str(path)).suffix.lower())
+
+
+def read_arrow(path: Path, fmt: str, display_name: str | None = None) -> pa.Table:
+    """Read a tabular file into an Arrow table; a file that does not parse gets a clear error."""
+    import pyarrow as pa
+
+    shown = display_name or path.name
+    try:
+        if fmt in ("csv", "tsv"):
+            return _read_csv(path, "\t" if fmt == "tsv" else ",")
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        if fmt == "jsonl":
+            import pyarrow.json as pj
+
+            return pj.read_json(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MlopsError(f"{shown} is not a readable {fmt} file: {first}") from None
+    raise MlopsError(f"{shown}: unknown table format {fmt!r}")
+
+
+def _read_csv(path: Path, delimiter: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    convert = pcsv.ConvertOptions(
+        timestamp_parsers=[pcsv.ISO8601, *TIMESTAMP_FORMATS], strings_can_be_null=True
+    )
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    try:
+        return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        if "conversion error" not in str(exc).lower():
+            raise
+    # Arrow infers types from the first block; a column whose type changes later in the file is
+    # read by pandas instead, which looks at all of it.
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep=delimiter, low_memory=False)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def to_pandas(table: pa.Table) -> Any:
+    """The DataFrame ``load`` returns for a table."""
+    return table.to_pandas()
+
+
+def profile(table: pa.Table) -> dict[str, Any]:
+    """Rows, columns, dtypes and per-column statistics: count, nulls, min, max, mean, distinct, top."""
+    columns = {name: _column_stats(table.column(name)) for name in table.column_names}
+    return {"rows": table.num_rows, "columns": columns}
+
+
+def _column_stats(col: pa.ChunkedArray) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = col.type
+    nulls = col.null_count
+    stats: dict[str, Any] = {
+        "dtype": _pandas_dtype(kind, nulls),
+        "count": len(col) - nulls,
+        "nulls": nulls,
+    }
+    orderable = not (pa.types.is_nested(kind) or pa.types.is_null(kind))
+    if orderable and len(col) > nulls:
+        minmax = pc.min_max(col)
+        stats["min"] = _plain(minmax["min"].as_py())
+        stats["max"] = _plain(minmax["max"].as_py())
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        stats["mean"] = _plain(pc.mean(col).as_py())
+    if orderable:
+        counts = pc.value_counts(col.drop_null() if nulls else col)
+        stats["distinct"] = len(counts)
+        if len(counts) > (len(col) - nulls) // 2:
+            return stats  # mostly unique (ids, timestamps, measurements): top values say nothing
+        order = pc.select_k_unstable(counts.field("counts"), TOP_VALUES, [("c", "descending")])
+        top = counts.take(order)
+        stats["top"] = [[_plain(v["values"]), v["counts"]] for v in top.to_pylist()]
+    return stats
+
+
+def _pandas_dtype(kind: pa.DataType, nulls: int) -> str:
+    """The dtype pandas gives an Arrow column of this type."""
+    import pyarrow as pa
+
+    if nulls and pa.types.is_integer(kind):
+        return "float64"
+    if nulls and pa.types.is_boolean(kind):
+        return "object"
+    dtype = pa.schema([pa.field("c", kind)]).empty_table().to_pandas().dtypes.iloc[0]
+    return str(dtype)
+
+
+def _plain(value: Any) -> Any:
+    """A value that YAML and JSON keep as is: numbers, strings, booleans or None."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

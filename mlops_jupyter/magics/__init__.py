@@ -1,0 +1,11 @@
+"""The IPython magics: one thin module per magic over the plain Python API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(ipython: Any) -> None:
+    from .dataset import DatasetMagics
+
+    ipython.register_magics(DatasetMagics)

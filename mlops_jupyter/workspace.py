@@ -1,0 +1,164 @@
+"""The project a notebook works in: its root, its settings and the paths under it.
+
+The project root is the enclosing git repository. Settings have embedded defaults that need no
+server; a project overrides them in ``mlops.toml`` (or ``[tool.mlops-jupyter]`` in its
+``pyproject.toml``), and ``MLOPS_JUPYTER_<SETTING>`` environment variables override both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import MlopsError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SETTINGS_FILE = "mlops.toml"
+ENV_PREFIX = "MLOPS_JUPYTER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the project keeps its state. Relative paths are relative to the project root."""
+
+    state_dir: str = field(
+        default=".mlops",
+        metadata={"help": "Folder (ignored by git and DVC) for the embedded stores, logs, endpoints."},
+    )
+    dvc_remote: str = field(
+        default="local",
+        metadata={"help": "Name of the DVC remote that push and pull use by default."},
+    )
+    dvc_remote_url: str = field(
+        default=".mlops/dvc-storage",
+        metadata={"help": "URL of that remote when the project is set up: a folder, s3://..."},
+    )
+    mlflow_tracking_uri: str = field(
+        default="sqlite:///.mlops/mlflow.db",
+        metadata={"help": "MLflow store (MLFLOW_TRACKING_URI overrides it too)."},
+    )
+    mlflow_artifacts: str = field(
+        default=".mlops/mlartifacts",
+        metadata={"help": "Where the embedded MLflow store keeps artifacts."},
+    )
+    endpoints_dir: str = field(
+        default=".mlops/endpoints",
+        metadata={"help": "Where model endpoints are recorded."},
+    )
+    logs_dir: str = field(
+        default=".mlops/logs",
+        metadata={"help": "Where prediction and server logs are written."},
+    )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def load(cls, root: Path, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults, then the project's file, then the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        values.update(_file_settings(root))
+        for name in cls.names():
+            env = environ.get(ENV_PREFIX + name.upper())
+            if env is not None:
+                values[name] = env
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise MlopsError(
+                f"unknown setting {unknown[0]!r} in {SETTINGS_FILE}; "
+                f"known settings: {', '.join(cls.names())}"
+            )
+        return cls(**{k: str(v) for k, v in values.items()})
+
+
+def _file_settings(root: Path) -> dict[str, Any]:
+    for name, section in ((SETTINGS_FILE, None), ("pyproject.toml", ("tool", "mlops-jupyter"))):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise MlopsError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
+        for key in section or ():
+            data = data.get(key, {})
+        if data:
+            return {k.replace("-", "_"): v for k, v in data.items()}
+    return {}
+
+
+def find_root(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The top of the git repository enclosing ``start`` (the current directory by default)."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+class Workspace:
+    """A project: a git repository, with DVC and the embedded stores set up on first use."""
+
+    def __init__(self, root: Path, settings: Settings | None = None):
+        self.root = root
+        self.settings = settings or Settings.load(root)
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Workspace:
+        """The workspace enclosing ``start``; raises :class:`MlopsError` outside a git repository."""
+        root = find_root(start)
+        if root is None:
+            where = Path(start or os.getcwd()).resolve()
+            raise MlopsError(
+                f"{where} is not inside a git repository; run `%dataset init` "
+                "(or `mlops-jupyter dataset init`) to make it a project"
+            )
+        return cls(root)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve_setting(self.settings.state_dir)
+
+    def resolve_setting(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def path(self, value: str | os.PathLike[str]) -> Path:
+        """``value`` (relative to the current directory) as an absolute path inside the project.
+
+        Raises :class:`MlopsError` when it points outside the project or into its metadata.
+        """
+        path = Path(os.path.abspath(Path(value).expanduser()))
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            raise MlopsError(
+                f"{value} is outside the project {self.root}; copy it into the project first"
+            ) from None
+        if rel.parts and rel.parts[0] in (".git", ".dvc") or self._in_state_dir(path):
+            raise MlopsError(f"{value} is inside the project's own metadata; pick a data file")
+        return path
+
+    def _in_state_dir(self, path: Path) -> bool:
+        try:
+            path.relative_to(self.state_dir)
+        except ValueError:
+            return False
+        return True
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the project root, with forward slashes."""
+        return path.relative_to(self.root).as_posix()
