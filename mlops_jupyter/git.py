@@ -58,7 +58,9 @@ def resolve(root: Path, rev: str) -> str | None:
     """The commit ``rev`` names, or None."""
     if rev.startswith("-"):
         return None
-    out = git(root, "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}", check=False)
+    out = git(
+        root, "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}", check=False
+    )
     return out or None
 
 

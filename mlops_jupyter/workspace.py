@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ class Settings:
 
     state_dir: str = field(
         default=".mlops",
-        metadata={"help": "Folder (ignored by git and DVC) for the embedded stores, logs, endpoints."},
+        metadata={
+            "help": "Folder (ignored by git and DVC) for the embedded stores, logs, endpoints."
+        },
     )
     dvc_remote: str = field(
         default="local",
@@ -63,13 +66,13 @@ class Settings:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def load(cls, root: Path, environ: dict[str, str] | None = None) -> Settings:
+    def load(cls, root: Path, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, then the project's file, then the environment."""
-        environ = os.environ if environ is None else environ
+        env_vars: Mapping[str, str] = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         values.update(_file_settings(root))
         for name in cls.names():
-            env = environ.get(ENV_PREFIX + name.upper())
+            env = env_vars.get(ENV_PREFIX + name.upper())
             if env is not None:
                 values[name] = env
         unknown = sorted(set(values) - set(cls.names()))
@@ -115,13 +118,13 @@ class Workspace:
 
     @classmethod
     def find(cls, start: str | os.PathLike[str] | None = None) -> Workspace:
-        """The workspace enclosing ``start``; raises :class:`MlopsError` outside a git repository."""
+        """The workspace enclosing ``start``; :class:`MlopsError` outside a git repository."""
         root = find_root(start)
         if root is None:
             where = Path(start or os.getcwd()).resolve()
             raise MlopsError(
                 f"{where} is not inside a git repository; run `%dataset init` "
-                "(or `mlops-jupyter dataset init`) to make it a project"
+                "(or `datasets.init()`) to make it a project"
             )
         return cls(root)
 

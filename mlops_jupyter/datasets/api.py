@@ -66,10 +66,12 @@ def add(
     target = ws.path(path)
     if not target.exists():
         raise NotFoundError(f"{path} does not exist; check the path (relative to {os.getcwd()})")
-    name = check_name(name or target.name.split(".")[0])
+    name = check_name(target.name.split(".")[0] if name is None else name)
     if not dvcstore.is_initialized(ws):
-        _notice(f"Setting up DVC in {ws.root} (first use): local cache, remote "
-                f"'{ws.settings.dvc_remote}' at {ws.settings.dvc_remote_url}")
+        _notice(
+            f"Setting up DVC in {ws.root} (first use): local cache, remote "
+            f"'{ws.settings.dvc_remote}' at {ws.settings.dvc_remote_url}"
+        )
         init(ws.root)
     if dvcstore.is_tracked_by_git(ws, target):
         rel = ws.rel(target)
@@ -165,8 +167,18 @@ def versions(name: str | None = None, project: PathLike | None = None) -> Any:
         }
         for v in catalog.versions(ws, name)
     ]
-    cols = ["dataset", "version", "rows", "columns", "size", "files", "md5", "created", "message",
-            "path"]
+    cols = [
+        "dataset",
+        "version",
+        "rows",
+        "columns",
+        "size",
+        "files",
+        "md5",
+        "created",
+        "message",
+        "path",
+    ]
     frame = pd.DataFrame(rows, columns=cols)
     for col in ("rows", "columns", "size", "files"):
         frame[col] = frame[col].astype("Int64")
@@ -355,9 +367,7 @@ def remotes(project: PathLike | None = None) -> Any:
     return pd.DataFrame(rows, columns=["remote", "url", "default"])
 
 
-def add_remote(
-    name: str, url: str, default: bool = False, project: PathLike | None = None
-) -> None:
+def add_remote(name: str, url: str, default: bool = False, project: PathLike | None = None) -> None:
     """Configure a DVC remote in ``.dvc/config`` (commit that file to share it)."""
     ws = _workspace(project)
     check_name(name)

@@ -110,7 +110,9 @@ def _parse_record(record: str) -> Version | None:
         commit=commit,
         message=body.strip(),
         created=created,
-        **{k: summary.get(k) for k in ("path", "md5", "size", "files", "format", "rows", "columns")},
+        **{
+            k: summary.get(k) for k in ("path", "md5", "size", "files", "format", "rows", "columns")
+        },
     )
 
 
@@ -123,9 +125,7 @@ def resolve(ws: Workspace, ref: str | Ref) -> Version:
     ref = parse(ref) if isinstance(ref, str) else ref
     known = versions(ws, ref.name)
     if not known:
-        raise NotFoundError(
-            f"no dataset named {ref.name!r}; {close_matches(ref.name, names(ws))}"
-        )
+        raise NotFoundError(f"no dataset named {ref.name!r}; {close_matches(ref.name, names(ws))}")
     if ref.spec == "latest":
         return known[-1]
     if ref.number is not None:

@@ -71,14 +71,18 @@ def _append_line(path: Path, line: str) -> None:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """DVC's hints ('To track the changes with git, run ...') are for its CLI, not for us."""
+    """DVC's hints ('To track the changes with git, run ...') and spinners are for its CLI."""
+    from dvc.ui import ui
+
     log = logging.getLogger("dvc")
-    level = log.level
+    level, quiet = log.level, ui.error_console.quiet
     log.setLevel(logging.ERROR)
+    ui.error_console.quiet = True
     try:
         yield
     finally:
         log.setLevel(level)
+        ui.error_console.quiet = quiet
 
 
 @contextlib.contextmanager

@@ -24,6 +24,8 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 TOP_VALUES = 5
+# Dates become datetime64 columns rather than objects, like every other time column.
+PANDAS_OPTIONS = {"date_as_object": False}
 # Besides ISO 8601, the timestamp spellings common in exported time series.
 TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M")
 
@@ -78,11 +80,11 @@ def _read_csv(path: Path, delimiter: str) -> pa.Table:
 
 def to_pandas(table: pa.Table) -> Any:
     """The DataFrame ``load`` returns for a table."""
-    return table.to_pandas()
+    return table.to_pandas(**PANDAS_OPTIONS)
 
 
 def profile(table: pa.Table) -> dict[str, Any]:
-    """Rows, columns, dtypes and per-column statistics: count, nulls, min, max, mean, distinct, top."""
+    """Rows, columns, and per column: dtype, count, nulls, min, max, mean, distinct, top values."""
     columns = {name: _column_stats(table.column(name)) for name in table.column_names}
     return {"rows": table.num_rows, "columns": columns}
 
@@ -124,7 +126,9 @@ def _pandas_dtype(kind: pa.DataType, nulls: int) -> str:
         return "float64"
     if nulls and pa.types.is_boolean(kind):
         return "object"
-    dtype = pa.schema([pa.field("c", kind)]).empty_table().to_pandas().dtypes.iloc[0]
+    dtype = (
+        pa.schema([pa.field("c", kind)]).empty_table().to_pandas(**PANDAS_OPTIONS).dtypes.iloc[0]
+    )
     return str(dtype)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -10,12 +11,7 @@ from IPython.core.error import UsageError
 from ..errors import MlopsError
 
 
-def run_subcommand(
-    magic: str,
-    subcommands: dict[str, Callable[[Any], Any]],
-    line: str,
-    parse: Callable[[Any, str], Any],
-) -> Any:
+def run_subcommand(magic: str, subcommands: dict[str, Callable[[Any], Any]], line: str) -> Any:
     """Run ``%magic SUBCOMMAND ARGS``; package errors become a one-line :class:`UsageError`."""
     word, _, rest = line.strip().partition(" ")
     if word in ("", "-h", "--help", "help"):
@@ -23,17 +19,21 @@ def run_subcommand(
         for name, func in subcommands.items():
             print(f"  {name:<9}{summary(func)}")
         return None
-    func = subcommands.get(word)
-    if func is None:
+    if word not in subcommands:
         from ..errors import close_matches
 
         raise UsageError(
             f"%{magic} has no subcommand {word!r}; {close_matches(word, list(subcommands))}"
         )
+    func = subcommands[word]
     if {"-h", "--help"} & set(rest.split()):
         print(func.parser.format_help().removeprefix("::").strip())  # type: ignore[attr-defined]
         return None
-    args = parse(func, rest)
+    try:
+        argv = shlex.split(rest)
+    except ValueError as exc:
+        raise UsageError(f"%{magic} {word}: {exc} (check the quotes)") from None
+    args = func.parser.parse_args(argv)  # type: ignore[attr-defined]
     try:
         return func(args)
     except MlopsError as exc:

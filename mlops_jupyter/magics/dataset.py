@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .common import run_subcommand
 
@@ -54,7 +54,9 @@ def _show(args: Any) -> Any:
 
     frame = datasets.show(args.ref)
     version = frame.attrs["version"]
-    print(version, f"· md5 {version.md5[:12]}", f"· {version.message}" if version.message else "")
+    print(
+        f"{version} · md5 {version.md5[:12]}" + (f" · {version.message}" if version.message else "")
+    )
     return frame
 
 
@@ -95,8 +97,10 @@ def _transfer(direction: str, args: Any) -> int:
 
     func = datasets.push if direction == "push" else datasets.pull
     count = func(args.refs or None, remote=args.remote)
-    print(f"{direction.capitalize()}ed {count} object{'s' if count != 1 else ''}"
-          + (" (the rest were already there)" if direction == "push" else ""))
+    print(
+        f"{direction.capitalize()}ed {count} object{'s' if count != 1 else ''}"
+        + (" (the rest were already there)" if direction == "push" else "")
+    )
     return count
 
 
@@ -148,8 +152,6 @@ SUBCOMMANDS = {
 }
 
 
-
-
 @magics_class
 class DatasetMagics(Magics):
     @line_magic
@@ -158,4 +160,4 @@ class DatasetMagics(Magics):
 
         init, add, list, show, diff, load, checkout, push, pull, remote.
         """
-        return run_subcommand("dataset", SUBCOMMANDS, line, parse_argstring)
+        return run_subcommand("dataset", SUBCOMMANDS, line)

@@ -77,7 +77,9 @@ def to_html(frame: Any, status: str | None = None) -> str:
     rows = []
     for record in frame.head(MAX_ROWS).itertuples(index=False):
         values = list(record)
-        color = STATUS_COLORS.get(str(values[list(frame.columns).index(status)])) if status else None
+        color = (
+            STATUS_COLORS.get(str(values[list(frame.columns).index(status)])) if status else None
+        )
         style = f' style="background:{color}"' if color else ""
         cells = "".join(f"<td>{html.escape(_text(v))}</td>" for v in values)
         rows.append(f"<tr{style}>{cells}</tr>")

@@ -1,0 +1,162 @@
+"""Bad input gets one clear line; an interrupted add leaves no half version behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import git
+
+from mlops_jupyter import datasets
+from mlops_jupyter.errors import MlopsError, NotFoundError
+
+
+def one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_outside_a_git_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    with pytest.raises(MlopsError) as exc:
+        datasets.add("a.csv")
+    assert "not inside a git repository" in one_line(exc) and "%dataset init" in str(exc.value)
+
+
+def test_first_add_sets_up_dvc_after_saying_so(repo, capsys):
+    (repo / "a.csv").write_text("x\n1\n2\n")
+    version = datasets.add("a.csv")
+    assert version.ref == "a@v1"
+    assert "Setting up DVC" in capsys.readouterr().err
+    assert (repo / ".dvc" / "config").is_file()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_unknown_names_and_versions_list_what_exists(temps, project):
+    datasets.add(temps)
+    with pytest.raises(NotFoundError) as exc:
+        datasets.load("temps_h1")
+    assert "no dataset named 'temps_h1'" in one_line(exc) and "temps_1h" in str(exc.value)
+    with pytest.raises(NotFoundError) as exc:
+        datasets.show("temps_1h@v7")
+    assert "temps_1h has versions v1" in one_line(exc)
+
+
+def test_missing_file_and_file_outside_the_project(project, tmp_path):
+    with pytest.raises(NotFoundError) as exc:
+        datasets.add("data/nothing.csv")
+    assert "does not exist" in one_line(exc)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("x\n1\n")
+    with pytest.raises(MlopsError) as exc:
+        datasets.add(outside)
+    assert "outside the project" in one_line(exc)
+    with pytest.raises(MlopsError) as exc:
+        datasets.add(project / ".dvc" / "config")
+    assert "metadata" in one_line(exc)
+
+
+@pytest.mark.parametrize("name", ["bad name", "a@b", "-x", "x..y", "caf~e", "x.lock", ""])
+def test_names_a_tag_cannot_hold(temps, name):
+    with pytest.raises(MlopsError) as exc:
+        datasets.add(temps, name=name)
+    assert "cannot be a dataset name" in one_line(exc)
+
+
+def test_a_file_git_already_tracks(project):
+    (project / "small.csv").write_text("x\n1\n")
+    git(project, "add", "small.csv")
+    git(project, "commit", "-qm", "small file in git")
+    with pytest.raises(MlopsError) as exc:
+        datasets.add("small.csv")
+    assert "git rm -r --cached small.csv" in one_line(exc)
+
+
+def test_malformed_table_is_refused_and_nothing_is_left(project):
+    bad = project / "broken.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(MlopsError) as exc:
+        datasets.add(bad)
+    assert "broken.csv is not a readable csv file" in one_line(exc)
+    assert git(project, "tag", "--list") == ""
+    assert not (project / "broken.csv.dvc").exists()
+    assert git(project, "status", "--porcelain") == "?? broken.csv"
+
+
+def test_checkout_refuses_to_drop_changes_not_added(temps, project):
+    datasets.add(temps)
+    temps.write_text("date,temp\n2010/01/01 00:00,1.0\n")
+    with pytest.raises(MlopsError) as exc:
+        datasets.checkout("temps_1h@v1")
+    assert "changes that are not a version yet" in one_line(exc) and "--force" in str(exc.value)
+    assert temps.read_text().endswith("1.0\n")
+    datasets.checkout("temps_1h@v1", force=True)
+    assert len(temps.read_text().splitlines()) == 8760
+
+
+def test_load_of_data_in_neither_cache_nor_remote(temps, project):
+    datasets.add(temps)  # never pushed
+    shutil.rmtree(project / ".dvc" / "cache")
+    with pytest.raises(NotFoundError) as exc:
+        datasets.load("temps_1h@v1")
+    assert "neither the local cache nor the remote" in one_line(exc)
+
+
+def test_a_broken_settings_file(project):
+    (project / "mlops.toml").write_text("state_dir = [unclosed\n")
+    with pytest.raises(MlopsError) as exc:
+        datasets.versions()
+    assert "mlops.toml is not valid TOML" in one_line(exc)
+
+
+ADD_SCRIPT = """
+import sys
+from mlops_jupyter import datasets
+print("adding", flush=True)
+datasets.add("big.bin", name="big", message="second")
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "delay"),
+    [(signal.SIGINT, 0.05), (signal.SIGKILL, 0.05), (signal.SIGKILL, 0.4), (signal.SIGINT, 0.8)],
+)
+def test_an_interrupted_add_leaves_no_half_version(project, sig, delay):
+    big = project / "big.bin"
+    big.write_bytes(os.urandom(1 << 20))
+    datasets.add(big, name="big", message="first")
+    first = big.read_bytes()
+    big.write_bytes(os.urandom(120 << 20))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ADD_SCRIPT], cwd=project, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "adding"
+    time.sleep(delay)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+
+    tags = git(project, "tag", "--list").split()
+    assert tags in (["big@v1"], ["big@v1", "big@v2"])  # all or nothing
+    if sig == signal.SIGINT and tags == ["big@v1"]:
+        # Ctrl-C restores the .dvc file: the workspace looks as before the add.
+        assert git(project, "status", "--porcelain") == ""
+    loaded = subprocess.run(
+        [sys.executable, "-m", "dvc", "get", ".", "big.bin", "--rev", "big@v1", "-o", "v1.bin"],
+        cwd=project,
+        capture_output=True,
+    )
+    assert loaded.returncode == 0 and (project / "v1.bin").read_bytes() == first
+    (project / "v1.bin").unlink()
+
+    version = datasets.add(big, name="big", message="second")  # the same add again succeeds
+    assert version.ref == "big@v2"
+    assert git(project, "status", "--porcelain") == ""

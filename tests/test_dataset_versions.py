@@ -1,0 +1,168 @@
+"""Datasets and their versions, through the Python API, on a real git + DVC project."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import git
+
+from mlops_jupyter import datasets
+from mlops_jupyter.errors import MlopsError
+
+
+def hourly_to(path, rule):
+    """Resample the hourly series to a coarser window, as the talk's files did by hand."""
+    frame = pd.read_csv(path, parse_dates=["date"], date_format="%Y/%m/%d %H:%M")
+    return frame.set_index("date").resample(rule).mean().reset_index()
+
+
+def test_add_makes_a_tagged_commit_with_only_the_dataset_files(temps, project):
+    (project / "notes.txt").write_text("unfinished thoughts")
+    git(project, "add", "notes.txt")  # the user's own staged change
+
+    version = datasets.add(temps, message="hourly window")
+
+    assert version.ref == "temps_1h@v1"
+    assert (version.rows, version.columns, version.size) == (8759, 2, temps.stat().st_size)
+    assert git(project, "tag", "--list") == "temps_1h@v1"
+    committed = git(
+        project, "diff-tree", "--name-only", "-r", "--no-commit-id", "temps_1h@v1^{commit}"
+    )
+    assert sorted(committed.splitlines()) == ["data/.gitignore", "data/temps_1h.csv.dvc"]
+    # The user's staged file is still staged, and not committed.
+    assert git(project, "status", "--porcelain", "notes.txt") == "A  notes.txt"
+    assert "hourly window" in git(project, "tag", "-n1", "temps_1h@v1")
+
+
+def test_versions_number_up_and_list_reads_them_back(temps, project):
+    datasets.add(temps, message="hourly window")
+    frame = pd.read_csv(temps)
+    frame.iloc[::2].to_csv(temps, index=False)
+    v2 = datasets.add(temps, message="every other hour")
+
+    assert v2.ref == "temps_1h@v2"
+    listing = datasets.versions("temps_1h")
+    assert listing["version"].tolist() == ["v1", "v2"]
+    assert listing["rows"].tolist() == [8759, 4380]
+    assert listing["message"].tolist() == ["hourly window", "every other hour"]
+    assert datasets.info("temps_1h").ref == "temps_1h@v2"
+    assert datasets.info("temps_1h@latest").ref == "temps_1h@v2"
+
+
+def test_adding_the_same_data_again_adds_nothing(temps, project):
+    v1 = datasets.add(temps)
+    again = datasets.add(temps, message="no change")
+    assert again.ref == v1.ref
+    assert git(project, "tag", "--list") == "temps_1h@v1"
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_show_has_schema_and_statistics_computed_at_add(temps, project):
+    datasets.add(temps)
+    stats = datasets.show("temps_1h@v1")
+
+    assert list(stats.index) == ["date", "temp"]
+    assert stats.loc["date", "dtype"].startswith("datetime64")
+    temp = stats.loc["temp"]
+    expected = pd.read_csv(temps)["temp"]
+    assert temp["dtype"] == "float64"
+    assert (temp["count"], temp["nulls"]) == (8759, 0)
+    assert (temp["min"], temp["max"]) == (expected.min(), expected.max())
+    assert temp["mean"] == pytest.approx(expected.mean())
+    assert temp["distinct"] == expected.nunique()
+    top_value, top_count = expected.value_counts().index[0], expected.value_counts().iloc[0]
+    assert temp["top"].startswith(f"{top_value} ({top_count})")
+
+
+def test_load_reads_any_version_without_touching_the_workspace(temps, project):
+    datasets.add(temps)
+    hourly_to(temps, "3h").to_csv(temps, index=False)
+    datasets.add(temps, message="3 hour window")
+    workspace_bytes = temps.read_bytes()
+
+    old = datasets.load("temps_1h@v1")
+    new = datasets.load("temps_1h@v2")
+
+    assert len(old) == 8759 and len(new) == 2920
+    assert str(old["date"].dtype).startswith("datetime64")
+    assert temps.read_bytes() == workspace_bytes
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_version_can_be_named_by_git_revision(temps, project):
+    datasets.add(temps)
+    hourly_to(temps, "1D").to_csv(temps, index=False)
+    datasets.add(temps, message="daily")
+
+    by_rev = datasets.load("temps_1h@HEAD~1")
+    assert len(by_rev) == 8759
+    assert datasets.info("temps_1h@HEAD").ref == "temps_1h@v2"
+    with pytest.raises(MlopsError, match="neither a version"):
+        datasets.info("temps_1h@no-such-branch")
+
+
+def test_diff_shows_schema_rows_and_statistics(temps, project):
+    datasets.add(temps)
+    frame = pd.read_csv(temps)
+    frame["temp_c"] = (frame["temp"] - 32) / 1.8
+    frame.iloc[:1000].to_csv(temps, index=False)
+    datasets.add(temps, message="first 1000 hours, with Celsius")
+
+    d = datasets.diff("temps_1h@v1", "temps_1h@v2")
+
+    assert d.schema_changes == {"added": ["temp_c"], "removed": [], "changed": []}
+    rows = d.table.set_index(["column", "statistic"])
+    assert (rows.loc[("(dataset)", "rows"), "a"], rows.loc[("(dataset)", "rows"), "b"]) == (
+        8759,
+        1000,
+    )
+    assert rows.loc[("(dataset)", "rows"), "status"] == "changed"
+    assert rows.loc[("temp", "max"), "status"] == "changed"
+    assert rows.loc[("temp", "dtype"), "status"] == "same"
+    assert "rows 8,759 -> 1,000 (-7,759)" in d.summary()
+    # One reference compares it with the version before it.
+    assert datasets.diff("temps_1h").summary() == d.summary()
+
+
+def test_checkout_puts_an_old_version_back(temps, project):
+    original = temps.read_bytes()
+    datasets.add(temps)
+    hourly_to(temps, "1D").to_csv(temps, index=False)
+    datasets.add(temps, message="daily")
+
+    datasets.checkout("temps_1h@v1")
+    assert temps.read_bytes() == original
+
+    datasets.checkout("temps_1h@v2")
+    assert len(pd.read_csv(temps)) == 365
+
+
+def test_folders_are_datasets_too(project):
+    folder = project / "data" / "stocks"
+    folder.mkdir(parents=True)
+    from conftest import VEGA_DATA
+
+    stocks = pd.read_csv(VEGA_DATA / "stocks.csv")
+    for symbol, part in stocks.groupby("symbol"):
+        part.to_parquet(folder / f"{symbol}.parquet", index=False)
+
+    version = datasets.add(folder, name="stocks", message="one file per symbol")
+
+    assert version.files == stocks["symbol"].nunique()
+    loaded = datasets.load("stocks")
+    assert len(loaded) == len(stocks)
+    assert set(loaded["symbol"]) == set(stocks["symbol"])
+
+
+def test_parquet_and_json_lines_are_tables(project):
+    frame = pd.DataFrame({"city": ["Seoul", "Busan", None], "n": [1, 2, 3]})
+    frame.to_parquet(project / "cities.parquet", index=False)
+    frame.to_json(project / "cities.jsonl", orient="records", lines=True)
+
+    pq = datasets.add(project / "cities.parquet", name="cities_pq")
+    js = datasets.add(project / "cities.jsonl", name="cities_js")
+
+    assert (pq.rows, js.rows) == (3, 3)
+    stats = datasets.show("cities_js")
+    assert (stats.loc["city", "nulls"], stats.loc["n", "max"]) == (1, 3)
+    pd.testing.assert_frame_equal(datasets.load("cities_pq"), datasets.load("cities_js"))
