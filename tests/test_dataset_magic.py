@@ -1,4 +1,4 @@
-"""``%dataset`` in a real Jupyter kernel and in an IPython shell: results, displays, one-line errors."""
+"""``%dataset`` in a real kernel and an IPython shell: results, displays, one-line errors."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ table as a pandas DataFrame, so the dtypes a profile records are the ones a user
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,28 +109,68 @@ def _column_stats(col: pa.ChunkedArray) -> dict[str, Any]:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         stats["mean"] = _plain(pc.mean(col).as_py())
     if orderable:
-        counts = pc.value_counts(col.drop_null() if nulls else col)
+        values = col.drop_null() if nulls else col
+        if _mostly_unique(values):  # ids, timestamps, measurements: top values say nothing
+            increasing = _strictly_increasing(values)  # a time index: no hashing needed
+            stats["distinct"] = len(values) if increasing else pc.count_distinct(values).as_py()
+            return stats
+        counts = pc.value_counts(values)
         stats["distinct"] = len(counts)
-        if len(counts) > (len(col) - nulls) // 2:
-            return stats  # mostly unique (ids, timestamps, measurements): top values say nothing
+        if len(counts) > len(values) // 2:
+            return stats
         order = pc.select_k_unstable(counts.field("counts"), TOP_VALUES, [("c", "descending")])
         top = counts.take(order)
         stats["top"] = [[_plain(v["values"]), v["counts"]] for v in top.to_pylist()]
     return stats
 
 
+def _mostly_unique(values: pa.ChunkedArray, sample: int = 10_000) -> bool:
+    """Whether more than half the values in a leading sample are distinct (a cheap first look)."""
+    import pyarrow.compute as pc
+
+    if len(values) <= sample:
+        return False
+    head = values.slice(0, sample)
+    return pc.count_distinct(head).as_py() > sample // 2
+
+
+def _strictly_increasing(values: pa.ChunkedArray) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_temporal(values.type) or pa.types.is_integer(values.type)):
+        return False
+    return bool(pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py())
+
+
 def _pandas_dtype(kind: pa.DataType, nulls: int) -> str:
-    """The dtype pandas gives an Arrow column of this type."""
+    """The dtype pandas gives an Arrow column of this type (worked out without importing pandas)."""
     import pyarrow as pa
 
-    if nulls and pa.types.is_integer(kind):
-        return "float64"
-    if nulls and pa.types.is_boolean(kind):
-        return "object"
-    dtype = (
-        pa.schema([pa.field("c", kind)]).empty_table().to_pandas(**PANDAS_OPTIONS).dtypes.iloc[0]
-    )
-    return str(dtype)
+    if pa.types.is_integer(kind):
+        return "float64" if nulls else str(kind)
+    if pa.types.is_floating(kind):
+        return {"halffloat": "float16", "float": "float32", "double": "float64"}[str(kind)]
+    if pa.types.is_boolean(kind):
+        return "object" if nulls else "bool"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "str" if _pandas_major() >= 3 else "object"
+    if pa.types.is_timestamp(kind):
+        return f"datetime64[{kind.unit}, {kind.tz}]" if kind.tz else f"datetime64[{kind.unit}]"
+    if pa.types.is_date(kind):
+        return "datetime64[ms]"
+    if pa.types.is_duration(kind):
+        return f"timedelta64[{kind.unit}]"
+    if pa.types.is_dictionary(kind):
+        return "category"
+    return "object"
+
+
+@functools.cache
+def _pandas_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("pandas").split(".")[0])
 
 
 def _plain(value: Any) -> Any:
