@@ -70,12 +70,13 @@ def bench_binary(gb: float) -> None:
     with open(blob, "wb") as f:
         for _ in range(max(1, size // (64 << 20))):
             f.write(os.urandom(min(size, 64 << 20)))
-    times = {}
-    for side, add in (("dvc", dvc_add), ("ours", ours_add)):
+    times: dict[str, float] = {}
+    # Two rounds in swapped order, best of each side: neither profits from running second.
+    for side, add in (("dvc", dvc_add), ("ours", ours_add), ("ours", ours_add), ("dvc", dvc_add)):
         root = project(f"binary-{side}")
         shutil.copy(blob, root / "blob.bin")
         drop_page_cache_hint()
-        times[side] = add(root, "blob.bin")
+        times[side] = min(times.get(side, float("inf")), add(root, "blob.bin"))
         shutil.rmtree(root)
     blob.unlink()
     row(f"add {gb:g} GB binary vs dvc add", times["ours"], times["dvc"], "target <= 1.15")

@@ -115,7 +115,7 @@ def add(
         if not fmt:
             meta[META_KEY].pop("format")
         dvcstore.write_meta(dvc_file, meta, message.strip() or None)
-        commit = gitcmd.commit_paths(
+        gitcmd.commit_paths(
             ws.root,
             dvcstore.git_files_for(ws, target),
             f"Add dataset {tag}" + (f": {message.strip()}" if message.strip() else ""),
@@ -128,7 +128,7 @@ def add(
             _restore(saved)
         raise
     pool.shutdown()
-    return catalog.resolve(ws, tag) if commit else version
+    return catalog.resolve(ws, tag)
 
 
 def _profile(path: Path, fmt: str, shown: str) -> dict[str, Any]:
