@@ -82,9 +82,11 @@ def add(
     existing = catalog.versions(ws, name)
     number = (existing[-1].number or 0) + 1 if existing else 1
     tag = tag_name(name, number)
+    message = message.strip()
     dvc_file = target.with_name(target.name + ".dvc")
-    ignore = target.parent / ".gitignore"
-    saved = {f: f.read_bytes() if f.exists() else None for f in (dvc_file, ignore)}
+    saved = {
+        f: f.read_bytes() if f.exists() else None for f in (dvc_file, target.parent / ".gitignore")
+    }
     fmt = tables.table_format(target) if target.is_file() else None
     pool = ThreadPoolExecutor(max_workers=1)
     try:
@@ -97,37 +99,32 @@ def add(
             _restore(saved)
             _notice(f"{existing[-1].ref} already holds this data; nothing added")
             return existing[-1]
-        version = Version(
-            name=name,
-            number=number,
-            rev=tag,
-            commit="",
-            path=ws.rel(target),
-            md5=out["md5"],
-            size=out.get("size"),
-            files=out.get("nfiles"),
-            format=fmt,
-            rows=profile.get("rows"),
-            columns=len(profile["columns"]) if profile else None,
-            message=message.strip(),
-        )
-        meta = {META_KEY: {"name": name, "version": number, "format": fmt, **profile}}
-        if not fmt:
-            meta[META_KEY].pop("format")
-        dvcstore.write_meta(dvc_file, meta, message.strip() or None)
+        summary = {
+            "path": ws.rel(target),
+            "md5": out["md5"],
+            "size": out.get("size"),
+            "files": out.get("nfiles"),
+            "format": fmt,
+            "rows": profile.get("rows"),
+            "columns": len(profile["columns"]) if profile else None,
+        }
+        meta: dict[str, Any] = {"name": name, "version": number, **profile}
+        if fmt:
+            meta["format"] = fmt
+        dvcstore.write_meta(dvc_file, {META_KEY: meta}, message or None)
         gitcmd.commit_paths(
             ws.root,
             dvcstore.git_files_for(ws, target),
-            f"Add dataset {tag}" + (f": {message.strip()}" if message.strip() else ""),
+            f"Add dataset {tag}" + (f": {message}" if message else ""),
             tag=tag,
-            tag_message=catalog.tag_message(message, version.summary()),
+            tag_message=catalog.tag_message(message, summary),
         )
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
         if gitcmd.resolve(ws.root, tag) is None:
             _restore(saved)
         raise
-    pool.shutdown()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return catalog.resolve(ws, tag)
 
 
@@ -148,10 +145,10 @@ def versions(name: str | None = None, project: PathLike | None = None) -> Any:
     import pandas as pd
 
     ws = _workspace(project)
-    if name:
-        name = parse(name).name
-        if not catalog.versions(ws, name):
-            catalog.resolve(ws, name)  # raises with the names that do exist
+    name = parse(name).name if name else None
+    found = catalog.versions(ws, name)
+    if name and not found:
+        catalog.resolve(ws, name)  # raises, naming the datasets that do exist
     rows = [
         {
             "dataset": v.name,
@@ -165,7 +162,7 @@ def versions(name: str | None = None, project: PathLike | None = None) -> Any:
             "message": v.message,
             "path": v.path,
         }
-        for v in catalog.versions(ws, name)
+        for v in found
     ]
     cols = [
         "dataset",

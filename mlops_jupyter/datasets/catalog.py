@@ -8,7 +8,7 @@ The full per-column profile lives in the version's ``.dvc`` file (its ``meta`` f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +19,7 @@ from . import dvcstore
 from .refs import Ref, check_name, parse, tag_name
 
 SUMMARY_PREFIX = "mlops-jupyter: "
+SUMMARY_KEYS = ("path", "md5", "size", "files", "format", "rows", "columns")
 META_KEY = "mlops-jupyter"
 
 
@@ -49,10 +50,6 @@ class Version:
     def is_dir(self) -> bool:
         return self.md5.endswith(".dir")
 
-    def summary(self) -> dict[str, Any]:
-        keys = ("path", "md5", "size", "files", "format", "rows", "columns")
-        return {k: v for k, v in asdict(self).items() if k in keys and v is not None}
-
     def __repr__(self) -> str:
         return f"<Version {self}>"
 
@@ -74,7 +71,9 @@ def _size(n: int | None) -> str:
 
 
 def tag_message(message: str, summary: dict[str, Any]) -> str:
-    return f"{message.strip()}\n\n{SUMMARY_PREFIX}{json.dumps(summary, sort_keys=True)}"
+    """The user's message, then one line of ``SUMMARY_KEYS`` that ``versions`` reads back."""
+    known = {k: summary[k] for k in SUMMARY_KEYS if summary.get(k) is not None}
+    return f"{message.strip()}\n\n{SUMMARY_PREFIX}{json.dumps(known, sort_keys=True)}"
 
 
 _FORMAT = "%(refname:strip=2)%00%(*objectname)%00%(taggerdate:unix)%00%(contents)%00"
@@ -110,9 +109,7 @@ def _parse_record(record: str) -> Version | None:
         commit=commit,
         message=body.strip(),
         created=created,
-        **{
-            k: summary.get(k) for k in ("path", "md5", "size", "files", "format", "rows", "columns")
-        },
+        **{k: summary.get(k) for k in SUMMARY_KEYS},
     )
 
 
