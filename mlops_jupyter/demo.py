@@ -31,7 +31,12 @@ def run_notebook(source: Path, project: Path, progress: bool = True, timeout: in
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(project)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(project)}},
+        # The kernel is local and private to this run: spare the user its transport warning.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     with client.setup_kernel(env=env, cwd=str(project)):
