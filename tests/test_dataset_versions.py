@@ -166,3 +166,17 @@ def test_parquet_and_json_lines_are_tables(project):
     stats = datasets.show("cities_js")
     assert (stats.loc["city", "nulls"], stats.loc["n", "max"]) == (1, 3)
     pd.testing.assert_frame_equal(datasets.load("cities_pq"), datasets.load("cities_js"))
+
+
+def test_a_column_whose_type_changes_late_in_a_large_file(project):
+    # Arrow infers types from the first block; the file is read whole when a later block disagrees.
+    path = project / "readings.csv"
+    rows = [f"{i},{i % 7}" for i in range(300_000)] + ["300000,unknown"]
+    path.write_text("id,code\n" + "\n".join(rows) + "\n")
+
+    version = datasets.add(path)
+
+    assert version.rows == 300_001
+    stats = datasets.show("readings")
+    assert stats.loc["code", "dtype"] in ("str", "object")
+    assert datasets.load("readings")["code"].iloc[-1] == "unknown"
