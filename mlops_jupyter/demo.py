@@ -38,13 +38,13 @@ def run_notebook(source: Path, project: Path, progress: bool = True, timeout: in
         # The kernel is local and private to this run: spare the user its transport warning.
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
-    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     with client.setup_kernel(env=env, cwd=str(project)):
-        for number, cell in enumerate(code_cells, 1):
+        for number, (index, cell) in enumerate(code_cells, 1):
             if progress:
                 first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
                 print(f"  [{number:>2}/{len(code_cells)}] {first[:70]}", flush=True)
-            client.execute_cell(cell, nb.cells.index(cell))
+            client.execute_cell(cell, index)
     nbformat.write(nb, project / source.name)
     return nb
 

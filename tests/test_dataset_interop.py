@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import git
 
 from mlops_jupyter import datasets
+from mlops_jupyter.errors import NotFoundError
 
 DVC = [sys.executable, "-m", "dvc"]
 
@@ -70,8 +73,6 @@ def test_a_fresh_clone_gets_the_data_with_dvc_pull(temps, project, tmp_path):
 
 
 def test_push_skips_what_the_remote_has_and_pull_restores_a_lost_cache(temps, project):
-    import shutil
-
     two_versions(temps)
     assert datasets.push(progress=False) == 2
     assert datasets.push(progress=False) == 0
@@ -84,8 +85,6 @@ def test_push_skips_what_the_remote_has_and_pull_restores_a_lost_cache(temps, pr
 
 
 def test_load_falls_back_to_the_remote_when_the_cache_lacks_the_data(temps, project):
-    import shutil
-
     two_versions(temps)
     datasets.push(progress=False)
     shutil.rmtree(project / ".dvc" / "cache")
@@ -102,3 +101,10 @@ def test_remotes_can_be_listed_and_added(project, tmp_path):
     assert remotes.loc["backup", "url"] == str(tmp_path / "backup")
     assert bool(remotes.loc["backup", "default"]) and not bool(remotes.loc["local", "default"])
     assert "backup" in dvc(project, "remote", "list")
+
+
+def test_pull_of_versions_the_remote_never_got(temps, project):
+    datasets.add(temps)  # never pushed
+    shutil.rmtree(project / ".dvc" / "cache")
+    with pytest.raises(NotFoundError, match=r"not on the remote: temps_1h@v1; push them"):
+        datasets.pull(progress=False)

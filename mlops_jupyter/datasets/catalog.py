@@ -131,10 +131,11 @@ def resolve(ws: Workspace, ref: str | Ref) -> Version:
                 return v
         listed = ", ".join(f"v{v.number}" for v in known[-10:])
         raise NotFoundError(f"{ref} does not exist; {ref.name} has versions {listed}")
-    return _at_revision(ws, ref, known[-1])
+    return _at_revision(ws, ref, known)
 
 
-def _at_revision(ws: Workspace, ref: Ref, latest: Version) -> Version:
+def _at_revision(ws: Workspace, ref: Ref, known: list[Version]) -> Version:
+    latest = known[-1]
     commit = gitcmd.resolve(ws.root, ref.spec)
     if commit is None:
         raise NotFoundError(
@@ -146,7 +147,7 @@ def _at_revision(ws: Workspace, ref: Ref, latest: Version) -> Version:
         raise NotFoundError(f"{ref}: {latest.path} was not tracked by DVC at {ref.spec}")
     out = dvcstore.read_dvc_file(text, latest.path)
     meta = out["meta"].get(META_KEY, {}) if isinstance(out["meta"], dict) else {}
-    for v in versions(ws, ref.name):
+    for v in known:
         if v.md5 == out.get("md5") and v.commit == commit:
             return v  # the revision is a tagged version after all
     return Version(

@@ -216,8 +216,10 @@ def transfer(
             raise MlopsError(f"{direction} failed: {_first_line(exc)}") from None
         finally:
             callback.close()
-    failed = sorted({h.value for h in result.failed})
-    return len(result.transferred), failed
+        failed = {h.value for h in result.failed}
+        if direction == "pull":  # objects the remote lacks are skipped, not failed: count them
+            failed |= {h.value for h in objs if not cache.exists(h.value)}
+    return len(result.transferred), sorted(failed)
 
 
 def fetch(ws: Workspace, md5: str, what: str, remote: str | None = None) -> Path:

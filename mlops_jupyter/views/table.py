@@ -75,11 +75,10 @@ def to_html(frame: Any, status: str | None = None) -> str:
     """An HTML table of ``frame`` with escaped cells; at most MAX_ROWS rows."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
+    status_at = list(frame.columns).index(status) if status else None
     for record in frame.head(MAX_ROWS).itertuples(index=False):
         values = list(record)
-        color = (
-            STATUS_COLORS.get(str(values[list(frame.columns).index(status)])) if status else None
-        )
+        color = STATUS_COLORS.get(str(values[status_at])) if status_at is not None else None
         style = f' style="background:{color}"' if color else ""
         cells = "".join(f"<td>{html.escape(_text(v))}</td>" for v in values)
         rows.append(f"<tr{style}>{cells}</tr>")
