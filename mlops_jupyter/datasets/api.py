@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import git as gitcmd
+from .. import lineage
 from ..errors import MlopsError, NotFoundError
 from ..workspace import Workspace, find_root
 from . import catalog, diffs, dvcstore, tables
@@ -230,9 +231,19 @@ def diff(a: str, b: str | None = None, project: PathLike | None = None) -> diffs
 
 
 def load(ref: str, project: PathLike | None = None, remote: str | None = None) -> Any:
-    """A pandas DataFrame of a version, read from DVC's cache (or the remote) without a checkout."""
+    """A pandas DataFrame of a version, read from DVC's cache (or the remote) without a checkout.
+
+    Inside a tracked run the version is recorded as one of the run's inputs (lineage); while a
+    run is reproduced, the version the original run read is loaded instead.
+    """
     ws = _workspace(project)
-    version = catalog.resolve(ws, ref)
+    version = lineage.pinned(ref) or catalog.resolve(ws, ref)
+    frame = _load_version(ws, version, remote)
+    lineage.record(ws, version, frame, requested=ref)
+    return frame
+
+
+def _load_version(ws: Workspace, version: Version, remote: str | None) -> Any:
     fmt = version.format or tables.table_format(version.path)
     if version.is_dir:
         return _load_folder(ws, version, remote)

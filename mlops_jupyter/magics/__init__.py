@@ -7,5 +7,6 @@ from typing import Any
 
 def register(ipython: Any) -> None:
     from .dataset import DatasetMagics
+    from .track import TrackMagics
 
-    ipython.register_magics(DatasetMagics)
+    ipython.register_magics(DatasetMagics, TrackMagics)

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..errors import MlopsError
 
+REPLAY_ENV = "MLOPS_JUPYTER_REPLAY"
 
-def run_subcommand(magic: str, subcommands: dict[str, Callable[[Any], Any]], line: str) -> Any:
-    """Run ``%magic SUBCOMMAND ARGS``; package errors become a one-line :class:`UsageError`."""
+
+def replaying() -> bool:
+    """Whether this kernel replays a recorded session to reproduce a run (writes are skipped)."""
+    return os.environ.get(REPLAY_ENV) == "1"
+
+
+def run_subcommand(
+    magic: str,
+    subcommands: dict[str, Callable[[Any], Any]],
+    line: str,
+    writes: Collection[str] = (),
+) -> Any:
+    """Run ``%magic SUBCOMMAND ARGS``; package errors become a one-line :class:`UsageError`.
+
+    While a run is reproduced, subcommands in ``writes`` are skipped: a replay reads only.
+    """
     word, _, rest = line.strip().partition(" ")
     if word in ("", "-h", "--help", "help"):
         print(f"%{magic} SUBCOMMAND [--help]\n")
@@ -26,6 +42,9 @@ def run_subcommand(magic: str, subcommands: dict[str, Callable[[Any], Any]], lin
             f"%{magic} has no subcommand {word!r}; {close_matches(word, list(subcommands))}"
         )
     func = subcommands[word]
+    if word in writes and replaying():
+        print(f"(reproducing: %{magic} {word} skipped)")
+        return None
     if {"-h", "--help"} & set(rest.split()):
         print(func.parser.format_help().removeprefix("::").strip())  # type: ignore[attr-defined]
         return None

@@ -151,6 +151,8 @@ SUBCOMMANDS = {
     "remote": _remote,
 }
 
+WRITES = {"init", "add", "checkout", "push", "pull", "remote"}
+
 
 @magics_class
 class DatasetMagics(Magics):
@@ -160,4 +162,4 @@ class DatasetMagics(Magics):
 
         init, add, list, show, diff, load, checkout, push, pull, remote.
         """
-        return run_subcommand("dataset", SUBCOMMANDS, line)
+        return run_subcommand("dataset", SUBCOMMANDS, line, writes=WRITES)

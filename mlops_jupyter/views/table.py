@@ -30,7 +30,7 @@ class InteractiveFrame(pd.DataFrame):
     """A DataFrame that shows itself as an interactive table; anything derived is a plain one."""
 
     def _ipython_display_(self) -> None:
-        show(pd.DataFrame(self))
+        show(pd.DataFrame(self), status=self.attrs.get("status_column"))
 
 
 def show(frame: Any, status: str | None = None, title: str | None = None) -> None:

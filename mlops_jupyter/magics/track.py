@@ -1,0 +1,214 @@
+"""``%%track`` and ``%track``: runs, lineage and the registry, a thin layer over :mod:`tracking`.
+
+``%%track [--experiment E] [--name N] [--param k=v ...] [--autolog] [--seed S]`` runs the cell as
+one MLflow run. ``%track SUBCOMMAND`` lists, compares, registers, promotes and reproduces.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from ..errors import MlopsError
+from .common import replaying, run_subcommand
+
+
+@magic_arguments(name="%track")
+@argument("--experiment", "-e", help="MLflow experiment (created if new; default: the active one)")
+@argument("--name", "-n", help="run name (default: MLflow picks one)")
+@argument(
+    "--param", "-p", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
+)
+@argument("--autolog", action="store_true", help="turn on mlflow.autolog for this cell")
+@argument("--seed", type=int, help="seed for random, numpy, ... (default: a new one, recorded)")
+def _cell_options(args: Any) -> Any:
+    """Run the cell as one MLflow run, recording code, environment, data read and results."""
+    return args
+
+
+@magic_arguments(name="track runs")
+@argument("--experiment", "-e", help="only this experiment")
+@argument("--filter", "-f", default="", help='MLflow search syntax: "metrics.rmse < 2"')
+@argument("--order", "-o", action="append", help='e.g. "metrics.rmse ASC" (default: newest first)')
+@argument("--max", type=int, default=100, help="how many runs to show (default 100)")
+@argument("--metric", "-m", help="chart this metric across the runs")
+def _runs(args: Any) -> Any:
+    """Runs in an interactive table (MLflow search syntax), and a metric chart."""
+    from .. import tracking
+    from ..views import charts
+    from ..views.table import InteractiveFrame
+
+    frame = tracking.runs(
+        args.experiment, args.filter, args.order or ("start_time DESC",), args.max
+    )
+    if frame.attrs.get("more"):
+        print(f"showing the first {len(frame)} runs; narrow with --filter or raise --max")
+    if args.metric:
+        from IPython.display import display
+
+        display(charts.metric_across_runs(frame, args.metric))
+    return InteractiveFrame(frame)
+
+
+@magic_arguments(name="track compare")
+@argument("runs", nargs="+", help="run ids (or prefixes), names, M@alias or M/3")
+def _compare(args: Any) -> Any:
+    """Parameters and metrics side by side, and the metric histories charted."""
+    from IPython.display import display
+
+    from .. import tracking
+    from ..views import charts
+    from ..views.table import InteractiveFrame
+
+    frame = tracking.compare(args.runs)
+    history = tracking.metric_history(args.runs)
+    if len(history):
+        display(charts.metric_histories(history))
+    shown = InteractiveFrame(frame)
+    shown.attrs.update(frame.attrs)
+    return shown
+
+
+@magic_arguments(name="track register")
+@argument("run", help="the run whose model to register")
+@argument("--name", "-n", required=True, help="registered model name")
+@argument("--alias", "-a", help="alias to point at the new version (e.g. champion)")
+def _register(args: Any) -> Any:
+    """Register the model a run logged as the next version of a registered model."""
+    from .. import tracking
+
+    version = tracking.register(args.run, args.name, args.alias)
+    alias = f" as {args.name}@{args.alias}" if args.alias else ""
+    print(f"Registered {version.name}/{version.version}{alias} (run {version.run_id[:8]})")
+    return version
+
+
+@magic_arguments(name="track promote")
+@argument("ref", help="the model version: M@alias or M/3")
+@argument("alias", help="the alias to move onto it (e.g. champion)")
+def _promote(args: Any) -> Any:
+    """Move an alias onto a model version: ``%track promote temps@challenger champion``."""
+    from .. import tracking
+
+    version = tracking.promote(args.ref, args.alias)
+    print(f"{version.name}@{args.alias} -> version {version.version} (run {version.run_id[:8]})")
+    return version
+
+
+@magic_arguments(name="track models")
+@argument("name", nargs="?", help="only this model")
+def _models(args: Any) -> Any:
+    """The registry: versions, aliases, and the metrics and data versions behind each."""
+    from .. import tracking
+    from ..views.table import InteractiveFrame
+
+    return InteractiveFrame(tracking.models(args.name))
+
+
+@magic_arguments(name="track ui")
+@argument("--port", type=int, help="port (default: 5000, or the next free one)")
+@argument("--stop", action="store_true", help="stop the UI this project started")
+def _ui(args: Any) -> Any:
+    """MLflow's UI on 127.0.0.1 for this project's store; prints the link."""
+    from ..tracking import ui
+
+    if args.stop:
+        print("MLflow UI stopped" if ui.stop() else "no MLflow UI was running")
+        return None
+    url = ui.start(port=args.port)
+    print(f"MLflow UI: {url}")
+    return None
+
+
+SUBCOMMANDS = {
+    "runs": _runs,
+    "compare": _compare,
+    "register": _register,
+    "promote": _promote,
+    "models": _models,
+    "ui": _ui,
+}
+WRITES = {"register", "promote", "ui"}
+
+
+@magics_class
+class TrackMagics(Magics):
+    @line_cell_magic
+    def track(self, line: str, cell: str | None = None) -> Any:
+        """Runs on MLflow: ``%%track [options]`` tracks a cell; ``%track SUBCOMMAND [--help]``.
+
+        Subcommands: runs, compare, register, promote, models, ui.
+        """
+        __tracebackhide__ = True  # the user's error shows their code, not this layer
+        if cell is None:
+            return run_subcommand("track", SUBCOMMANDS, line, writes=WRITES)
+        return self._track_cell(line, cell)
+
+    def _track_cell(self, line: str, cell: str) -> Any:
+        __tracebackhide__ = True
+        from .. import tracking
+        from ..tracking import environment
+        from ..tracking.tracked import parse_assignments
+
+        if {"-h", "--help"} & set(line.split()):
+            print(_cell_options.parser.format_help().removeprefix("::").strip())  # type: ignore[attr-defined]
+            return None
+        try:
+            args = _cell_options.parser.parse_args(shlex.split(line))  # type: ignore[attr-defined]
+            params = parse_assignments(args.param)
+        except (ValueError, MlopsError) as exc:
+            raise UsageError(f"%%track: {exc}") from None
+        shell = self.shell
+        assert shell is not None
+        if replaying():  # an earlier tracked cell, replayed before the one reproduced
+            shell.user_ns.update(params)
+            return self._execute(cell)
+        raw = list(shell.history_manager.input_hist_raw) if shell.history_manager else []
+        history = [c for c in raw[1:-1] if c.strip()]
+        shell.user_ns.update(params)
+        notebook = environment.notebook_path(shell.user_ns)
+        try:
+            context = tracking.run(
+                experiment=args.experiment,
+                name=args.name,
+                params=params,
+                code=cell,
+                history=history,
+                notebook=notebook,
+                seed=args.seed,
+                autolog=args.autolog,
+            )
+            run = context.__enter__()
+        except MlopsError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            result = self._execute(cell)
+        except BaseException as exc:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+            print(f"run {run.name} ({run.short_id}) {run.status.lower()}", file=sys.stderr)
+            raise
+        context.__exit__(None, None, None)
+        print(f"run {run.name} ({run.short_id}) {run.status.lower()}")
+        return result
+
+    def _execute(self, cell: str) -> Any:
+        """Run the cell's code in the user's namespace; the value of a last expression is shown."""
+        __tracebackhide__ = True
+        shell = self.shell
+        assert shell is not None
+        code = shell.transform_cell(cell)
+        tree = ast.parse(code)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)  # type: ignore[attr-defined]
+        filename = shell.compile.cache(code)
+        exec(compile(tree, filename, "exec"), shell.user_ns)
+        if last is not None:
+            return eval(compile(last, filename, "eval"), shell.user_ns)
+        return None

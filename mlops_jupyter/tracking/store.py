@@ -1,0 +1,117 @@
+"""Where runs are kept: the project's MLflow store, embedded (SQLite) unless told otherwise.
+
+The embedded default needs no server: a SQLite file and an artifact folder under the project's
+state folder. ``MLFLOW_TRACKING_URI``, or the ``mlflow_tracking_uri`` setting, points at a
+tracking server instead. Everything written is an ordinary MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError, close_matches
+from ..workspace import Workspace
+
+_ready: set[str] = set()
+
+
+def tracking_uri(ws: Workspace) -> str:
+    """The store's URI; a relative SQLite path is made absolute against the project root."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or ws.settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(ws.root / uri.removeprefix("sqlite:///"))
+    elif "://" not in uri and not uri.startswith("databricks"):
+        uri = str(ws.resolve_setting(uri))  # a plain folder: MLflow's file store
+    return uri
+
+
+def is_embedded(uri: str) -> bool:
+    return uri.startswith("sqlite:")
+
+
+def artifact_root(ws: Workspace) -> str:
+    """Where the embedded store's experiments keep their artifacts (a ``file://`` URI)."""
+    return ws.resolve_setting(ws.settings.mlflow_artifacts).as_uri()
+
+
+def connect(ws: Workspace) -> Any:
+    """An ``MlflowClient`` on the project's store, set as MLflow's current store too.
+
+    On first use the embedded SQLite store is created with write-ahead logging (so several
+    notebooks can log at once) and its Default experiment keeps artifacts inside the project.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(ws)
+    if uri not in _ready:
+        for noisy in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        if is_embedded(uri):
+            _create_embedded(ws, uri)
+        _ready.add(uri)
+    if mlflow.get_tracking_uri() != uri:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, registry_uri=uri)
+
+
+def _create_embedded(ws: Workspace, uri: str) -> None:
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:  # WAL is a property of the file: set once, kept
+        db.execute("PRAGMA journal_mode=WAL")
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    try:
+        SqlAlchemyStore(uri, artifact_root(ws))  # creates the tables and Default at our root
+    except Exception as exc:  # noqa: BLE001 - a half-made store file must not stay behind
+        path.unlink(missing_ok=True)
+        raise MlopsError(f"could not create the MLflow store at {path}: {exc}") from None
+
+
+def experiment_id(ws: Workspace, client: Any, name: str | None, create: bool = True) -> str:
+    """The id of experiment ``name`` (the active one, else Default, when None)."""
+    import mlflow
+
+    if name is None:
+        active = os.environ.get("MLFLOW_EXPERIMENT_ID")
+        if active:
+            return active
+        env_name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        if not env_name:
+            from mlflow.tracking.fluent import _active_experiment_id
+
+            return _active_experiment_id or "0"
+        name = env_name
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise MlopsError(
+                f"experiment {name!r} was deleted; restore it (`mlflow experiments restore`) "
+                "or pick another name"
+            )
+        return str(exp.experiment_id)
+    if not create:
+        names = [e.name for e in client.search_experiments()]
+        raise NotFoundError(f"no experiment {name!r}; {close_matches(name, names)}")
+    location = None
+    if is_embedded(tracking_uri(ws)):
+        location = f"{artifact_root(ws)}/{_slug(name)}"
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except mlflow.exceptions.MlflowException as exc:
+        if "already exists" in str(exc) or "UNIQUE" in str(exc):  # another process won the race
+            return str(client.get_experiment_by_name(name).experiment_id)
+        raise
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"

@@ -1,0 +1,279 @@
+"""One tracked run: an ordinary MLflow run that records everything needed to compare and redo it.
+
+>>> with tracking.run(experiment="temps", params={"alpha": 0.5}, code=source) as run:
+...     run.log_metric("rmse", 1.2)
+
+Recorded at the start (so a crash keeps them): parameters, the code and notebook snapshot, the
+git commit and whether the tree was dirty, Python and the installed packages, the seed. Metrics
+logged through the handle are batched. A body that raises ends the run FAILED with the error
+recorded; an interrupt ends it KILLED; no run is ever left active.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import lineage
+from ..errors import MlopsError
+from ..workspace import Workspace
+from . import environment, store
+
+PLAIN = (str, int, float, bool)
+BATCH = 1000  # MLflow's limit of metrics per log_batch call
+FLUSH_SECONDS = 2.0
+ENV_PARENT = "MLOPS_JUPYTER_PARENT_RUN"
+ENV_REPLAY = "MLOPS_JUPYTER_REPLAY"
+
+
+def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters must be plain values (strings, numbers, booleans) to be logged and replayed."""
+    checked: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if not isinstance(key, str) or not key:
+            raise MlopsError(f"parameter name {key!r} must be a non-empty string")
+        if value is not None and not isinstance(value, PLAIN):
+            raise MlopsError(
+                f"parameter {key!r} is a {type(value).__name__}; parameters must be plain values "
+                "(strings, numbers, booleans): pass a file path or a dataset name instead"
+            )
+        checked[key] = value
+    return checked
+
+
+def parse_value(text: str) -> Any:
+    """``k=v`` values as a data scientist means them: numbers, booleans, None, else a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text[:1] in "[{(":
+        raise MlopsError(
+            f"parameter value {text!r} is not a plain value; give a number, a string or a boolean"
+        )
+    return text
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["alpha=0.5", "model=ridge"]`` as ``{"alpha": 0.5, "model": "ridge"}``."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise MlopsError(f"parameter {item!r} should look like name=value (name an identifier)")
+        params[key.strip()] = parse_value(value)
+    return params
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the generators the usual libraries draw from (those already imported)."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    if "torch" in sys.modules:  # pragma: no cover - torch is not installed here
+        sys.modules["torch"].manual_seed(seed)
+    if "tensorflow" in sys.modules:  # pragma: no cover
+        sys.modules["tensorflow"].random.set_seed(seed)
+
+
+@dataclass
+class Run:
+    """The handle a tracked body gets: its ids, and fast metric logging."""
+
+    id: str
+    name: str
+    experiment_id: str
+    seed: int
+    params: dict[str, Any]
+    _client: Any = field(repr=False)
+    _pending: list[Any] = field(default_factory=list, repr=False)
+    _last_flush: float = field(default_factory=time.monotonic, repr=False)
+    status: str = "RUNNING"
+    error: BaseException | None = None
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Queue one metric point; points are written in batches (at most 2 s late)."""
+        from mlflow.entities import Metric
+
+        self._pending.append(Metric(key, float(value), int(time.time() * 1000), int(step or 0)))
+        if len(self._pending) >= BATCH or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        for key, value in metrics.items():
+            self.log_metric(key, value, step)
+
+    def flush(self) -> None:
+        """Write the queued metric points now."""
+        while self._pending:
+            chunk, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            self._client.log_batch(self.id, metrics=chunk, synchronous=True)
+        self._last_flush = time.monotonic()
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
+_current: list[Run] = []
+
+
+def current() -> Run | None:
+    """The innermost tracked run of this process, if any."""
+    return _current[-1] if _current else None
+
+
+@contextlib.contextmanager
+def run(
+    experiment: str | None = None,
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    code: str | None = None,
+    history: list[str] | None = None,
+    notebook: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    autolog: bool = False,
+    kind: str = "cell",
+    tags: Mapping[str, str] | None = None,
+    project: str | os.PathLike[str] | None = None,
+) -> Iterator[Run]:
+    """Run the body as one MLflow run in the project's store; see the module docstring."""
+    import mlflow
+    from mlflow.entities import Param, RunTag
+
+    params = check_params(params)
+    ws = Workspace.find(project)
+    client = store.connect(ws)
+    exp_id = store.experiment_id(ws, client, experiment)
+    seed = int.from_bytes(os.urandom(4), "big") >> 1 if seed is None else int(seed)
+    notebook_file = Path(notebook) if notebook else None
+    git_state = environment.git_state(ws.root)
+    all_tags = {
+        "mlflow.source.type": "NOTEBOOK",
+        "mlflow.source.name": str(notebook_file or "cell"),
+        "mlops.kind": kind,
+        "mlops.seed": str(seed),
+        "mlops.python": environment.python()["version"],
+        "mlops.project": str(ws.root),
+        **{f"mlflow.source.git.{k}": v for k, v in git_state.items() if k != "dirty"},
+        "mlops.git.dirty": git_state.get("dirty", "unknown"),
+        **(tags or {}),
+    }
+    active = mlflow.active_run()
+    parent = active.info.run_id if active else os.environ.get(ENV_PARENT)
+    if parent:
+        all_tags["mlflow.parentRunId"] = parent
+    if active is None and os.environ.get("MLFLOW_RUN_ID"):
+        # A runner's kernel: start_run() would resume the runner's run, so create ours first.
+        made = client.create_run(exp_id, run_name=name, tags=all_tags)
+        started = mlflow.start_run(run_id=made.info.run_id)
+    else:
+        started = mlflow.start_run(
+            experiment_id=exp_id, run_name=name, nested=active is not None, tags=all_tags
+        )
+    handle = Run(
+        id=started.info.run_id,
+        name=started.info.run_name,
+        experiment_id=exp_id,
+        seed=seed,
+        params=params,
+        _client=client,
+    )
+    status = "FAILED"
+    try:
+        client.log_batch(
+            handle.id,
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag("mlops.params", json.dumps(params))],
+            synchronous=True,
+        )
+        _log_snapshot(code, history, notebook_file)
+        lineage.start(ws, handle.id)
+        if autolog:
+            mlflow.autolog(silent=True, log_models=True, log_input_examples=True)
+        seed_everything(seed)
+        _current.append(handle)
+        yield handle
+        if handle.error is not None:  # the body reported its failure instead of raising
+            status = "KILLED" if isinstance(handle.error, KeyboardInterrupt) else "FAILED"
+            _record_error(client, handle.id, handle.error)
+        else:
+            status = "FINISHED"
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        _record_error(client, handle.id, exc)
+        raise
+    finally:
+        if _current and _current[-1] is handle:
+            _current.pop()
+        try:
+            handle.flush()
+        finally:
+            if autolog:
+                mlflow.autolog(disable=True, silent=True)
+            handle.status = status
+            mlflow.end_run(status)
+
+
+def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
+    line = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else None
+    client.set_tag(run_id, "mlops.error", line or error_line(exc))
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    client.log_text(run_id, text, "error.txt")
+
+
+def error_line(exc: BaseException) -> str:
+    """``TypeError: unsupported operand ...``, on one line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _log_snapshot(code: str | None, history: list[str] | None, notebook: Path | None) -> None:
+    """The code, the notebook and the environment, as the run's artifacts (one copy)."""
+    import mlflow
+
+    folder = Path(tempfile.mkdtemp(prefix="mlops-run-"))
+    try:
+        if code is not None:
+            (folder / "code").mkdir()
+            (folder / "code" / "cell.py").write_text(code, encoding="utf-8")
+            if history:
+                (folder / "code" / "history.json").write_text(json.dumps(history), "utf-8")
+        if notebook is not None and notebook.is_file():
+            (folder / "code").mkdir(exist_ok=True)
+            shutil.copyfile(notebook, folder / "code" / notebook.name)
+        (folder / "environment").mkdir()
+        (folder / "environment" / "requirements.txt").write_text(environment.requirements())
+        info = {**environment.python(), "executable": sys.executable}
+        (folder / "environment" / "python.json").write_text(json.dumps(info, indent=1))
+        mlflow.log_artifacts(str(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Log a metric to the current tracked run (batched), or to MLflow's active run."""
+    handle = current()
+    if handle is not None:
+        handle.log_metric(key, value, step)
+        return
+    import mlflow
+
+    mlflow.log_metric(key, value, step=step)

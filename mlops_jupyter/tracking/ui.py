@@ -1,0 +1,69 @@
+"""MLflow's own UI for the project's store, started on 127.0.0.1 in the background."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ..netutil import pick_port, pid_alive, wait_http
+from ..workspace import Workspace
+from . import store
+
+
+def _record(ws: Workspace) -> Path:
+    return ws.state_dir / "mlflow-ui.json"
+
+
+def start(port: int | None = None, project: str | os.PathLike[str] | None = None) -> str:
+    """Start (or find running) ``mlflow server`` on the project's store; its URL."""
+    ws = Workspace.find(project)
+    record = _record(ws)
+    if record.exists():
+        info = json.loads(record.read_text())
+        if pid_alive(info["pid"]) and (port is None or port == info["port"]):
+            return str(info["url"])
+        stop(project)
+    uri = store.tracking_uri(ws)
+    store.connect(ws)  # creates the embedded store the first time
+    chosen = pick_port(port, 5000)
+    url = f"http://127.0.0.1:{chosen}"
+    logs = ws.resolve_setting(ws.settings.logs_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", uri,
+        "--host", "127.0.0.1",
+        "--port", str(chosen),
+        "--workers", "1",
+    ]  # fmt: skip
+    if store.is_embedded(uri):
+        command += ["--default-artifact-root", store.artifact_root(ws)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with open(logs / "mlflow-ui.log", "ab") as log:
+        proc = subprocess.Popen(
+            command, cwd=ws.root, stdout=log, stderr=log, env=env, start_new_session=True
+        )
+    wait_http(f"{url}/health", timeout=90, alive=lambda: proc.poll() is None)
+    record.write_text(json.dumps({"pid": proc.pid, "port": chosen, "url": url}))
+    return url
+
+
+def stop(project: str | os.PathLike[str] | None = None) -> bool:
+    """Stop the UI this project started; False if none was running."""
+    ws = Workspace.find(project)
+    record = _record(ws)
+    if not record.exists():
+        return False
+    info = json.loads(record.read_text())
+    record.unlink()
+    if not pid_alive(info["pid"]):
+        return False
+    try:
+        os.killpg(info["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
