@@ -34,7 +34,7 @@ PLAIN = (str, int, float, bool)
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 FLUSH_SECONDS = 2.0
 ENV_PARENT = "MLOPS_JUPYTER_PARENT_RUN"
-ENV_REPLAY = "MLOPS_JUPYTER_REPLAY"
+ENV_SEED = "MLOPS_JUPYTER_SEED"
 
 
 def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -91,6 +91,16 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
     if "tensorflow" in sys.modules:  # pragma: no cover
         sys.modules["tensorflow"].random.set_seed(seed)
+
+
+def seed_from_env() -> None:
+    """In a kernel a runner started: seed random and numpy from the run's recorded seed."""
+    value = os.environ.get(ENV_SEED)
+    if not value:
+        return
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401 - imported so that its global generator gets seeded
+    seed_everything(int(value))
 
 
 @dataclass
@@ -234,6 +244,8 @@ def run(
 
 def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
     line = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else None
+    if isinstance(exc, MlopsError):
+        line = str(exc)
     client.set_tag(run_id, "mlops.error", line or error_line(exc))
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     client.log_text(run_id, text, "error.txt")

@@ -1,0 +1,84 @@
+"""The ``mlops-jupyter`` command: what the magics do, from a terminal, cron or CI.
+
+Errors print one line and exit non-zero; ``--help`` on every subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import MlopsError
+
+
+def _params(pairs: list[list[str]] | None) -> dict[str, Any]:
+    from .tracking.tracked import parse_value
+
+    return {key: parse_value(value) for key, value in pairs or []}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .tracking import notebooks
+
+    params = _params(args.param)
+    if args.sweep:
+        grid = notebooks.parse_sweep(args.sweep)
+        results = notebooks.sweep(
+            args.notebook, grid, params, experiment=args.experiment, jobs=args.jobs
+        )
+        for result in results:
+            print(result)
+        return 1 if any(r.status != "FINISHED" for r in results) else 0
+    result = notebooks.run_notebook(
+        args.notebook,
+        params,
+        experiment=args.experiment,
+        name=args.name,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(result)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="mlops-jupyter", description="The ML lifecycle from Jupyter: data, runs, models."
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="execute a notebook with papermill as one MLflow run (or a sweep)"
+    )
+    run.add_argument("notebook", help="the notebook (its parameters cell is tagged 'parameters')")
+    run.add_argument(
+        "-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="a parameter"
+    )
+    run.add_argument("-e", "--experiment", help="MLflow experiment (created if new)")
+    run.add_argument("-n", "--name", help="run name (default: the notebook's name)")
+    run.add_argument("--seed", type=int, help="seed passed to a notebook that declares `seed`")
+    run.add_argument(
+        "--sweep", action="append", metavar="KEY=a,b,c", help="run a grid (repeatable)"
+    )
+    run.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers of a sweep")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MlopsError as exc:
+        print(f"mlops-jupyter {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mlops-jupyter {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Parameterized notebook runs with papermill: one MLflow run per execution, sweeps in parallel.
+
+The notebook runs in a fresh kernel that is handed the run (``MLFLOW_RUN_ID``), so whatever it
+logs with ``mlflow`` and every dataset it loads land in that same run. The executed notebook is
+kept as the run's artifact; a failing cell fails the run, named in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError
+from ..workspace import Workspace
+from . import store, tracked
+
+PARAMETERS_TAG = "parameters"
+# Run first in every kernel a notebook run starts: seed the usual generators from the run.
+KERNEL_START = ["from mlops_jupyter.tracking.tracked import seed_from_env; seed_from_env()"]
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """What one execution left: its run, status, executed notebook, and the error if any."""
+
+    run_id: str
+    name: str
+    status: str
+    params: dict[str, Any]
+    output: str
+    error: str | None = None
+
+    def __str__(self) -> str:
+        tail = f": {self.error}" if self.error else ""
+        return f"run {self.name} ({self.run_id[:8]}) {self.status.lower()}{tail}"
+
+
+def declared_parameters(path: Path) -> dict[str, Any] | None:
+    """The parameters cell's names and default values; None when there is no such cell."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any unreadable notebook is one message
+        raise MlopsError(f"{path} is not a readable notebook ({exc})") from None
+    cells = [c for c in nb.cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return None
+    import papermill as pm
+
+    return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
+
+
+def check_notebook(path: str | os.PathLike[str], params: Mapping[str, Any]) -> Path:
+    """The notebook's path, after checking it exists and declares every parameter given."""
+    nb_path = Path(path)
+    if not nb_path.is_file():
+        raise NotFoundError(f"no notebook {path}; check the path (relative to {os.getcwd()})")
+    declared = declared_parameters(nb_path)
+    if params and declared is None:
+        raise MlopsError(
+            f"{nb_path.name} has no cell tagged 'parameters'; tag the cell that sets the defaults "
+            "(in JupyterLab: the cell's property inspector, Common Tools > Cell Tags)"
+        )
+    unknown = sorted(set(params) - set(declared or {}))
+    if unknown:
+        raise MlopsError(
+            f"{nb_path.name} does not declare {', '.join(unknown)} in its parameters cell "
+            f"(it declares: {', '.join(declared or {}) or 'nothing'})"
+        )
+    return nb_path
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_notebook(
+    notebook: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    name: str | None = None,
+    seed: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str | None] | None = None,
+    progress: bool = False,
+    raise_on_failure: bool = True,
+    project: str | os.PathLike[str] | None = None,
+) -> NotebookRun:
+    """Execute ``notebook`` with papermill in a fresh kernel, as one MLflow run.
+
+    A failing cell marks the run FAILED and raises :class:`MlopsError` naming the cell (or,
+    with ``raise_on_failure=False``, returns a failed :class:`NotebookRun`).
+    """
+    import papermill as pm
+
+    params = tracked.check_params(parameters)
+    nb_path = check_notebook(notebook, params).resolve()
+    ws = Workspace.find(project or nb_path.parent)
+    declared = declared_parameters(nb_path) or {}
+    run_name = name or nb_path.stem
+    with tracked.run(
+        experiment=experiment,
+        name=run_name,
+        params=params,
+        notebook=nb_path,
+        seed=seed,
+        kind="notebook",
+        tags={"mlops.notebook": ws.rel(nb_path), **(tags or {})},
+        project=ws.root,
+    ) as handle:
+        given = dict(params)
+        if "seed" in declared and "seed" not in given:
+            given["seed"] = handle.seed  # the notebook takes a seed: pass the recorded one
+        out_dir = ws.state_dir / "executed" / handle.id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        output = out_dir / nb_path.name
+        env = {
+            "MLFLOW_RUN_ID": handle.id,
+            "MLFLOW_TRACKING_URI": store.tracking_uri(ws),
+            "MLFLOW_EXPERIMENT_ID": handle.experiment_id,
+            "MLOPS_JUPYTER_NOTEBOOK": str(nb_path),
+            "PYTHONHASHSEED": str(handle.seed % 2**32),
+            tracked.ENV_SEED: str(handle.seed),
+            tracked.ENV_PARENT: None,
+            **(extra_env or {}),
+        }
+        error = None
+        try:
+            with _environ(env):
+                pm.execute_notebook(
+                    str(nb_path),
+                    str(output),
+                    parameters=given,
+                    cwd=str(nb_path.parent),
+                    progress_bar=progress,
+                    kernel_name=_kernel_name(),
+                    log_output=False,
+                    extra_arguments=[
+                        "--IPKernelApp.log_level=ERROR",
+                        f"--IPKernelApp.exec_lines={KERNEL_START!r}",
+                    ],
+                )
+        except pm.PapermillExecutionError as exc:
+            error = f"cell [{exc.exec_count}]: {exc.ename}: {_first(exc.evalue)}"
+            handle.error = MlopsError(error)
+        except Exception as exc:  # noqa: BLE001 - the kernel died or would not start
+            error = f"the kernel failed: {tracked.error_line(exc)}"
+            handle.error = MlopsError(error)
+        finally:
+            if output.exists():
+                handle._client.log_artifact(handle.id, str(output), "executed")
+    result = NotebookRun(handle.id, handle.name, handle.status, given, str(output), error)
+    if error and raise_on_failure:
+        raise MlopsError(
+            f"{nb_path.name} failed in {error} (run {handle.name}, {handle.id[:8]}; "
+            f"executed notebook: {output})"
+        )
+    return result
+
+
+def _kernel_name() -> str:
+    """The kernel of this Python (python3 from the same environment)."""
+    return "python3"
+
+
+def _first(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def expand_grid(sweep: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """``{"alpha": [0.1, 1], "fit": [True]}`` as the list of every combination."""
+    keys = list(sweep)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sweep.values())]
+
+
+def parse_sweep(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["alpha=0.1,1,10"]`` as ``{"alpha": [0.1, 1, 10]}``."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.isidentifier() or not values:
+            raise MlopsError(f"sweep {item!r} should look like name=a,b,c")
+        grid[key] = [tracked.parse_value(v) for v in values.split(",")]
+    return grid
+
+
+def _sweep_worker(args: tuple[str, dict[str, Any], str | None, str, str]) -> NotebookRun:
+    notebook, params, experiment, parent, project = args
+    name = Path(notebook).stem + "-" + "-".join(f"{k}={v}" for k, v in params.items())
+    return run_notebook(
+        notebook,
+        params,
+        experiment=experiment,
+        name=name,
+        extra_env={tracked.ENV_PARENT: parent},
+        raise_on_failure=False,
+        project=project,
+    )
+
+
+def sweep(
+    notebook: str | os.PathLike[str],
+    grid: Mapping[str, Sequence[Any]],
+    parameters: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    jobs: int = 2,
+    progress: bool = True,
+    project: str | os.PathLike[str] | None = None,
+) -> list[NotebookRun]:
+    """Run ``notebook`` for every combination of ``grid`` in ``jobs`` worker processes.
+
+    Each execution is its own run, grouped under one parent run. An interrupted sweep keeps the
+    finished runs and records the combinations that never ran as KILLED runs.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from tqdm.auto import tqdm
+
+    base = tracked.check_params(parameters)
+    combos = [{**base, **c} for c in expand_grid(grid)]
+    if not combos:
+        raise MlopsError("the sweep is empty; give at least one value per parameter")
+    nb_path = check_notebook(notebook, combos[0]).resolve()
+    ws = Workspace.find(project or nb_path.parent)
+    results: list[NotebookRun] = []
+    with tracked.run(
+        experiment=experiment,
+        name=f"{nb_path.stem}-sweep",
+        params={"sweep": json.dumps({k: list(v) for k, v in grid.items()})},
+        kind="sweep",
+        project=ws.root,
+    ) as parent:
+        pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"))
+        pending = {
+            pool.submit(_sweep_worker, (str(nb_path), c, experiment, parent.id, str(ws.root))): c
+            for c in combos
+        }
+        bar = tqdm(total=len(combos), desc=f"sweep {nb_path.stem}", disable=not progress)
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    results.append(future.result())
+                    bar.update(1)
+                    bar.set_postfix_str(str(results[-1]), refresh=True)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            _mark_not_run(ws, parent, [c for f, c in pending.items() if f.cancelled()])
+            raise
+        finally:
+            bar.close()
+        pool.shutdown()
+        failed = [r for r in results if r.status != "FINISHED"]
+        parent.log_metric("runs_finished", len(results) - len(failed))
+        parent.log_metric("runs_failed", len(failed))
+    return results
+
+
+def _mark_not_run(ws: Workspace, parent: tracked.Run, combos: list[dict[str, Any]]) -> None:
+    """Record each combination an interrupted sweep never ran as a KILLED run."""
+    from mlflow.entities import Param
+
+    client = parent._client
+    for combo in combos:
+        made = client.create_run(
+            parent.experiment_id,
+            run_name="not-run-" + "-".join(f"{k}={v}" for k, v in combo.items()),
+            tags={
+                "mlflow.parentRunId": parent.id,
+                "mlops.kind": "notebook",
+                "mlops.error": "the sweep was interrupted before this run started",
+            },
+        )
+        client.log_batch(made.info.run_id, params=[Param(k, str(v)) for k, v in combo.items()])
+        client.set_terminated(made.info.run_id, "KILLED")
+    if combos:
+        print(
+            f"sweep interrupted: {len(combos)} runs never started (marked KILLED)", file=sys.stderr
+        )
