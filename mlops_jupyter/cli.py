@@ -43,6 +43,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from .tracking import reproduce
+
+    result = reproduce(args.run, rtol=args.rtol)
+    print(result)
+    return 0 if result.reproduced else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlops-jupyter", description="The ML lifecycle from Jupyter: data, runs, models."
@@ -65,6 +73,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers of a sweep")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+
+    rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
+    rep.add_argument("run", help="run id (or prefix), run name, MODEL@alias or MODEL/VERSION")
+    rep.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance per metric")
+    rep.set_defaults(func=_reproduce)
     return top
 
 

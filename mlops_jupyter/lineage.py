@@ -86,11 +86,16 @@ def record(ws: Workspace, version: Version, frame: Any = None, requested: str = 
     entry = {**describe(version), "requested": requested or version.ref}
     schema = _schema(frame)
     run_id = active_run_id()
-    if run_id is None:
-        if entry not in [e for e, _ in _session]:
-            _session.append((entry, schema))
-        return
-    _log(ws, run_id, [(entry, schema)], "training")
+    if run_id is not None:
+        _log(ws, run_id, [(entry, schema)], "training")
+    if entry not in [e for e, _ in _session]:
+        _session.append((entry, schema))
+
+
+def forget() -> None:
+    """Forget the loads this process made (a new session)."""
+    _session.clear()
+    _read.clear()
 
 
 def start(ws: Workspace, run_id: str) -> None:

@@ -27,8 +27,13 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     # DVC keeps a site cache under the user's folders; keep tests from sharing one.
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path_factory.mktemp("dvc-site")))
     for key in list(os.environ):
-        if key.startswith("MLOPS_JUPYTER_"):
+        if key.startswith(("MLOPS_JUPYTER_", "MLFLOW_")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    yield
+    from mlops_jupyter import lineage
+
+    lineage.forget()  # each test is a new session
 
 
 def git(root: Path, *args: str) -> str:
@@ -74,7 +79,7 @@ def shell(project):
     sh.run_line_magic("load_ext", "mlops_jupyter")
 
     def run(cell: str):
-        result = sh.run_cell(cell)
+        result = sh.run_cell(cell, store_history=True)
         if not result.success:
             raise (result.error_in_exec or result.error_before_exec)  # type: ignore[misc]
         return result.result
@@ -83,3 +88,53 @@ def shell(project):
     yield sh
     sh.user_ns.clear()
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def temps_v1(temps):
+    """``temps@v1``: the hourly series as a dataset version."""
+    from mlops_jupyter import datasets
+
+    return datasets.add(temps, name="temps", message="hourly window")
+
+
+def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
+    """Write a notebook: a cell tagged ``parameters`` (if given), then ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    if parameters is not None:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+TRAIN_CELL = """import mlflow
+import numpy as np
+from sklearn.linear_model import Ridge
+from mlops_jupyter import datasets, tracking
+df = datasets.load(window)
+X = (df[["date"]].astype("int64") // 10**9 // 3600) % 24
+noise = np.random.normal(size=len(df))
+model = Ridge(alpha=alpha).fit(X, df["temp"] + noise)
+rmse = float(((model.predict(X) - df["temp"]) ** 2).mean() ** 0.5)
+mlflow.log_metric("rmse", rmse)
+for step in range(5):
+    tracking.log_metric("loss", rmse / (step + 1), step=step)
+assert not fail, "asked to fail"
+"""
+
+
+@pytest.fixture
+def train_notebook(temps_v1, project) -> Path:
+    """A parameterized training notebook that reads ``temps`` and logs metrics with mlflow."""
+    return make_notebook(
+        project / "notebooks" / "train.ipynb",
+        "alpha = 1.0\nwindow = 'temps'\nfail = False",
+        TRAIN_CELL,
+    )

@@ -27,6 +27,7 @@ from .common import replaying, run_subcommand
 )
 @argument("--autolog", action="store_true", help="turn on mlflow.autolog for this cell")
 @argument("--seed", type=int, help="seed for random, numpy, ... (default: a new one, recorded)")
+@argument("--tag", "-t", action="append", default=[], metavar="K=V", help="a run tag (repeatable)")
 def _cell_options(args: Any) -> Any:
     """Run the cell as one MLflow run, recording code, environment, data read and results."""
     return args
@@ -126,6 +127,45 @@ def _ui(args: Any) -> Any:
     return None
 
 
+@magic_arguments(name="track reproduce")
+@argument("run", help="the run to reproduce (id prefix, name, M@alias, M/3)")
+@argument("--rtol", type=float, default=1e-9, help="relative tolerance per metric (default 1e-9)")
+def _reproduce(args: Any) -> Any:
+    """Re-run a run's code with its parameters, seed and data versions; compare the metrics."""
+    from .. import tracking
+
+    result = tracking.reproduce(args.run, rtol=args.rtol)
+    return result
+
+
+@magic_arguments(name="track run")
+@argument("notebook", help="the notebook (its parameters cell is tagged 'parameters')")
+@argument("--param", "-p", action="append", default=[], metavar="K=V", help="a parameter")
+@argument("--experiment", "-e", help="MLflow experiment")
+@argument("--name", "-n", help="run name (default: the notebook's name)")
+@argument("--sweep", action="append", default=[], metavar="K=a,b,c", help="run a grid")
+@argument("--jobs", "-j", type=int, default=2, help="parallel workers of a sweep")
+def _run(args: Any) -> Any:
+    """Execute a notebook with papermill as one run (or a sweep of runs, in parallel)."""
+    from .. import tracking
+    from ..tracking.notebooks import parse_sweep
+    from ..tracking.tracked import parse_assignments
+
+    params = parse_assignments(args.param)
+    if args.sweep:
+        results = tracking.sweep(
+            args.notebook, parse_sweep(args.sweep), params, args.experiment, jobs=args.jobs
+        )
+        for result in results:
+            print(result)
+        return results
+    result = tracking.run_notebook(
+        args.notebook, params, experiment=args.experiment, name=args.name, progress=True
+    )
+    print(result)
+    return result
+
+
 SUBCOMMANDS = {
     "runs": _runs,
     "compare": _compare,
@@ -133,8 +173,10 @@ SUBCOMMANDS = {
     "promote": _promote,
     "models": _models,
     "ui": _ui,
+    "run": _run,
+    "reproduce": _reproduce,
 }
-WRITES = {"register", "promote", "ui"}
+WRITES = {"register", "promote", "ui", "run", "reproduce"}
 
 
 @magics_class
@@ -143,7 +185,7 @@ class TrackMagics(Magics):
     def track(self, line: str, cell: str | None = None) -> Any:
         """Runs on MLflow: ``%%track [options]`` tracks a cell; ``%track SUBCOMMAND [--help]``.
 
-        Subcommands: runs, compare, register, promote, models, ui.
+        Subcommands: runs, compare, register, promote, models, ui, run, reproduce.
         """
         __tracebackhide__ = True  # the user's error shows their code, not this layer
         if cell is None:
@@ -162,6 +204,7 @@ class TrackMagics(Magics):
         try:
             args = _cell_options.parser.parse_args(shlex.split(line))  # type: ignore[attr-defined]
             params = parse_assignments(args.param)
+            tags = dict(t.partition("=")[::2] for t in args.tag)
         except (ValueError, MlopsError) as exc:
             raise UsageError(f"%%track: {exc}") from None
         shell = self.shell
@@ -183,6 +226,7 @@ class TrackMagics(Magics):
                 notebook=notebook,
                 seed=args.seed,
                 autolog=args.autolog,
+                tags=tags,
             )
             run = context.__enter__()
         except MlopsError as exc:

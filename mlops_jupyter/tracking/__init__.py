@@ -17,9 +17,13 @@ from .api import (
     register,
     runs,
 )
+from .notebooks import NotebookRun, run_notebook, sweep
+from .reproduce import Reproduction, reproduce
 from .tracked import Run, current, log_metric, run
 
 __all__ = [
+    "NotebookRun",
+    "Reproduction",
     "Run",
     "client",
     "compare",
@@ -31,6 +35,9 @@ __all__ = [
     "models",
     "promote",
     "register",
+    "reproduce",
     "run",
+    "run_notebook",
     "runs",
+    "sweep",
 ]

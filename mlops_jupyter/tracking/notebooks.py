@@ -104,6 +104,7 @@ def run_notebook(
     seed: int | None = None,
     tags: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str | None] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     progress: bool = False,
     raise_on_failure: bool = True,
     project: str | os.PathLike[str] | None = None,
@@ -111,7 +112,8 @@ def run_notebook(
     """Execute ``notebook`` with papermill in a fresh kernel, as one MLflow run.
 
     A failing cell marks the run FAILED and raises :class:`MlopsError` naming the cell (or,
-    with ``raise_on_failure=False``, returns a failed :class:`NotebookRun`).
+    with ``raise_on_failure=False``, returns a failed :class:`NotebookRun`). The kernel works in
+    ``cwd`` (the notebook's folder by default).
     """
     import papermill as pm
 
@@ -120,6 +122,7 @@ def run_notebook(
     ws = Workspace.find(project or nb_path.parent)
     declared = declared_parameters(nb_path) or {}
     run_name = name or nb_path.stem
+    workdir = Path(cwd).resolve() if cwd else nb_path.parent
     with tracked.run(
         experiment=experiment,
         name=run_name,
@@ -127,7 +130,7 @@ def run_notebook(
         notebook=nb_path,
         seed=seed,
         kind="notebook",
-        tags={"mlops.notebook": ws.rel(nb_path), **(tags or {})},
+        tags={"mlops.notebook": _shown(ws, nb_path), **(tags or {})},
         project=ws.root,
     ) as handle:
         given = dict(params)
@@ -153,7 +156,7 @@ def run_notebook(
                     str(nb_path),
                     str(output),
                     parameters=given,
-                    cwd=str(nb_path.parent),
+                    cwd=str(workdir),
                     progress_bar=progress,
                     kernel_name=_kernel_name(),
                     log_output=False,
@@ -178,6 +181,13 @@ def run_notebook(
             f"executed notebook: {output})"
         )
     return result
+
+
+def _shown(ws: Workspace, path: Path) -> str:
+    try:
+        return ws.rel(path)
+    except ValueError:
+        return str(path)
 
 
 def _kernel_name() -> str:

@@ -182,6 +182,7 @@ def run(
         "mlops.seed": str(seed),
         "mlops.python": environment.python()["version"],
         "mlops.project": str(ws.root),
+        "mlops.cwd": _relative_cwd(ws),
         **{f"mlflow.source.git.{k}": v for k, v in git_state.items() if k != "dirty"},
         "mlops.git.dirty": git_state.get("dirty", "unknown"),
         **(tags or {}),
@@ -249,6 +250,13 @@ def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
     client.set_tag(run_id, "mlops.error", line or error_line(exc))
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     client.log_text(run_id, text, "error.txt")
+
+
+def _relative_cwd(ws: Workspace) -> str:
+    try:
+        return Path.cwd().resolve().relative_to(ws.root).as_posix()
+    except ValueError:
+        return "."
 
 
 def error_line(exc: BaseException) -> str:

@@ -1,0 +1,152 @@
+"""``%%track`` in an IPython shell: what a run records, lineage, failures, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from IPython.core.error import UsageError
+
+from mlops_jupyter import tracking
+from mlops_jupyter.errors import MlopsError
+
+
+def test_a_tracked_cell_records_what_is_needed_to_compare_and_redo_it(shell, temps_v1, project):
+    shell.run("df = %dataset load temps@v1")  # loaded before the run: recorded as preloaded
+    value = shell.run(
+        "%%track -e temps -n ridge -p alpha=0.5 -p model=ridge --seed 11\n"
+        "import random, mlflow\n"
+        "from mlops_jupyter import tracking\n"
+        "mlflow.log_metric('rmse', 1.25)\n"
+        "for step in range(300):\n"
+        "    tracking.log_metric('loss', 1 / (step + 1), step=step)\n"
+        "draw = random.random()\n"
+        "alpha * 2"
+    )
+    assert value == 1.0  # the last expression is the cell's value; parameters are variables
+    assert mlflow.active_run() is None
+
+    run = tracking.get_run("ridge")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"alpha": "0.5", "model": "ridge"}
+    assert run.data.metrics["rmse"] == 1.25
+    history = tracking.client().get_metric_history(run.info.run_id, "loss")
+    assert [m.step for m in history] == list(range(300))
+    tags = run.data.tags
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True)
+    assert tags["mlflow.source.git.commit"] == head.stdout.decode().strip()
+    assert tags["mlops.git.dirty"] == "false"
+    assert tags["mlops.seed"] == "11" and tags["mlops.python"] == ".".join(
+        map(str, sys.version_info[:3])
+    )
+    import random
+
+    random.seed(11)
+    assert shell.user_ns["draw"] == random.random()  # the recorded seed was applied
+
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "temps@v1"
+    assert dataset_input.dataset.digest == temps_v1.md5
+    assert json.loads(tags["mlops.datasets"])[0]["md5"] == temps_v1.md5
+
+    client = tracking.client()
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "code")}
+    assert artifacts == {"code/cell.py", "code/history.json"}
+    folder = client.download_artifacts(run.info.run_id, "environment")
+    requirements = open(f"{folder}/requirements.txt").read()
+    assert f"mlflow=={mlflow.__version__}" in requirements
+
+
+def test_loads_inside_the_run_are_training_inputs(shell, temps_v1):
+    shell.run("%%track -n inside\ndf = %dataset load temps\n")
+    (dataset_input,) = tracking.get_run("inside").inputs.dataset_inputs
+    assert dataset_input.tags[0].value == "training"
+    assert json.loads(dataset_input.dataset.source)["requested"] == "temps"
+
+
+def test_a_failing_cell_ends_its_run_failed_and_leaves_none_active(shell, project):
+    with pytest.raises(ZeroDivisionError):
+        shell.run("%%track -n broken\nx = 1\n1 / 0")
+    assert mlflow.active_run() is None
+    run = tracking.get_run("broken")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["mlops.error"] == "ZeroDivisionError: division by zero"
+    shell.run("%%track -n after\nx = 2")  # the next cell starts a fresh run
+    assert tracking.get_run("after").info.status == "FINISHED"
+
+
+def test_an_interrupted_cell_ends_its_run_killed(shell, project):
+    with pytest.raises(KeyboardInterrupt):
+        shell.run("%%track -n stopped\nraise KeyboardInterrupt")
+    assert tracking.get_run("stopped").info.status == "KILLED"
+    assert mlflow.active_run() is None
+
+
+def test_runs_are_ordinary_mlflow_runs(shell, project):
+    shell.run("%%track -e temps -n plain -p alpha=2\nimport mlflow\nmlflow.log_metric('rmse', 3.5)")
+    run = tracking.get_run("plain")
+    env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "PATH": sys.prefix + "/bin"}
+    described = subprocess.run(
+        [sys.executable, "-m", "mlflow", "runs", "describe", "--run-id", run.info.run_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    payload = json.loads(described.stdout[described.stdout.index("{") :])
+    assert payload["data"]["params"] == {"alpha": "2"}
+    assert payload["data"]["metrics"] == {"rmse": 3.5}
+
+
+def test_runs_table_compare_and_short_names(shell, project):
+    for alpha in (1, 2):
+        shell.run(
+            f"%%track -e temps -n r{alpha} -p alpha={alpha}\n"
+            "import mlflow\nmlflow.log_metric('rmse', alpha * 1.5)"
+        )
+    frame = shell.run('%track runs -e temps -f "metrics.rmse > 2"')
+    assert frame["name"].tolist() == ["r2"]
+    short = tracking.get_run("r1").info.run_id[:6]
+    assert tracking.get_run(short).info.run_name == "r1"
+    compared = shell.run(f"%track compare {short} r2")
+    row = compared.set_index("field").loc["metrics.rmse"]
+    assert list(row.iloc[:2]) == [1.5, 3.0] and row["differs"] == "changed"
+    chart = tracking.runs("temps")
+    assert len(chart) == 2
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%track -p alpha=[1,2]\npass", "not a plain value"),
+        ("%%track -p 2x=1\npass", "should look like name=value"),
+        ("%track runs -f 'metrics.rmse <<< 1'", "bad run filter"),
+        ("%track runs -e nosuch", "no experiment 'nosuch'"),
+        ("%track compare nosuchrun other", "no run 'nosuchrun'"),
+        ("%track promote nosuch@champion best", "no registered model 'nosuch'"),
+        ("%track frobnicate", "has no subcommand"),
+    ],
+)
+def test_mistakes_get_one_line(shell, project, cell, message):
+    with pytest.raises(UsageError) as exc:
+        shell.run(cell)
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_parameters_must_be_plain_values(project):
+    with pytest.raises(MlopsError) as e:
+        with tracking.run(params={"layers": [1, 2]}):
+            pass
+    assert "plain values" in str(e.value)
+    assert mlflow.active_run() is None
+
+
+def test_close_matches_for_run_names(shell, project):
+    shell.run("%%track -n gradient-boost\npass")
+    with pytest.raises(UsageError) as exc:
+        shell.run("%track compare gradient-bost gradient-boost")
+    assert "did you mean: gradient-boost" in str(exc.value)
