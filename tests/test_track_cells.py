@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -56,7 +57,7 @@ def test_a_tracked_cell_records_what_is_needed_to_compare_and_redo_it(shell, tem
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "code")}
     assert artifacts == {"code/cell.py", "code/history.json"}
     folder = client.download_artifacts(run.info.run_id, "environment")
-    requirements = open(f"{folder}/requirements.txt").read()
+    requirements = Path(folder, "requirements.txt").read_text()
     assert f"mlflow=={mlflow.__version__}" in requirements
 
 
@@ -138,9 +139,8 @@ def test_mistakes_get_one_line(shell, project, cell, message):
 
 
 def test_parameters_must_be_plain_values(project):
-    with pytest.raises(MlopsError) as e:
-        with tracking.run(params={"layers": [1, 2]}):
-            pass
+    with pytest.raises(MlopsError) as e, tracking.run(params={"layers": [1, 2]}):
+        pass
     assert "plain values" in str(e.value)
     assert mlflow.active_run() is None
 
