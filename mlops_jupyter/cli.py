@@ -6,6 +6,9 @@ Errors print one line and exit non-zero; ``--help`` on every subcommand.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -37,10 +40,12 @@ def _run(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         name=args.name,
         seed=args.seed,
+        tags={"mlflow.parentRunId": args.parent} if args.parent else None,
         progress=not args.quiet,
+        raise_on_failure=not args.json,
     )
-    print(result)
-    return 0
+    print(json.dumps(dataclasses.asdict(result)) if args.json else result)
+    return 0 if result.status == "FINISHED" else 1
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -72,6 +77,8 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers of a sweep")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    run.add_argument("--parent", help=argparse.SUPPRESS)  # a sweep's parent run
     run.set_defaults(func=_run)
 
     rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
@@ -81,8 +88,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as ^C does: marked, kernel stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except MlopsError as exc:

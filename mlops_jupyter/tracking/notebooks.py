@@ -11,7 +11,10 @@ import contextlib
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +56,25 @@ def declared_parameters(path: Path) -> dict[str, Any] | None:
     cells = [c for c in nb.cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
     if not cells:
         return None
-    import papermill as pm
+    import ast
 
-    return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
+    declared: dict[str, Any] = {}
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as exc:
+            raise MlopsError(
+                f"{path.name}: the parameters cell is not valid Python ({exc})"
+            ) from None
+        for node in tree.body:
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    value = getattr(node, "value", None)
+                    declared[target.id] = ast.unparse(value) if value is not None else None
+    return declared
 
 
 def check_notebook(path: str | os.PathLike[str], params: Mapping[str, Any]) -> Path:
@@ -159,6 +178,7 @@ def run_notebook(
                     cwd=str(workdir),
                     progress_bar=progress,
                     kernel_name=_kernel_name(),
+                    language="python",
                     log_output=False,
                     extra_arguments=[
                         "--IPKernelApp.log_level=ERROR",
@@ -217,18 +237,37 @@ def parse_sweep(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _sweep_worker(args: tuple[str, dict[str, Any], str | None, str, str]) -> NotebookRun:
-    notebook, params, experiment, parent, project = args
-    name = Path(notebook).stem + "-" + "-".join(f"{k}={v}" for k, v in params.items())
-    return run_notebook(
-        notebook,
-        params,
-        experiment=experiment,
-        name=name,
-        extra_env={tracked.ENV_PARENT: parent},
-        raise_on_failure=False,
-        project=project,
+def _combo_name(nb_path: Path, combo: Mapping[str, Any]) -> str:
+    return nb_path.stem + "-" + "-".join(f"{k}={v}" for k, v in combo.items())
+
+
+def _start_worker(
+    nb_path: Path, combo: Mapping[str, Any], experiment: str | None, parent: str, root: Path
+) -> subprocess.Popen[str]:
+    """One execution in its own process (and session: a terminal's ^C reaches only us)."""
+    command = [sys.executable, "-m", "mlops_jupyter.cli", "run", str(nb_path), "--json", "-q"]
+    command += ["--parent", parent, "--name", _combo_name(nb_path, combo)]
+    for key, value in combo.items():
+        command += ["-p", key, json.dumps(value) if not isinstance(value, str) else value]
+    if experiment:
+        command += ["--experiment", experiment]
+    return subprocess.Popen(
+        command,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+
+
+def _collect(proc: subprocess.Popen[str], combo: dict[str, Any]) -> NotebookRun:
+    out, err = proc.communicate()
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            return NotebookRun(**json.loads(line))
+    reason = (err.strip().splitlines() or ["the worker exited without a result"])[-1]
+    return NotebookRun("", "", "FAILED", combo, "", reason)
 
 
 def sweep(
@@ -240,14 +279,12 @@ def sweep(
     progress: bool = True,
     project: str | os.PathLike[str] | None = None,
 ) -> list[NotebookRun]:
-    """Run ``notebook`` for every combination of ``grid`` in ``jobs`` worker processes.
+    """Run ``notebook`` for every combination of ``grid``, ``jobs`` worker processes at a time.
 
     Each execution is its own run, grouped under one parent run. An interrupted sweep keeps the
-    finished runs and records the combinations that never ran as KILLED runs.
+    finished runs, ends the running ones KILLED, and records the combinations that never
+    started as KILLED runs.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     from tqdm.auto import tqdm
 
     base = tracked.check_params(parameters)
@@ -257,6 +294,8 @@ def sweep(
     nb_path = check_notebook(notebook, combos[0]).resolve()
     ws = Workspace.find(project or nb_path.parent)
     results: list[NotebookRun] = []
+    waiting = list(combos)
+    running: list[tuple[subprocess.Popen[str], dict[str, Any]]] = []
     with tracked.run(
         experiment=experiment,
         name=f"{nb_path.stem}-sweep",
@@ -264,36 +303,35 @@ def sweep(
         kind="sweep",
         project=ws.root,
     ) as parent:
-        pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"))
-        pending = {
-            pool.submit(_sweep_worker, (str(nb_path), c, experiment, parent.id, str(ws.root))): c
-            for c in combos
-        }
         bar = tqdm(total=len(combos), desc=f"sweep {nb_path.stem}", disable=not progress)
         try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    pending.pop(future)
-                    results.append(future.result())
+            while waiting or running:
+                while waiting and len(running) < max(1, jobs):
+                    combo = waiting.pop(0)
+                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root)
+                    running.append((proc, combo))
+                for proc, combo in [r for r in running if r[0].poll() is not None]:
+                    running.remove((proc, combo))
+                    results.append(_collect(proc, combo))
                     bar.update(1)
                     bar.set_postfix_str(str(results[-1]), refresh=True)
+                time.sleep(0.1)
         except BaseException:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
-            _mark_not_run(ws, parent, [c for f, c in pending.items() if f.cancelled()])
+            for proc, _ in running:  # each ends its own run KILLED and stops its kernel
+                proc.send_signal(signal.SIGTERM)
+            for proc, combo in running:
+                results.append(_collect(proc, combo))
+            _mark_not_run(parent, waiting)
             raise
         finally:
             bar.close()
-        pool.shutdown()
         failed = [r for r in results if r.status != "FINISHED"]
         parent.log_metric("runs_finished", len(results) - len(failed))
         parent.log_metric("runs_failed", len(failed))
     return results
 
 
-def _mark_not_run(ws: Workspace, parent: tracked.Run, combos: list[dict[str, Any]]) -> None:
+def _mark_not_run(parent: tracked.Run, combos: list[dict[str, Any]]) -> None:
     """Record each combination an interrupted sweep never ran as a KILLED run."""
     from mlflow.entities import Param
 

@@ -168,7 +168,11 @@ def _replay_cell(
         options += ["--seed", str(seed)]
     line = " ".join(shlex.quote(o) for o in options)
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells.append(nbformat.v4.new_code_cell(REPLAY_SETUP))
     for source in history:
         replayed = nbformat.v4.new_code_cell(source)
@@ -188,6 +192,7 @@ def _replay_cell(
             cwd=str(cwd if cwd.is_dir() else ws.root),
             progress_bar=False,
             kernel_name="python3",
+            language="python",
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except pm.PapermillExecutionError as exc:

@@ -7,6 +7,7 @@ tracking server instead. Everything written is an ordinary MLflow run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -18,6 +19,11 @@ from ..errors import MlopsError, NotFoundError, close_matches
 from ..workspace import Workspace
 
 _ready: set[str] = set()
+NOISY_LOGGERS = (
+    "mlflow.store.db.utils",
+    "alembic.runtime.migration",
+    "mlflow.tracking._model_registry.fluent",
+)
 
 
 def tracking_uri(ws: Workspace) -> str:
@@ -50,7 +56,7 @@ def connect(ws: Workspace) -> Any:
 
     uri = tracking_uri(ws)
     if uri not in _ready:
-        for noisy in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        for noisy in NOISY_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         if is_embedded(uri):
             _create_embedded(ws, uri)
@@ -62,19 +68,32 @@ def connect(ws: Workspace) -> Any:
 
 
 def _create_embedded(ws: Workspace, uri: str) -> None:
+    """Create the SQLite store beside its final name, then move it in place atomically.
+
+    Several notebooks may start at once: exactly one store wins, and nobody ever opens a file
+    whose tables are half made.
+    """
     path = Path(uri.removeprefix("sqlite:///"))
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:  # WAL is a property of the file: set once, kept
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(tmp)) as db:  # WAL is kept by the file
         db.execute("PRAGMA journal_mode=WAL")
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     try:
-        SqlAlchemyStore(uri, artifact_root(ws))  # creates the tables and Default at our root
-    except Exception as exc:  # noqa: BLE001 - a half-made store file must not stay behind
-        path.unlink(missing_ok=True)
+        made = SqlAlchemyStore("sqlite:///" + str(tmp), artifact_root(ws))
+        made.engine.dispose()
+        os.link(tmp, path)  # fails if another process got there first: theirs is as good
+    except FileExistsError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - nothing half-made stays behind
         raise MlopsError(f"could not create the MLflow store at {path}: {exc}") from None
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def experiment_id(ws: Workspace, client: Any, name: str | None, create: bool = True) -> str:
