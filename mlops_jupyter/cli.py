@@ -34,16 +34,31 @@ def _run(args: argparse.Namespace) -> int:
         for result in results:
             print(result)
         return 1 if any(r.status != "FINISHED" for r in results) else 0
+    tags = {"mlflow.parentRunId": args.parent} if args.parent else {}
+    cwd = None
+    if args.stage:  # run by `dvc repro`: parameters from params.yaml, paths from the root
+        from . import pipelines
+        from .workspace import Workspace
+
+        params = {**pipelines.stage_params(args.stage), **params}
+        tags["mlops.stage"] = args.stage
+        cwd = Workspace.find().root
     result = notebooks.run_notebook(
         args.notebook,
         params,
         experiment=args.experiment,
-        name=args.name,
+        name=args.name or args.stage,
         seed=args.seed,
-        tags={"mlflow.parentRunId": args.parent} if args.parent else None,
+        tags=tags,
+        cwd=cwd,
         progress=not args.quiet,
         raise_on_failure=not args.json,
     )
+    if args.stage:
+        from . import pipelines
+        from .workspace import Workspace
+
+        pipelines.record_stage_run(Workspace.find(), args.stage, result.run_id)
     print(json.dumps(dataclasses.asdict(result)) if args.json else result)
     return 0 if result.status == "FINISHED" else 1
 
@@ -54,6 +69,29 @@ def _reproduce(args: argparse.Namespace) -> int:
     result = reproduce(args.run, rtol=args.rtol)
     print(result)
     return 0 if result.reproduced else 1
+
+
+def _stage(args: argparse.Namespace) -> int:
+    from . import pipelines
+
+    outs: dict[str, str | None] = {}
+    for item in args.out or []:
+        path, _, dataset = item.partition("=")
+        outs[path] = dataset or None
+    stage = pipelines.add_stage(args.name, args.notebook, _params(args.param), args.dep, outs)
+    print(f"stage {stage.name}: {stage.notebook} -> {', '.join(stage.outs) or 'no outputs'}")
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from . import pipelines
+
+    if args.action == "status":
+        for name, state in pipelines.status().items():
+            print(f"{name}: {state}")
+        return 0
+    print(pipelines.run(args.stages or None, experiment=args.experiment, force=args.force))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,7 +117,27 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the result as one JSON line")
     run.add_argument("--parent", help=argparse.SUPPRESS)  # a sweep's parent run
+    run.add_argument("--stage", help="run as this pipeline stage (what dvc.yaml's command says)")
     run.set_defaults(func=_run)
+
+    stage = sub.add_parser("stage", help="define a pipeline stage: a notebook, as a DVC stage")
+    stage.add_argument("name", help="stage name")
+    stage.add_argument("notebook", help="the notebook the stage runs")
+    stage.add_argument(
+        "-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="a parameter"
+    )
+    stage.add_argument("-d", "--dep", action="append", help="a file or folder it reads")
+    stage.add_argument(
+        "-o", "--out", action="append", metavar="PATH[=DATASET]", help="a file it writes"
+    )
+    stage.set_defaults(func=_stage)
+
+    pipe = sub.add_parser("pipeline", help="run the pipeline (dvc repro, tracked) or its status")
+    pipe.add_argument("action", choices=["run", "status"])
+    pipe.add_argument("stages", nargs="*", help="only these stages (and what they need)")
+    pipe.add_argument("-e", "--experiment", help="MLflow experiment")
+    pipe.add_argument("-f", "--force", action="store_true", help="run every stage")
+    pipe.set_defaults(func=_pipeline)
 
     rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
     rep.add_argument("run", help="run id (or prefix), run name, MODEL@alias or MODEL/VERSION")

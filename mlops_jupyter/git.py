@@ -73,7 +73,12 @@ def show_file(root: Path, rev: str, path: str) -> str | None:
 
 
 def commit_paths(
-    root: Path, paths: list[str], message: str, tag: str | None = None, tag_message: str = ""
+    root: Path,
+    paths: list[str],
+    message: str,
+    tag: str | None = None,
+    tag_message: str = "",
+    more_tags: list[tuple[str, str]] | None = None,
 ) -> str:
     """Commit exactly ``paths`` on top of HEAD (and tag the commit) as one atomic step.
 
@@ -94,14 +99,15 @@ def commit_paths(
     parents = ["-p", parent] if parent else []
     commit = git(root, "commit-tree", tree, *parents, "-m", message)
     updates = f"update HEAD {commit} {parent or ZERO}\n"
-    if tag:
-        tagger = git(root, "var", "GIT_COMMITTER_IDENT")
+    tags = ([(tag, tag_message)] if tag else []) + list(more_tags or [])
+    tagger = git(root, "var", "GIT_COMMITTER_IDENT") if tags else ""
+    for name, text in tags:
         tag_object = git(
             root,
             "mktag",
-            input=f"object {commit}\ntype commit\ntag {tag}\ntagger {tagger}\n\n{tag_message}\n",
+            input=f"object {commit}\ntype commit\ntag {name}\ntagger {tagger}\n\n{text}\n",
         )
-        updates += f"create refs/tags/{tag} {tag_object}\n"
+        updates += f"create refs/tags/{name} {tag_object}\n"
     git(
         root,
         "update-ref",

@@ -19,7 +19,8 @@ from . import dvcstore
 from .refs import Ref, check_name, parse, tag_name
 
 SUMMARY_PREFIX = "mlops-jupyter: "
-SUMMARY_KEYS = ("path", "md5", "size", "files", "format", "rows", "columns")
+SUMMARY_KEYS = ("path", "md5", "size", "files", "format", "rows", "columns", "stage", "run")
+PROFILE_PREFIX = "mlops-jupyter-profile: "
 META_KEY = "mlops-jupyter"
 
 
@@ -40,6 +41,8 @@ class Version:
     columns: int | None = None
     message: str = ""
     created: datetime | None = None
+    stage: str | None = None
+    run: str | None = None
 
     @property
     def ref(self) -> str:
@@ -70,10 +73,19 @@ def _size(n: int | None) -> str:
     return ""  # pragma: no cover
 
 
-def tag_message(message: str, summary: dict[str, Any]) -> str:
-    """The user's message, then one line of ``SUMMARY_KEYS`` that ``versions`` reads back."""
+def tag_message(
+    message: str, summary: dict[str, Any], profile: dict[str, Any] | None = None
+) -> str:
+    """The user's message, then one line of ``SUMMARY_KEYS`` that ``versions`` reads back.
+
+    A version without a ``.dvc`` file of its own (a pipeline's output, recorded in ``dvc.lock``)
+    keeps its profile in the message too, on a line before the summary.
+    """
     known = {k: summary[k] for k in SUMMARY_KEYS if summary.get(k) is not None}
-    return f"{message.strip()}\n\n{SUMMARY_PREFIX}{json.dumps(known, sort_keys=True)}"
+    text = message.strip() + "\n\n"
+    if profile:
+        text += f"{PROFILE_PREFIX}{json.dumps(profile, sort_keys=True, default=str)}\n"
+    return f"{text}{SUMMARY_PREFIX}{json.dumps(known, sort_keys=True)}"
 
 
 _FORMAT = "%(refname:strip=2)%00%(*objectname)%00%(taggerdate:unix)%00%(contents)%00"
@@ -102,6 +114,7 @@ def _parse_record(record: str) -> Version | None:
     except json.JSONDecodeError:
         return None
     created = datetime.fromtimestamp(int(when), tz=timezone.utc) if when else None
+    body = "\n".join(line for line in body.splitlines() if not line.startswith(PROFILE_PREFIX))
     return Version(
         name=name,
         number=number,
@@ -170,6 +183,16 @@ def profile_of(ws: Workspace, version: Version) -> dict[str, Any]:
     """The profile stored with ``version`` at ``add`` (empty for files that are not tables)."""
     text = gitcmd.show_file(ws.root, version.commit, version.path + ".dvc")
     if text is None:
-        return {}
+        return _profile_in_tag(ws, version)
     meta = dvcstore.read_dvc_file(text, version.path)["meta"]
     return meta.get(META_KEY, {}) if isinstance(meta, dict) else {}
+
+
+def _profile_in_tag(ws: Workspace, version: Version) -> dict[str, Any]:
+    if version.number is None:
+        return {}
+    message = gitcmd.git(ws.root, "cat-file", "tag", version.ref, check=False) or ""
+    for line in message.splitlines():
+        if line.startswith(PROFILE_PREFIX):
+            return dict(json.loads(line.removeprefix(PROFILE_PREFIX)))
+    return {}

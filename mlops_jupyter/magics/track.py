@@ -166,6 +166,46 @@ def _run(args: Any) -> Any:
     return result
 
 
+@magic_arguments(name="track stage")
+@argument("name", help="stage name")
+@argument("notebook", help="the notebook the stage runs (paths in it: from the project root)")
+@argument("--param", "-p", action="append", default=[], metavar="K=V", help="a parameter")
+@argument("--dep", "-d", action="append", default=[], help="a file or folder it reads")
+@argument("--out", "-o", action="append", default=[], metavar="PATH[=DATASET]", help="it writes")
+def _stage(args: Any) -> Any:
+    """Define a pipeline stage: a notebook run as an ordinary DVC stage in dvc.yaml."""
+    from .. import pipelines
+    from ..tracking.tracked import parse_assignments
+
+    outs: dict[str, str | None] = {}
+    for item in args.out:
+        path, _, dataset = item.partition("=")
+        outs[path] = dataset or None
+    stage = pipelines.add_stage(
+        args.name, args.notebook, parse_assignments(args.param), args.dep, outs
+    )
+    print(f"stage {stage.name}: {stage.notebook} -> {', '.join(stage.outs) or 'no outputs'}")
+    return stage
+
+
+@magic_arguments(name="track pipeline")
+@argument("action", nargs="?", choices=["run", "dag", "status"], default="dag")
+@argument("stages", nargs="*", help="run only these stages (and what they need)")
+@argument("--experiment", "-e", help="MLflow experiment")
+@argument("--force", "-f", action="store_true", help="run every stage")
+def _pipeline(args: Any) -> Any:
+    """Run the pipeline (dvc repro, each stage a tracked run), draw its DAG, or its status."""
+    from .. import pipelines
+
+    if args.action == "dag":
+        return pipelines.dag()
+    if args.action == "status":
+        return pipelines.status()
+    result = pipelines.run(args.stages or None, experiment=args.experiment, force=args.force)
+    print(result)
+    return result
+
+
 SUBCOMMANDS = {
     "runs": _runs,
     "compare": _compare,
@@ -175,8 +215,10 @@ SUBCOMMANDS = {
     "ui": _ui,
     "run": _run,
     "reproduce": _reproduce,
+    "stage": _stage,
+    "pipeline": _pipeline,
 }
-WRITES = {"register", "promote", "ui", "run", "reproduce"}
+WRITES = {"register", "promote", "ui", "run", "reproduce", "stage", "pipeline"}
 
 
 @magics_class
@@ -185,7 +227,8 @@ class TrackMagics(Magics):
     def track(self, line: str, cell: str | None = None) -> Any:
         """Runs on MLflow: ``%%track [options]`` tracks a cell; ``%track SUBCOMMAND [--help]``.
 
-        Subcommands: runs, compare, register, promote, models, ui, run, reproduce.
+        Subcommands: runs, compare, register, promote, models, ui, run, reproduce, stage,
+        pipeline.
         """
         __tracebackhide__ = True  # the user's error shows their code, not this layer
         if cell is None:
