@@ -73,9 +73,14 @@ def temps(project) -> Path:
 @pytest.fixture
 def shell(project):
     """An IPython shell with the extension loaded; ``shell.run(cell)`` fails the test on error."""
-    from IPython.core.interactiveshell import InteractiveShell
+    import atexit
 
-    sh = InteractiveShell.instance()
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # history as in a kernel, kept in memory
+    sh = InteractiveShell.instance(config=config)
     sh.run_line_magic("load_ext", "mlops_jupyter")
 
     def run(cell: str):
@@ -86,6 +91,10 @@ def shell(project):
 
     sh.run = run  # type: ignore[attr-defined]
     yield sh
+    # End the shell now: its exit hook would otherwise run a full gc per shell at interpreter exit.
+    atexit.unregister(sh.atexit_operations)
+    sh.history_manager.end_session()
+    sh.history_manager._stop_save_thread()
     sh.user_ns.clear()
     InteractiveShell.clear_instance()
 

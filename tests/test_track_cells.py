@@ -150,3 +150,14 @@ def test_close_matches_for_run_names(shell, project):
     with pytest.raises(UsageError) as exc:
         shell.run("%track compare gradient-bost gradient-boost")
     assert "did you mean: gradient-boost" in str(exc.value)
+
+
+def test_the_embedded_store_keeps_everything_inside_the_project(shell, project):
+    client = tracking.client()
+    default = client.get_experiment("0")
+    assert default.name == "Default"
+    assert default.artifact_location == (project / ".mlops" / "mlartifacts" / "0").as_uri()
+    with mlflow.start_run() as plain:  # a plain MLflow run in the Default experiment
+        mlflow.log_text("hello", "note.txt")
+    assert plain.info.artifact_uri.startswith((project / ".mlops").as_uri())
+    assert not (project / "mlruns").exists()

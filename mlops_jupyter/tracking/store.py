@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -71,21 +72,21 @@ def _create_embedded(ws: Workspace, uri: str) -> None:
     """Create the SQLite store beside its final name, then move it in place atomically.
 
     Several notebooks may start at once: exactly one store wins, and nobody ever opens a file
-    whose tables are half made.
+    whose tables are half made. MLflow's schema migrations take seconds, so an empty store is
+    made once per MLflow version in the user's cache and copied from there.
     """
     path = Path(uri.removeprefix("sqlite:///"))
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    with contextlib.closing(sqlite3.connect(tmp)) as db:  # WAL is kept by the file
-        db.execute("PRAGMA journal_mode=WAL")
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
     try:
-        made = SqlAlchemyStore("sqlite:///" + str(tmp), artifact_root(ws))
-        made.engine.dispose()
+        shutil.copyfile(_template(), tmp)
+        with contextlib.closing(sqlite3.connect(tmp)) as db, db:
+            db.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                (f"{artifact_root(ws)}/0",),
+            )
         os.link(tmp, path)  # fails if another process got there first: theirs is as good
     except FileExistsError:
         pass
@@ -94,6 +95,29 @@ def _create_embedded(ws: Workspace, uri: str) -> None:
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
+
+
+def _template() -> Path:
+    """An empty, migrated MLflow SQLite store (write-ahead logging on) for this MLflow version."""
+    import mlflow
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlops-jupyter"
+    template = cache / f"mlflow-{mlflow.__version__}.db"
+    if template.exists():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{template.name}.{os.getpid()}.tmp"
+    try:
+        with contextlib.closing(sqlite3.connect(tmp)) as db:  # WAL is kept by the file
+            db.execute("PRAGMA journal_mode=WAL")
+        made = SqlAlchemyStore("sqlite:///" + str(tmp), (cache / "unused").as_uri())
+        made.engine.dispose()
+        os.replace(tmp, template)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+    return template
 
 
 def experiment_id(ws: Workspace, client: Any, name: str | None, create: bool = True) -> str:
