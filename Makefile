@@ -33,6 +33,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_datasets.py
+	$(BIN)/python benchmarks/bench_tracking.py
 
 clean:
 	rm -rf $(VENV) build

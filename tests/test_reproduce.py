@@ -32,7 +32,7 @@ CELLS = [
     "%load_ext mlops_jupyter",
     "%dataset add data/temps_1h.csv --name temps",
     "df = %dataset load temps",
-    "import numpy as np\nscale = 3.0",
+    "import numpy as np\nscale = 3.0\nopen('written.txt', 'w').write('by the session')",
     "%%track -n stable -p alpha=2\n"
     "import mlflow\n"
     "noise = np.random.normal(size=len(df))\n"
@@ -52,11 +52,15 @@ def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, caps
     nbformat.write(nb, source)
     execute(source, project, progress=False)
     versions_before = len(datasets.versions("temps"))
+    (project / "written.txt").write_text("mine")
 
     stable = tracking.reproduce("stable")
     assert stable.reproduced, str(stable)
     assert "uncommitted changes" in capsys.readouterr().err
     assert len(datasets.versions("temps")) == versions_before  # the replay added nothing
+    assert (project / "written.txt").read_text() == "mine"  # it wrote in a scratch worktree
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=project, capture_output=True)
+    assert len(worktrees.stdout.splitlines()) == 1
 
     clock = tracking.reproduce("clock")
     assert not clock.reproduced

@@ -146,13 +146,18 @@ def cache_dir(ws: Workspace) -> Path | None:
     return ws.root / ".dvc" / "cache"
 
 
-def cached_path(ws: Workspace, md5: str) -> Path | None:
-    """Where the object ``md5`` lies in the local cache, or None when it is not there."""
+def cache_root(ws: Workspace) -> Path:
+    """The local cache folder, wherever DVC is configured to keep it."""
     root = cache_dir(ws)
     if root is None:
         with open_repo(ws) as repo:
             root = Path(repo.cache.local.path).parent.parent
-    path = root / "files" / "md5" / md5[:2] / md5[2:]
+    return root
+
+
+def cached_path(ws: Workspace, md5: str) -> Path | None:
+    """Where the object ``md5`` lies in the local cache, or None when it is not there."""
+    path = cache_root(ws) / "files" / "md5" / md5[:2] / md5[2:]
     return path if path.exists() else None
 
 

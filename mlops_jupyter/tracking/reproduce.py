@@ -2,23 +2,28 @@
 
 A notebook run is executed again from its snapshot; a cell run replays the cells that ran
 before it in its kernel (read-only: writes and shell commands are skipped), then runs the cell
-as a new tracked run. Every dataset load returns the version the original run read, fetched
-by hash from DVC's cache or remote. The new run is tagged ``mlops.reproduces`` and each metric
-is compared with the original within a tolerance.
+as a new tracked run. Either runs in a scratch git worktree of the run's commit (sharing the DVC
+cache and the MLflow store), so whatever the code writes never touches the workspace. Every
+dataset load returns the version the original run read, fetched by hash from DVC's cache or
+remote. The new run is tagged ``mlops.reproduces`` and each metric is compared with the
+original within a tolerance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shlex
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import git as gitcmd
 from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
@@ -100,10 +105,39 @@ def reproduce(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     code = Path(client.download_artifacts(original.info.run_id, "code", str(work)))
-    cwd = ws.root / tags.get("mlops.cwd", ".")
+    with _scratch_tree(ws, tags.get("mlflow.source.git.commit"), work / "tree") as tree:
+        return _rerun(ws, client, original, code, tree, rtol)
+
+
+@contextlib.contextmanager
+def _scratch_tree(ws: Workspace, commit: str | None, path: Path) -> Iterator[Path]:
+    """A detached git worktree of ``commit`` that uses the project's DVC cache."""
+    from ..datasets import dvcstore
+
+    rev = commit if commit and gitcmd.resolve(ws.root, commit) else "HEAD"
+    gitcmd.git(ws.root, "worktree", "add", "--detach", "-f", str(path), rev)
+    try:
+        if (path / ".dvc").is_dir():
+            cache = dvcstore.cache_root(ws)
+            (path / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {cache}\n")
+        yield path
+    finally:
+        gitcmd.git(ws.root, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        gitcmd.git(ws.root, "worktree", "prune", check=False)
+
+
+def _rerun(
+    ws: Workspace, client: Any, original: Any, code: Path, tree: Path, rtol: float
+) -> Reproduction:
+    tags = original.data.tags
+    kind = tags.get("mlops.kind")
+    label = f"{original.info.run_name} ({original.info.run_id[:8]})"
+    pins = json.loads(tags.get("mlops.datasets", "[]"))
+    cwd = tree / tags.get("mlops.cwd", ".")
     params = json.loads(tags.get("mlops.params", "{}"))
     seed = int(tags["mlops.seed"]) if "mlops.seed" in tags else None
-    env = {lineage.PINS_ENV: json.dumps(pins)}
+    env = {lineage.PINS_ENV: json.dumps(pins), "MLFLOW_TRACKING_URI": store.tracking_uri(ws)}
     experiment = client.get_experiment(original.info.experiment_id).name
     name = f"{original.info.run_name}-reproduced"
     new_tags = {TAG: original.info.run_id}
@@ -111,7 +145,7 @@ def reproduce(
         snapshot = next(code.glob("*.ipynb"), None)
         if snapshot is None:
             raise MlopsError(f"run {label} kept no notebook snapshot; it cannot be reproduced")
-        workdir = (ws.root / tags["mlops.notebook"]).parent if "mlops.notebook" in tags else cwd
+        workdir = (tree / tags["mlops.notebook"]).parent if "mlops.notebook" in tags else cwd
         result = notebooks.run_notebook(
             snapshot,
             params,
@@ -120,13 +154,15 @@ def reproduce(
             seed=seed,
             tags=new_tags,
             extra_env=env,
-            cwd=workdir if workdir.is_dir() else ws.root,
+            cwd=workdir if workdir.is_dir() else tree,
             raise_on_failure=False,
             project=ws.root,
         )
         new_id = result.run_id
     else:
-        new_id = _replay_cell(ws, client, code, cwd, params, seed, experiment, name, new_tags, env)
+        new_id = _replay_cell(
+            tree, client, code, cwd, params, seed, experiment, name, new_tags, env
+        )
     new = client.get_run(new_id)
     return Reproduction(original, new, _compare(original, new, rtol), rtol)
 
@@ -142,7 +178,7 @@ def _check_data(ws: Workspace, pins: list[dict[str, Any]], label: str) -> None:
 
 
 def _replay_cell(
-    ws: Workspace,
+    tree: Path,
     client: Any,
     code: Path,
     cwd: Path,
@@ -189,7 +225,7 @@ def _replay_cell(
         pm.execute_notebook(
             str(source),
             str(code.parent / "replayed.ipynb"),
-            cwd=str(cwd if cwd.is_dir() else ws.root),
+            cwd=str(cwd if cwd.is_dir() else tree),
             progress_bar=False,
             kernel_name="python3",
             language="python",
