@@ -81,16 +81,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED in notebooks/{name}: {lines[-1] if lines else exc}", file=sys.stderr)
             return 1
 
-    from . import datasets
+    from . import datasets, tracking
 
     print(f"\nDone in {time.perf_counter() - started:.0f} s. Data versions:")
     listing = datasets.versions(project=project)
     print(
         listing[["dataset", "version", "rows", "columns", "size", "message"]].to_string(index=False)
     )
+    runs = tracking.runs(project=project)
+    shown = [
+        c for c in ("run", "name", "status", "data", "params.alpha", "metrics.rmse") if c in runs
+    ]
+    print(f"\nRuns (MLflow, {len(runs)}):\n" + runs[shown].to_string(index=False))
     print(
-        f"\nExecuted notebooks are in {project}. Look around with plain git and DVC:\n"
-        f"  cd {project} && git tag && git log --oneline && {sys.executable} -m dvc status"
+        f"\nExecuted notebooks are in {project}. Look around with plain git, DVC and MLflow:\n"
+        f"  cd {project} && git tag && git log --oneline && {sys.executable} -m dvc status\n"
+        f"  {sys.executable} -m mlflow ui --backend-store-uri "
+        f"sqlite:///{project}/.mlops/mlflow.db   (or %track ui in a notebook)"
     )
     return 0
 

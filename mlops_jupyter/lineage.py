@@ -111,8 +111,13 @@ def _log(ws: Workspace, run_id: str, entries: list[tuple[dict[str, Any], Any]], 
 
     read = _read.setdefault(run_id, [])
     inputs = []
+    changed = False
     for entry, schema in entries:
-        if any(e["md5"] == entry["md5"] and e["requested"] == entry["requested"] for e in read):
+        same = next((e for e in read if e["md5"] == entry["md5"]), None)
+        if same is not None:  # read again; a preloaded version used in the run is training data
+            if ctx == "training" and same["context"] != "training":
+                same["context"] = "training"
+                changed = True
             continue
         read.append({**entry, "context": ctx})
         source = {"uri": f"dvc://{entry['path']}@{entry['commit'][:12]}", **entry}
@@ -126,11 +131,18 @@ def _log(ws: Workspace, run_id: str, entries: list[tuple[dict[str, Any], Any]], 
             profile=json.dumps({"num_rows": rows}) if rows is not None else None,
         )
         inputs.append(DatasetInput(dataset, [InputTag("mlflow.data.context", ctx)]))
-    if not inputs:
+    if not inputs and not changed:
         return
     client = store.connect(ws)
-    client.log_inputs(run_id, datasets=inputs)
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
     client.set_tag(run_id, TAG, json.dumps(read))
+
+
+def shown(read: list[dict[str, Any]]) -> str:
+    """The versions a run trained on (those it loaded), else those loaded before it."""
+    training = [d["ref"] for d in read if d.get("context", "training") == "training"]
+    return ", ".join(training or [d["ref"] for d in read])
 
 
 def _schema(frame: Any) -> str | None:
@@ -138,11 +150,6 @@ def _schema(frame: Any) -> str | None:
         return None
     cols = [{"name": str(c), "type": _mlflow_type(str(t))} for c, t in frame.dtypes.items()]
     return json.dumps({"mlflow_colspec": cols})
-
-
-def read_by(run_id: str) -> list[dict[str, Any]]:
-    """The versions this process saw run ``run_id`` load."""
-    return list(_read.get(run_id, []))
 
 
 def _mlflow_type(dtype: str) -> str:

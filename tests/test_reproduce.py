@@ -66,6 +66,10 @@ def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, caps
     assert not clock.reproduced
     assert clock.differing == ["now"]
     assert clock.verdict().startswith("not reproduced: now differ")
+    # the replayed `stable` cell logged with mlflow, but into a scratch store: no stray runs
+    assert sorted(tracking.runs()["name"]) == [
+        "clock", "clock-reproduced", "stable", "stable-reproduced"
+    ]  # fmt: skip
 
 
 def test_a_run_whose_data_is_gone_says_so(shell, temps_v1, project):

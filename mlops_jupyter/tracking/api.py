@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
 from . import names, registry, store
@@ -71,7 +72,7 @@ def runs_frame(found: Iterable[Any]) -> Any:
             "status": info.status,
             "started": pd.Timestamp(info.start_time, unit="ms"),
             "seconds": (end - info.start_time) / 1000 if end else None,
-            "data": ", ".join(d["ref"] for d in read),
+            "data": lineage.shown(read),
         }
         row.update({f"params.{k}": _number(v) for k, v in sorted(data.params.items())})
         row.update({f"metrics.{k}": v for k, v in sorted(data.metrics.items())})
@@ -109,7 +110,7 @@ def compare(refs: Iterable[str], project: PathLike | None = None) -> Any:
         values: dict[str, Any] = {"status": run.info.status}
         values.update({f"params.{k}": v for k, v in data.params.items()})
         values.update({f"metrics.{k}": v for k, v in data.metrics.items()})
-        values["data"] = ", ".join(d["ref"] for d in read)
+        values["data"] = lineage.shown(read)
         values["git commit"] = data.tags.get("mlflow.source.git.commit", "")[:10]
         columns[f"{run.info.run_name} ({run.info.run_id[:8]})"] = values
     frame = pd.DataFrame(columns)

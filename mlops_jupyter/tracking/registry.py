@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import lineage
 from ..errors import MlopsError, NotFoundError
 from . import names
 
@@ -78,7 +79,7 @@ def models_table(client: Any, name: str | None = None) -> Any:
             if run is not None:
                 row["run_name"] = run.info.run_name
                 read = json.loads(run.data.tags.get("mlops.datasets", "[]"))
-                row["data"] = ", ".join(d["ref"] for d in read)
+                row["data"] = lineage.shown(read)
                 row.update({f"metric.{k}": v for k, v in run.data.metrics.items()})
             rows.append(row)
     if not rows:

@@ -214,7 +214,19 @@ def _replay_cell(
         replayed = nbformat.v4.new_code_cell(source)
         replayed.metadata["tags"] = ["raises-exception"]  # an earlier error does not stop us
         nb.cells.append(replayed)
-    final = 'os.environ.pop("MLOPS_JUPYTER_REPLAY", None)\n'
+    # Replayed cells that log with mlflow log into a scratch store; the run itself, into the real.
+    real = env["MLFLOW_TRACKING_URI"]
+    env = {**env, "MLFLOW_TRACKING_URI": "sqlite:///" + str(code.parent / "replay-scratch.db")}
+    final = (
+        "import os, sys\n"
+        'if "mlflow" in sys.modules:  # runs the replay started belong to the scratch store\n'
+        "    import mlflow\n"
+        "    while mlflow.active_run():\n"
+        "        mlflow.end_run()\n"
+        f"    mlflow.set_tracking_uri({real!r})\n"
+        'os.environ.pop("MLOPS_JUPYTER_REPLAY", None)\n'
+        f'os.environ["MLFLOW_TRACKING_URI"] = {real!r}\n'
+    )
     nb.cells.append(nbformat.v4.new_code_cell(final))
     nb.cells.append(nbformat.v4.new_code_cell(f"%%track {line}\n{cell}"))
     source = code.parent / "replay.ipynb"
