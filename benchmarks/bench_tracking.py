@@ -8,6 +8,8 @@
    per point, and every point counted back.
 3. ``%track runs`` over an experiment of 10,000 runs (first page, table rendered) against
    ``mlflow.search_runs`` of that experiment.
+4. ``reproduce`` of a notebook run training on a dataset version (seeded noise included): each
+   metric against the original, digit for digit, and the time against the original run's.
 """
 
 from __future__ import annotations
@@ -156,6 +158,53 @@ def bench_runs_page(experiment_id: str) -> tuple[float, float, int]:
     return ours, theirs, len(everything)
 
 
+TRAIN = """\
+import mlflow, numpy as np
+from sklearn.linear_model import Ridge
+from mlops_jupyter import datasets
+df = datasets.load("temps")
+X = np.column_stack([df["temp"].shift(k).bfill() for k in (1, 2, 3)])
+y = df["temp"] + np.random.normal(scale=0.5, size=len(df))
+model = Ridge(alpha=alpha).fit(X, y)
+mlflow.log_metric("rmse", float(((model.predict(X) - y) ** 2).mean() ** 0.5))
+mlflow.log_metric("coef0", float(model.coef_[0]))
+"""
+
+
+def bench_reproduce() -> None:
+    import nbformat
+    import vega_datasets
+
+    from mlops_jupyter import datasets, tracking
+
+    data = WORK / "data" / "temps.csv"
+    data.parent.mkdir(exist_ok=True)
+    shutil.copy(Path(vega_datasets.__file__).parent / "_data" / "seattle-temps.csv", data)
+    datasets.add(data, name="temps")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell("alpha = 1.0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(TRAIN)]
+    nbformat.write(nb, WORK / "train.ipynb")
+    started = time.perf_counter()
+    original = tracking.run_notebook(WORK / "train.ipynb", {"alpha": 0.5}, experiment="repro")
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    result = tracking.reproduce(original.run_id)
+    again = time.perf_counter() - started
+    for _, row in result.metrics.iterrows():
+        print(
+            f"reproduce: {row['metric']} {row['original']!r} vs {row['reproduced']!r} "
+            f"difference {row['difference']!r}"
+        )
+    print(f"reproduce: {result.verdict()}; {again:.1f} s vs the original run's {first:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
@@ -183,6 +232,7 @@ def main() -> None:
         f"%track runs over {count:,} runs, first page: {ours:.3f} s vs mlflow.search_runs "
         f"{theirs:.2f} s  ratio {ours / theirs:.3f} (target < 1 s)"
     )
+    bench_reproduce()
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def check_notebook(path: str | os.PathLike[str], params: Mapping[str, Any]) -> P
 
 
 @contextlib.contextmanager
-def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
+def environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the duration of a block."""
     saved = {k: os.environ.get(k) for k in values}
     try:
         for key, value in values.items():
@@ -170,7 +171,7 @@ def run_notebook(
         }
         error = None
         try:
-            with _environ(env):
+            with environ(env):
                 pm.execute_notebook(
                     str(nb_path),
                     str(output),

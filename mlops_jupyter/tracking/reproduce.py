@@ -104,7 +104,8 @@ def reproduce(
     work = ws.state_dir / "reproduce" / original.info.run_id
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    code = Path(client.download_artifacts(original.info.run_id, "code", str(work)))
+    with notebooks.environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):
+        code = Path(client.download_artifacts(original.info.run_id, "code", str(work)))
     with _scratch_tree(ws, tags.get("mlflow.source.git.commit"), work / "tree") as tree:
         return _rerun(ws, client, original, code, tree, rtol)
 
@@ -231,29 +232,22 @@ def _replay_cell(
     nb.cells.append(nbformat.v4.new_code_cell(f"%%track {line}\n{cell}"))
     source = code.parent / "replay.ipynb"
     nbformat.write(nb, source)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        pm.execute_notebook(
-            str(source),
-            str(code.parent / "replayed.ipynb"),
-            cwd=str(cwd if cwd.is_dir() else tree),
-            progress_bar=False,
-            kernel_name="python3",
-            language="python",
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        with notebooks.environ(env):
+            pm.execute_notebook(
+                str(source),
+                str(code.parent / "replayed.ipynb"),
+                cwd=str(cwd if cwd.is_dir() else tree),
+                progress_bar=False,
+                kernel_name="python3",
+                language="python",
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
     except pm.PapermillExecutionError as exc:
         if exc.cell_index < len(nb.cells) - 1:
             raise MlopsError(
                 f"the replay failed before the run's cell: {exc.ename}: {exc.evalue}"
             ) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     found = client.search_runs(
         names.experiment_ids(client),
         f"tags.`{TAG}` = '{tags[TAG]}'",
