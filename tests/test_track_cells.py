@@ -161,3 +161,47 @@ def test_the_embedded_store_keeps_everything_inside_the_project(shell, project):
         mlflow.log_text("hello", "note.txt")
     assert plain.info.artifact_uri.startswith((project / ".mlops").as_uri())
     assert not (project / "mlruns").exists()
+
+
+def test_autolog_records_the_estimator_and_its_model(shell, project):
+    shell.run(
+        "%%track -n auto --autolog\n"
+        "import numpy as np\n"
+        "from sklearn.linear_model import Ridge\n"
+        "X = np.arange(20.0).reshape(10, 2)\n"
+        "model = Ridge(alpha=0.3).fit(X, X[:, 0])"
+    )
+    run = tracking.get_run("auto")
+    assert run.data.params["alpha"] == "0.3"  # logged by mlflow.autolog, not by us
+    assert "training_score" in run.data.metrics
+    from mlops_jupyter.tracking import registry
+
+    assert len(registry.logged_models(tracking.client(), run)) == 1
+    shell.run("%%track -n manual\nmodel2 = Ridge(alpha=0.5).fit(X, X[:, 0])")
+    assert "alpha" not in tracking.get_run("manual").data.params  # autolog was turned off again
+
+
+def test_a_metric_chart_across_runs(shell, project):
+    for value in (1.0, 2.0):
+        shell.run(f"%%track -e charts\nimport mlflow\nmlflow.log_metric('rmse', {value})")
+    from mlops_jupyter.views import charts
+
+    frame = tracking.runs("charts")
+    spec = charts.metric_across_runs(frame, "rmse").to_dict()
+    assert spec["encoding"]["y"]["title"] == "rmse"
+    assert sorted(row["value"] for row in next(iter(spec["datasets"].values()))) == [1.0, 2.0]
+    with pytest.raises(UsageError, match="no run shown logged 'mae'; metrics: rmse"):
+        shell.run("%track runs -e charts -m mae")
+
+
+def test_the_ui_refuses_a_port_in_use(project):
+    import socket
+
+    from mlops_jupyter.tracking import ui
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(MlopsError, match=f"port {port} on 127.0.0.1 is in use"):
+            ui.start(port=port)
