@@ -94,6 +94,30 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from . import serving
+
+    if args.action == "start":
+        if not args.target:
+            raise MlopsError("give the model to serve: mlops-jupyter serve start MODEL@alias")
+        endpoint = serving.start(
+            args.target, args.name, args.port, args.workers, args.host, args.token
+        )
+        print(endpoint)
+    elif args.action == "status":
+        frame = serving.status()
+        print(frame.to_string(index=False) if len(frame) else "no endpoints are running")
+    elif not args.target:
+        raise MlopsError(f"give the endpoint's name: mlops-jupyter serve {args.action} NAME")
+    elif args.action == "stop":
+        print(f"stopped {serving.stop(args.target)}")
+    elif args.action == "reload":
+        print(serving.reload(args.target))
+    elif args.action == "logs":
+        print(serving.logs(args.target, args.lines).to_string(index=False))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlops-jupyter", description="The ML lifecycle from Jupyter: data, runs, models."
@@ -138,6 +162,17 @@ def parser() -> argparse.ArgumentParser:
     pipe.add_argument("-e", "--experiment", help="MLflow experiment")
     pipe.add_argument("-f", "--force", action="store_true", help="run every stage")
     pipe.set_defaults(func=_pipeline)
+
+    serve = sub.add_parser("serve", help="serve a registered model over HTTP, and manage endpoints")
+    serve.add_argument("action", choices=["start", "status", "stop", "reload", "logs"])
+    serve.add_argument("target", nargs="?", help="the model (start) or the endpoint's name")
+    serve.add_argument("-n", "--name", help="endpoint name (start)")
+    serve.add_argument("-p", "--port", type=int, help="port (start)")
+    serve.add_argument("-w", "--workers", type=int, default=1, help="worker processes (start)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (start)")
+    serve.add_argument("--token", help="require this bearer token (start)")
+    serve.add_argument("--lines", type=int, default=20, help="requests to show (logs)")
+    serve.set_defaults(func=_serve)
 
     rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
     rep.add_argument("run", help="run id (or prefix), run name, MODEL@alias or MODEL/VERSION")

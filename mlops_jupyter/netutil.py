@@ -49,6 +49,12 @@ def wait_http(url: str, timeout: float, alive: object = None) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a child of ours that exited is reaped, not counted)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the kernel below
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -7,6 +7,7 @@ from typing import Any
 
 def register(ipython: Any) -> None:
     from .dataset import DatasetMagics
+    from .serve import ServeMagics
     from .track import TrackMagics
 
-    ipython.register_magics(DatasetMagics, TrackMagics)
+    ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics)

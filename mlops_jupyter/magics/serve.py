@@ -1,0 +1,108 @@
+"""``%serve``: a registered model behind HTTP, a thin layer over :mod:`mlops_jupyter.serving`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from ..errors import MlopsError
+from .common import run_subcommand
+
+
+@magic_arguments(name="serve start")
+@argument("model", help="MODEL@alias, MODEL/3, MODEL (latest) or runs:/ID/model")
+@argument("--name", "-n", help="endpoint name (default: the model's name)")
+@argument("--port", "-p", type=int, help="port (default: the first free one from 5100)")
+@argument("--workers", "-w", type=int, default=1, help="worker processes (default 1)")
+@argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)")
+@argument("--token", help="require this bearer token (set one when the host is exposed)")
+def _start(args: Any) -> Any:
+    """Serve a model in its own process; waits until it answers and prints its URL."""
+    from .. import serving
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.token:
+        print(f"warning: {args.host} exposes the endpoint beyond this machine; consider --token")
+    endpoint = serving.start(args.model, args.name, args.port, args.workers, args.host, args.token)
+    print(f"{endpoint}  (docs: {endpoint.url}/openapi.json, metrics: {endpoint.url}/metrics)")
+    return endpoint
+
+
+@magic_arguments(name="serve status")
+def _status(args: Any) -> Any:
+    """Every endpoint: model version, URL, uptime, requests, errors, p95 latency."""
+    from .. import serving
+    from ..views.table import InteractiveFrame
+
+    return InteractiveFrame(serving.status())
+
+
+@magic_arguments(name="serve logs")
+@argument("name", help="endpoint name")
+@argument("-n", "--lines", type=int, default=20, help="how many requests (default 20)")
+def _logs(args: Any) -> Any:
+    """The last requests an endpoint logged: time, id, status, latency, inputs, outputs."""
+    from .. import serving
+
+    return serving.logs(args.name, args.lines)
+
+
+@magic_arguments(name="serve stop")
+@argument("name", help="endpoint name")
+def _stop(args: Any) -> Any:
+    """Stop an endpoint."""
+    from .. import serving
+
+    endpoint = serving.stop(args.name)
+    print(f"stopped endpoint {endpoint.name} ({endpoint.url})")
+
+
+@magic_arguments(name="serve reload")
+@argument("name", help="endpoint name")
+def _reload(args: Any) -> Any:
+    """Load the model again (the alias's current version) with no failed request."""
+    from .. import serving
+
+    endpoint = serving.reload(args.name)
+    print(f"endpoint {endpoint.name} switches to version {endpoint.version} within seconds")
+    return endpoint
+
+
+@magic_arguments(name="serve predict")
+@argument("name", help="endpoint name")
+@argument("data", help="a DataFrame variable, or JSON in MLflow's scoring format")
+def _predict(args: Any) -> Any:
+    """Predictions from an endpoint for a DataFrame (by variable name) or JSON."""
+    from IPython import get_ipython
+
+    from .. import serving
+
+    shell = get_ipython()
+    namespace = shell.user_ns if shell is not None else {}
+    data = namespace.get(args.data, args.data)
+    if isinstance(data, str) and not data.lstrip().startswith(("{", "[")):
+        raise MlopsError(f"{args.data!r} is neither a variable in the notebook nor JSON")
+    return serving.predict(args.name, data)
+
+
+SUBCOMMANDS = {
+    "start": _start,
+    "status": _status,
+    "logs": _logs,
+    "predict": _predict,
+    "reload": _reload,
+    "stop": _stop,
+}
+WRITES = {"start", "stop", "reload", "predict"}
+
+
+@magics_class
+class ServeMagics(Magics):
+    @line_magic
+    def serve(self, line: str) -> Any:
+        """Models behind HTTP: ``%serve SUBCOMMAND [--help]``.
+
+        start, status, logs, predict, reload, stop.
+        """
+        return run_subcommand("serve", SUBCOMMANDS, line, writes=WRITES)

@@ -1,0 +1,393 @@
+"""The endpoint's ASGI app: three protocols, input validation, the prediction log, /metrics.
+
+A plain ASGI callable (no framework on the hot path) served by uvicorn, one instance per worker
+process. Routes:
+
+- MLflow scoring: ``POST /invocations``, ``GET /ping``, ``GET /health``, ``GET /version``
+- Open Inference Protocol v2: ``GET /v2/health/live``, ``/v2/health/ready``, ``/v2/models/{m}``,
+  ``/v2/models/{m}/ready``, ``POST /v2/models/{m}/infer``
+- TF Serving REST: ``GET /v1/models/{m}``, ``POST /v1/models/{m}:predict``
+- ``GET /metrics`` (Prometheus), ``GET /openapi.json``
+
+Client mistakes are 4xx with a JSON body naming the problem; a failure inside the model is a 500
+carrying an error id that the server log shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import openapi, protocols
+from .model import ServedModel
+from .predlog import PredictionLog
+from .protocols import BadRequest, Batch
+
+log = logging.getLogger("mlops_jupyter.serving")
+RECORD_ENV = "MLOPS_JUPYTER_ENDPOINT"
+CHECK_SECONDS = 2.0
+OPEN = {"/ping", "/health", "/v2/health/live", "/v2/health/ready"}
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class Endpoint:
+    """State of one worker: the model, the log, the metrics, and what the record asks for."""
+
+    def __init__(self, record_path: Path):
+        self.record_path = record_path
+        self.record = json.loads(record_path.read_text())
+        self.max_body = int(self.record.get("max_body_bytes", 10 * 1024 * 1024))
+        token = self.record.get("token")
+        self.auth = f"Bearer {token}".encode() if token else None
+        self.model: ServedModel = _load(self.record)
+        self.log = PredictionLog(Path(self.record["log_dir"]))
+        self.metrics = _Metrics(self.record["name"])
+        self.metrics.version(self.model)
+        self.generation = self.record.get("generation", 0)
+        self._next_check = time.monotonic() + CHECK_SECONDS
+        self._checking = False
+
+    # -- reloads: a new generation in the record, or the alias moved in the registry --------
+    def maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now < self._next_check or self._checking:
+            return
+        self._next_check = now + CHECK_SECONDS
+        self._checking = True
+        threading.Thread(target=self._check, daemon=True).start()
+
+    def _check(self) -> None:
+        try:
+            record = json.loads(self.record_path.read_text())
+            generation = record.get("generation", 0)
+            wanted = _wanted_version(record)
+            if generation != self.generation or (wanted and wanted != self.model.version):
+                if wanted:
+                    record = {
+                        **record,
+                        "version": wanted,
+                        "uri": f"models:/{record['model']}/{wanted}",
+                    }
+                model = _load(record)  # loaded aside; requests keep using the old one meanwhile
+                self.model, self.generation = model, generation
+                self.metrics.version(model)
+                log.warning("now serving %s version %s", model.name, model.version)
+        except Exception:  # noqa: BLE001 - a failed reload keeps the current model serving
+            log.exception("reload failed; still serving version %s", self.model.version)
+        finally:
+            self._checking = False
+
+
+def _wanted_version(record: dict[str, Any]) -> str | None:
+    """The version the endpoint's alias points at now (None when it serves a fixed version)."""
+    if not record.get("alias"):
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient(record["tracking_uri"], registry_uri=record["tracking_uri"])
+    return str(client.get_model_version_by_alias(record["model"], record["alias"]).version)
+
+
+def _load(record: dict[str, Any]) -> ServedModel:
+    import mlflow
+
+    from . import model
+
+    mlflow.set_tracking_uri(record["tracking_uri"])
+    mlflow.set_registry_uri(record["tracking_uri"])
+    return model.load(record["uri"], record["model"], str(record["version"]), record.get("run_id"))
+
+
+class _Metrics:
+    """Prometheus metrics shared by the workers (prometheus_client's multiprocess mode)."""
+
+    def __init__(self, endpoint: str):
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter(
+            "mlops_requests", "Requests answered", ["endpoint", "protocol", "status"]
+        )
+        self.errors = Counter(
+            "mlops_request_errors", "Requests answered with an error", ["endpoint", "kind"]
+        )
+        self.latency = Histogram(
+            "mlops_request_latency_seconds",
+            "Time from request to response",
+            ["endpoint"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.rows = Counter("mlops_predicted_rows", "Rows predicted", ["endpoint"])
+        self.model_version = Gauge(
+            "mlops_model_version", "Model version served", ["endpoint", "model"],
+            multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.endpoint = endpoint
+        self._latency = self.latency.labels(endpoint)
+        self._rows = self.rows.labels(endpoint)
+        self._by_status: dict[tuple[str, int], Any] = {}
+
+    def version(self, model: ServedModel) -> None:
+        number = float(model.version) if model.version.isdigit() else 0.0
+        self.model_version.labels(self.endpoint, model.name).set(number)
+
+    def observe(self, protocol: str, status: int, seconds: float, rows: int) -> None:
+        key = (protocol, status)
+        counter = self._by_status.get(key)
+        if counter is None:
+            counter = self._by_status[key] = self.requests.labels(
+                self.endpoint, protocol, str(status)
+            )
+        counter.inc()
+        self._latency.observe(seconds)
+        if rows:
+            self._rows.inc(rows)
+        if status >= 400:
+            self.errors.labels(self.endpoint, "client" if status < 500 else "server").inc()
+
+
+async def _body(receive: Any, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"the request body is over {limit:,} bytes; send fewer rows", 413)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+class App:
+    """The ASGI callable."""
+
+    def __init__(self, record_path: Path):
+        self.record_path = record_path
+        self.endpoint: Endpoint | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        endpoint = self.endpoint
+        assert endpoint is not None
+        path, method = scope["path"], scope["method"]
+        request_id = _header(scope, b"x-request-id").decode()[:64] or uuid.uuid4().hex
+        protocol, status, payload, rows = "other", 200, b"", 0
+        content_type = b"application/json"
+        record: dict[str, Any] | None = None
+        try:
+            if (
+                endpoint.auth
+                and path not in OPEN
+                and _header(scope, b"authorization") != endpoint.auth
+            ):
+                raise BadRequest("missing or wrong token: send Authorization: Bearer <token>", 401)
+            route = _route(method, path, endpoint)
+            if route is None:
+                raise BadRequest(f"no route {method} {path}; see /openapi.json", 404)
+            kind, model_name = route
+            if kind == "get":
+                payload, content_type = _get(path, endpoint)
+            else:
+                if model_name is not None and model_name != endpoint.record["name"]:
+                    raise BadRequest(
+                        f"no model {model_name!r} here; this endpoint serves "
+                        f"{endpoint.record['name']!r}",
+                        404,
+                    )
+                body = await _body(receive, endpoint.max_body)
+                protocol = kind
+                model = endpoint.model
+                batch, echo = _parse(kind, body, _header(scope, b"content-type").decode())
+                columns = model.check(batch)
+                rows = batch.rows
+                try:
+                    outputs = model.predict(columns, model.input_names or batch.names)
+                except Exception as exc:  # noqa: BLE001 - the model failed, not the client
+                    error_id = uuid.uuid4().hex[:12]
+                    log.exception(
+                        "error id %s: the model failed on request %s", error_id, request_id
+                    )
+                    raise BadRequest(
+                        f"the model failed (error id {error_id}: {type(exc).__name__}); "
+                        "the server log has the details",
+                        500,
+                    ) from None
+                payload = _respond(kind, outputs, endpoint, request_id, echo)
+                record = {
+                    "id": request_id,
+                    "ts": time.time(),
+                    "model": model.name,
+                    "version": model.version,
+                    "protocol": kind,
+                    "status": 200,
+                    "latency_ms": 0.0,
+                    "inputs": dict(zip(model.input_names or batch.names, columns, strict=True)),
+                    "outputs": outputs,
+                }
+        except BadRequest as exc:
+            status = exc.status
+            payload = orjson.dumps(
+                {"error_code": _code(status), "message": str(exc), "request_id": request_id}
+            )
+            content_type = b"application/json"
+            if protocol != "other":
+                record = {
+                    "id": request_id,
+                    "ts": time.time(),
+                    "model": endpoint.model.name,
+                    "version": endpoint.model.version,
+                    "protocol": protocol,
+                    "status": status,
+                    "latency_ms": 0.0,
+                    "error": str(exc),
+                }
+        elapsed = time.perf_counter() - started
+        if record is not None:
+            record["latency_ms"] = round(elapsed * 1000, 3)
+            endpoint.log.write(record)  # before the response: a success is always logged
+        if protocol != "other" or status >= 400:  # predictions and mistakes, not health checks
+            endpoint.metrics.observe(protocol, status, elapsed, rows)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        endpoint.maybe_reload()
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.endpoint = Endpoint(self.record_path)
+                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
+                    log.exception("the endpoint could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.endpoint is not None:
+                    self.endpoint.log.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _code(status: int) -> str:
+    return {
+        400: "BAD_REQUEST",
+        401: "UNAUTHENTICATED",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        413: "REQUEST_TOO_LARGE",
+        422: "INVALID_PARAMETER_VALUE",
+    }.get(status, "INTERNAL_ERROR")
+
+
+def _route(method: str, path: str, endpoint: Endpoint) -> tuple[str, str | None] | None:
+    if method == "POST":
+        if path == "/invocations":
+            return "mlflow", None
+        if path.startswith("/v2/models/") and path.endswith("/infer"):
+            parts = path.split("/")
+            return "oip", parts[3]
+        if path.startswith("/v1/models/") and path.endswith(":predict"):
+            return "tfserving", path[len("/v1/models/") : -len(":predict")].split("/")[0]
+        return None
+    if method == "GET":
+        return "get", None
+    return None
+
+
+def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
+    model = endpoint.model
+    name = endpoint.record["name"]
+    if path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready"):
+        return b"{}", b"application/json"
+    if path == "/version":
+        return orjson.dumps({"model": model.name, "version": model.version}), b"application/json"
+    if path == "/metrics":
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST.encode()
+    if path == "/openapi.json":
+        return orjson.dumps(openapi.document(name, model)), b"application/json"
+    if path == "/v2":
+        return orjson.dumps(
+            {"name": "mlops-jupyter", "version": "0.1.0", "extensions": []}
+        ), b"application/json"
+    if path in (f"/v2/models/{name}", f"/v2/models/{name}/versions/{model.version}"):
+        return orjson.dumps(openapi.oip_metadata(name, model)), b"application/json"
+    if path in (f"/v2/models/{name}/ready", f"/v2/models/{name}/versions/{model.version}/ready"):
+        return b"{}", b"application/json"
+    if path == f"/v1/models/{name}":
+        status = {"version": model.version, "state": "AVAILABLE", "status": {"error_code": "OK"}}
+        return orjson.dumps({"model_version_status": [status]}), b"application/json"
+    raise BadRequest(f"no route GET {path}; see /openapi.json", 404)
+
+
+def _parse(kind: str, body: bytes, content_type: str) -> tuple[Batch, Any]:
+    if kind == "mlflow":
+        batch, fmt = protocols.parse_mlflow(body, content_type)
+        return batch, fmt
+    if kind == "oip":
+        return protocols.parse_oip(body)
+    return protocols.parse_tfserving(body)
+
+
+def _respond(
+    kind: str, outputs: list[Any], endpoint: Endpoint, request_id: str, echo: Any
+) -> bytes:
+    if kind == "mlflow":
+        return orjson.dumps({"predictions": outputs})
+    if kind == "tfserving":
+        key = "predictions" if echo == "instances" else "outputs"
+        return orjson.dumps({key: outputs})
+    return orjson.dumps(
+        {
+            "model_name": endpoint.record["name"],
+            "model_version": endpoint.model.version,
+            "id": echo.get("id", request_id) if isinstance(echo, dict) else request_id,
+            "outputs": [
+                {
+                    "name": "predict",
+                    "shape": [len(outputs)],
+                    "datatype": protocols.oip_datatype(outputs),
+                    "data": outputs,
+                }
+            ],
+        }
+    )
+
+
+def create_app() -> App:
+    """The app for the endpoint whose record ``MLOPS_JUPYTER_ENDPOINT`` names (uvicorn factory)."""
+    return App(Path(os.environ[RECORD_ENV]))

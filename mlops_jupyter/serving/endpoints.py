@@ -1,0 +1,266 @@
+"""Endpoints: start a registered model behind HTTP in its own process, find, reload, stop them.
+
+Each endpoint is recorded in the project (``endpoints_dir/NAME.json``) so that another notebook,
+the command line and the sidebar see it; one whose process died shows as such and is cleaned up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError, close_matches
+from ..netutil import pick_port, pid_alive, wait_http
+from ..workspace import Workspace
+
+DEFAULT_PORT = 5100
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the project knows of a running endpoint."""
+
+    name: str
+    url: str
+    model: str
+    version: str
+    alias: str | None
+    pid: int
+    started: float
+    record: Path
+
+    def __str__(self) -> str:
+        via = f"@{self.alias} " if self.alias else ""
+        return f"endpoint {self.name}: {self.model} {via}(version {self.version}) at {self.url}"
+
+
+def _folder(ws: Workspace) -> Path:
+    return ws.resolve_setting(ws.settings.endpoints_dir)
+
+
+def _record_path(ws: Workspace, name: str) -> Path:
+    return _folder(ws) / f"{name}.json"
+
+
+def _endpoint(record_path: Path, record: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        name=record["name"],
+        url=f"http://{record['host']}:{record['port']}",
+        model=record["model"],
+        version=str(record["version"]),
+        alias=record.get("alias"),
+        pid=int(record["pid"]),
+        started=float(record["started"]),
+        record=record_path,
+    )
+
+
+def resolve_model(ws: Workspace, ref: str) -> dict[str, Any]:
+    """What ``M@alias``, ``M/3``, ``M`` or ``runs:/ID/model`` names: uri, model, version, run."""
+    from ..tracking import names, store
+
+    client = store.connect(ws)
+    if ref.startswith("runs:/"):
+        run = names.find_run(client, ref)
+        from ..tracking.registry import logged_models
+
+        models = logged_models(client, run)
+        if not models:
+            raise MlopsError(f"run {run.info.run_name} logged no model; log one first")
+        return {
+            "uri": models[-1].model_uri,
+            "model": run.info.run_name,
+            "version": "run",
+            "alias": None,
+            "run_id": run.info.run_id,
+        }
+    version = names.model_version(client, ref)
+    alias = ref.partition("@")[2] or None
+    return {
+        "uri": f"models:/{version.name}/{version.version}",
+        "model": version.name,
+        "version": str(version.version),
+        "alias": alias,
+        "run_id": version.run_id,
+    }
+
+
+def start(
+    ref: str,
+    name: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    project: str | os.PathLike[str] | None = None,
+    timeout: float = 120,
+) -> Endpoint:
+    """Serve model ``ref`` in a new process; returns once it answers, with its URL."""
+    from ..tracking import store
+
+    ws = Workspace.find(project)
+    found = resolve_model(ws, ref)
+    name = name or found["model"]
+    from ..datasets.refs import check_name
+
+    check_name(name)
+    if workers < 1:
+        raise MlopsError("--workers must be at least 1")
+    running = {e.name: e for e in endpoints(ws.root)}
+    if name in running:
+        raise MlopsError(
+            f"endpoint {name} is already running at {running[name].url}; stop it "
+            f"(`%serve stop {name}`) or pick another --name"
+        )
+    chosen = pick_port(port, DEFAULT_PORT, host)
+    state = ws.state_dir / "serving" / name
+    logs = ws.resolve_setting(ws.settings.logs_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    record = {
+        "name": name,
+        **found,
+        "host": host,
+        "port": chosen,
+        "workers": workers,
+        "token": token,
+        "tracking_uri": store.tracking_uri(ws),
+        "log_dir": str(logs / "predictions" / name),
+        "metrics_dir": str(state / "metrics"),
+        "server_log": str(logs / f"serve-{name}.log"),
+        "generation": 0,
+        "started": time.time(),
+        "pid": 0,
+    }
+    path = _record_path(ws, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, record)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with open(record["server_log"], "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlops_jupyter.serving.server", str(path)],
+            cwd=ws.root,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+    record["pid"] = proc.pid
+    _write(path, record)
+    try:
+        wait_http(
+            f"http://{host}:{chosen}/v2/health/ready", timeout, alive=lambda: proc.poll() is None
+        )
+    except MlopsError:
+        _kill(proc.pid)
+        path.unlink(missing_ok=True)
+        tail = _tail(Path(record["server_log"]), 1)
+        raise MlopsError(
+            f"endpoint {name} did not start: {tail or 'no output'} (log: {record['server_log']})"
+        ) from None
+    return _endpoint(path, record)
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.chmod(tmp, 0o600)  # it may hold the endpoint's token
+    tmp.replace(path)
+
+
+def _tail(path: Path, lines: int) -> str:
+    if not path.exists():
+        return ""
+    text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return "\n".join(text[-lines:])
+
+
+def endpoints(project: str | os.PathLike[str] | None = None, clean: bool = True) -> list[Endpoint]:
+    """The endpoints that are running; records of dead ones are removed (and reported)."""
+    ws = Workspace.find(project)
+    found = []
+    for path in sorted(_folder(ws).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("pid") and pid_alive(int(record["pid"])):
+            found.append(_endpoint(path, record))
+        elif clean and record.get("pid"):
+            print(
+                f"endpoint {record['name']} had stopped (its process is gone); cleaned up",
+                file=sys.stderr,
+            )
+            path.unlink(missing_ok=True)
+    return found
+
+
+def get(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:
+    running = {e.name: e for e in endpoints(project)}
+    if name not in running:
+        raise NotFoundError(
+            f"no endpoint {name!r} is running; {close_matches(name, list(running))}"
+        )
+    return running[name]
+
+
+def record_of(endpoint: Endpoint) -> dict[str, Any]:
+    return dict(json.loads(endpoint.record.read_text()))
+
+
+def stop(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:
+    """Stop endpoint ``name`` (its workers finish the requests in flight)."""
+    endpoint = get(name, project)
+    _kill(endpoint.pid)
+    endpoint.record.unlink(missing_ok=True)
+    return endpoint
+
+
+def _kill(pid: int, timeout: float = 10) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def reload(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:
+    """Make endpoint ``name`` load its model again (the alias's current version), no downtime."""
+    endpoint = get(name, project)
+    record = record_of(endpoint)
+    record["generation"] = int(record.get("generation", 0)) + 1
+    if record.get("alias"):
+        ws = Workspace.find(project)
+        found = resolve_model(ws, f"{record['model']}@{record['alias']}")
+        record.update(version=found["version"], uri=found["uri"], run_id=found["run_id"])
+    _write(endpoint.record, record)
+    return _endpoint(endpoint.record, record)
+
+
+def request(
+    endpoint: Endpoint, path: str, body: bytes | None = None, content_type: str = "application/json"
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to an endpoint (with its token); status, headers, body."""
+    import urllib.error
+    import urllib.request
+
+    record = record_of(endpoint)
+    headers = {"Content-Type": content_type}
+    if record.get("token"):
+        headers["Authorization"] = f"Bearer {record['token']}"
+    req = urllib.request.Request(endpoint.url + path, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()

@@ -1,0 +1,107 @@
+"""The model behind an endpoint: loaded once per worker, inputs checked against its signature.
+
+A scikit-learn model with a numeric signature is called directly on a float array built from
+the request (no DataFrame on the hot path); any other model goes through MLflow's pyfunc.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from .protocols import BadRequest, Batch
+
+NUMERIC = {"double", "float", "long", "integer"}
+
+
+@dataclass
+class ServedModel:
+    name: str  # the registered model (or the run's model) name
+    version: str
+    uri: str
+    run_id: str | None
+    input_names: list[str]
+    input_types: list[str]
+    pyfunc: Any = field(repr=False)
+    estimator: Any = field(default=None, repr=False)
+
+    @property
+    def fast(self) -> bool:
+        return self.estimator is not None
+
+    def check(self, batch: Batch) -> list[list[Any]]:
+        """The batch's columns in signature order, after checking names and types."""
+        if not self.input_names:
+            return batch.columns
+        given = set(batch.names)
+        missing = [n for n in self.input_names if n not in given]
+        extra = [n for n in batch.names if n not in set(self.input_names)]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected column(s) {', '.join(extra)}")
+            raise BadRequest(
+                f"{'; '.join(parts)}; the model expects {', '.join(self.input_names)}", 422
+            )
+        index = {n: i for i, n in enumerate(batch.names)}
+        ordered = [batch.columns[index[n]] for n in self.input_names]
+        for i, (name, kind) in enumerate(zip(self.input_names, self.input_types, strict=True)):
+            if kind in NUMERIC:  # numbers (CSV gives text): as floats, for the model and the log
+                try:
+                    ordered[i] = [float(v) for v in ordered[i]]
+                except (TypeError, ValueError):
+                    row, value = next((r, v) for r, v in enumerate(ordered[i]) if not _number(v))
+                    raise BadRequest(
+                        f"column {name!r} expects {kind}, got {type(value).__name__} "
+                        f"{value!r} (row {row})",
+                        422,
+                    ) from None
+        return ordered
+
+    def predict(self, columns: list[list[Any]], names: list[str]) -> list[Any]:
+        """Predictions for checked columns, as plain Python values."""
+        if self.fast:
+            import numpy as np
+
+            matrix = np.array(columns, dtype=np.float64).T
+            return list(self.estimator.predict(matrix).tolist())
+        import pandas as pd
+
+        frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
+        result = self.pyfunc.predict(frame)
+        if hasattr(result, "tolist"):
+            return list(result.tolist())
+        if hasattr(result, "to_dict"):
+            return list(result.to_dict(orient="records"))
+        return list(result)
+
+
+def _number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
+    """Load the model at ``uri`` (``models:/M/3``, ``runs:/...``) for serving."""
+    import mlflow
+
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    schema = pyfunc.metadata.get_input_schema()
+    names: list[str] = []
+    types: list[str] = []
+    if schema is not None and schema.has_input_names():
+        names = list(schema.input_names())
+        types = [str(getattr(t, "name", t)) for t in schema.input_types()]
+    estimator = None
+    if "sklearn" in pyfunc.metadata.flavors and names and set(types) <= NUMERIC:
+        estimator = mlflow.sklearn.load_model(uri)
+        # the estimator was fitted on a DataFrame; the fast path hands it the same columns as
+        # an array, in signature order
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    return ServedModel(name, version, uri, run_id, names, types, pyfunc, estimator)
