@@ -88,6 +88,8 @@ def parse_mlflow(body: bytes, content_type: str) -> tuple[Batch, str]:
     if content_type.startswith("text/csv"):
         return _from_csv(body), "csv"
     payload = _loads(body)
+    if isinstance(payload, dict):
+        payload = {k: v for k, v in payload.items() if k != "params"}  # inference params: unused
     if not isinstance(payload, dict) or len(payload) != 1:
         raise BadRequest(
             "send one of dataframe_split, dataframe_records, instances or inputs "

@@ -1,0 +1,282 @@
+"""Endpoints over real HTTP: three protocols, every client mistake, the log, kill -9, reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_jupyter import serving, tracking
+from mlops_jupyter.errors import MlopsError
+from mlops_jupyter.serving import endpoints
+
+FEATURES = [f"f{i}" for i in range(4)]
+
+
+def train(project, alpha: float = 1.0, name: str = "clf", alias: str = "champion"):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=FEATURES)
+    y = (X.f0 + X.f1 > 0).astype(int)
+    with tracking.run(name=f"{name}-{alpha}", project=project) as run:
+        model = LogisticRegression(C=alpha).fit(X, y)
+        tracking.log_model(model, input_example=X.head(3))
+    return tracking.register(run.id, name, alias=alias, project=project), X
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One endpoint (2 workers) on a registered LogisticRegression, shared by the module."""
+    root = tmp_path_factory.mktemp("serve") / "project"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    _, X = train(root)
+    endpoint = serving.start("clf@champion", workers=2, project=root)
+    yield endpoint, X, root
+    serving.stop(endpoint.name, project=root)
+
+
+def call(url: str, body: bytes | None = None, content_type: str = "application/json", headers=None):
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+def rows(X, n=2):
+    return X.head(n).to_dict(orient="records")
+
+
+def local_predictions(root, X):
+    import mlflow
+
+    tracking.client(project=root)  # MLflow's current store: the project's
+    return mlflow.sklearn.load_model("models:/clf/1").predict(X).tolist()
+
+
+def test_every_protocol_answers_the_same(served):
+    endpoint, X, root = served
+    url = endpoint.url
+    expected = local_predictions(root, X.head(2))
+    split = {"columns": FEATURES, "data": X.head(2).values.tolist()}
+    bodies = {
+        "dataframe_split": {"dataframe_split": split},
+        "dataframe_records": {"dataframe_records": rows(X)},
+        "instances": {"instances": rows(X)},
+        "inputs": {"inputs": X.head(2).to_dict(orient="list")},
+    }
+    for kind, body in bodies.items():
+        status, headers, answer = call(f"{url}/invocations", json.dumps(body).encode())
+        assert status == 200, (kind, answer)
+        assert answer == {"predictions": expected}, kind
+        assert len(headers["x-request-id"]) == 32
+    csv = X.head(2).to_csv(index=False).encode()
+    assert call(f"{url}/invocations", csv, "text/csv")[2] == {"predictions": expected}
+
+    tensors = [
+        {"name": c, "shape": [2], "datatype": "FP64", "data": X.head(2)[c].tolist()}
+        for c in FEATURES
+    ]
+    status, _, answer = call(f"{url}/v2/models/clf/infer", json.dumps({"inputs": tensors}).encode())
+    assert status == 200
+    (output,) = answer["outputs"]
+    assert (output["data"], output["shape"], output["datatype"]) == (expected, [2], "INT64")
+    assert answer["model_name"] == "clf" and answer["model_version"] == "1"
+    assert call(f"{url}/v2/health/live")[0] == call(f"{url}/v2/health/ready")[0] == 200
+    assert call(f"{url}/v2/models/clf/ready")[0] == 200
+    meta = call(f"{url}/v2/models/clf")[2]
+    assert [i["name"] for i in meta["inputs"]] == FEATURES and meta["versions"] == ["1"]
+
+    tf = call(f"{url}/v1/models/clf:predict", json.dumps({"instances": rows(X)}).encode())
+    assert tf[2] == {"predictions": expected}
+    tf = call(
+        f"{url}/v1/models/clf:predict", json.dumps({"inputs": X.head(2).to_dict("list")}).encode()
+    )
+    assert tf[2] == {"outputs": expected}
+    assert call(f"{url}/v1/models/clf")[2]["model_version_status"][0]["state"] == "AVAILABLE"
+
+    docs = call(f"{url}/openapi.json")[2]
+    assert docs["openapi"].startswith("3.") and "/invocations" in docs["paths"]
+
+
+def test_mlflow_own_client_works_unchanged(served):
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    endpoint, X, root = served
+    host, port = endpoint.url.removeprefix("http://").split(":")
+    client = ScoringServerClient(host, int(port))
+    client.ping()
+    result = client.invoke(X.head(3))
+    assert np.ravel(result.get_predictions()).tolist() == local_predictions(root, X.head(3))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/invocations", {"dataframe_records": [{"f0": 1}]}, 422, "missing column(s) f1, f2, f3"),
+        ("/invocations", {"dataframe_records": [{"f0": 1, "f1": 1, "f2": 1, "f3": 1, "x": 2}]}, 422,
+         "unexpected column(s) x"),
+        ("/invocations", {"dataframe_records": [{"f0": "a", "f1": 1, "f2": 1, "f3": 1}]}, 422,
+         "column 'f0' expects double, got str 'a' (row 0)"),
+        ("/invocations", b"{not json", 400, "malformed JSON"),
+        ("/invocations", b"", 400, "the request body is empty"),
+        ("/invocations", {"frame": []}, 400, "unknown field 'frame'"),
+        ("/invocations", {"dataframe_split": {"columns": FEATURES, "data": [[1, 2]]}}, 400,
+         "row 0 has not 4 values"),
+        ("/v2/models/clf/infer", {"inputs": [{"name": "f0", "shape": [3], "datatype": "FP64",
+                                              "data": [1, 2]}]}, 400, "does not match 2 values"),
+        ("/v2/models/other/infer", {"inputs": []}, 404, "no model 'other' here"),
+        ("/v1/models/clf:predict", {"rows": []}, 400, "send {\"instances\""),
+        ("/nowhere", None, 404, "no route GET /nowhere"),
+        ("/invocations", b"x" * (11 * 1024 * 1024), 413, "over 10,485,760 bytes"),
+    ],
+)  # fmt: skip
+def test_client_mistakes_are_4xx_naming_the_problem(served, path, body, status, message):
+    endpoint = served[0]
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    code, headers, answer = call(endpoint.url + path, data)
+    assert code == status, answer
+    assert message in answer["message"]
+    assert answer["request_id"] == headers["x-request-id"]
+
+
+def test_metrics_and_status_count_requests(served):
+    endpoint, X, root = served
+    for _ in range(3):
+        call(f"{endpoint.url}/invocations", json.dumps({"dataframe_records": rows(X)}).encode())
+    text = urllib.request.urlopen(f"{endpoint.url}/metrics").read().decode()
+    assert 'mlops_model_version{endpoint="clf",model="clf"} 1.0' in text
+    assert "mlops_request_latency_seconds_bucket" in text
+    table = serving.status(project=root).set_index("endpoint")
+    assert table.loc["clf", "requests"] >= 3 and table.loc["clf", "version"] == "1"
+    assert table.loc["clf", "url"] == endpoint.url
+
+
+def test_every_success_is_in_the_prediction_log(served):
+    endpoint, X, root = served
+    sent = []
+    for i in range(5):
+        status, headers, _ = call(
+            f"{endpoint.url}/invocations",
+            json.dumps({"dataframe_records": rows(X, 1)}).encode(),
+            headers={"X-Request-Id": f"mine-{i}"},
+        )
+        assert status == 200 and headers["x-request-id"] == f"mine-{i}"
+        sent.append(f"mine-{i}")
+    log = serving.logs("clf", 1000, project=root)
+    logged = log[log["id"].isin(sent)]
+    assert sorted(logged["id"]) == sent
+    assert set(logged["status"]) == {200} and set(logged["version"]) == {"1"}
+    first = logged.iloc[0]
+    assert set(first["inputs"]) == set(FEATURES) and len(first["outputs"]) == 1
+    assert (log["status"] == 422).any()  # rejected requests are logged too, with their error
+
+
+def test_a_port_in_use_and_a_running_name_are_refused(served):
+    endpoint, _, root = served
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(MlopsError, match=f"port {port} on 127.0.0.1 is in use"):
+            serving.start("clf@champion", name="other", port=port, project=root)
+    with pytest.raises(MlopsError, match="endpoint clf is already running"):
+        serving.start("clf@champion", project=root)
+    with pytest.raises(MlopsError, match="no registered model 'clff'"):
+        serving.start("clff@champion", project=root)
+
+
+def test_a_token_protects_an_exposed_endpoint(project):
+    train(project)
+    endpoint = serving.start("clf/1", name="guarded", token="s3cret")
+    try:
+        body = json.dumps({"dataframe_records": [dict.fromkeys(FEATURES, 0.0)]}).encode()
+        assert call(f"{endpoint.url}/invocations", body)[0] == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        status, _, answer = call(f"{endpoint.url}/invocations", body, headers=auth)
+        assert status == 200
+        assert call(f"{endpoint.url}/v2/health/ready")[0] == 200  # probes need no token
+        frame = pd.DataFrame([dict.fromkeys(FEATURES, 0.0)])
+        assert serving.predict("guarded", frame) == answer["predictions"]  # sends the token
+    finally:
+        serving.stop("guarded")
+
+
+def _load(url: str, stop: threading.Event, ok: list[str], failed: list[str], X) -> None:
+    body = json.dumps({"dataframe_records": rows(X, 1)}).encode()
+    while not stop.is_set():
+        request_id = os.urandom(8).hex()
+        try:
+            status, _, answer = call(
+                url + "/invocations", body, headers={"X-Request-Id": request_id}
+            )
+        except OSError:
+            failed.append(request_id)
+            continue
+        (ok if status == 200 else failed).append(request_id)
+
+
+def test_kill_9_under_load_loses_no_answered_request(project):
+    _, X = train(project)
+    endpoint = serving.start("clf@champion", name="victim", workers=2)
+    stop, ok, failed = threading.Event(), [], []
+    clients = [
+        threading.Thread(target=_load, args=(endpoint.url, stop, ok, failed, X)) for _ in range(4)
+    ]
+    for client in clients:
+        client.start()
+    time.sleep(2.0)
+    os.killpg(endpoint.pid, signal.SIGKILL)
+    stop.set()
+    for client in clients:
+        client.join()
+    assert len(ok) > 50
+    folder = endpoints.record_of(endpoint)["log_dir"]
+    from mlops_jupyter.serving import predlog
+
+    logged = set(predlog.read(__import__("pathlib").Path(folder))["id"].to_pylist())
+    assert set(ok) <= logged
+    assert serving.status().empty  # the dead endpoint is noticed and cleaned up
+
+
+def test_promote_and_reload_switch_versions_with_no_failed_request(project):
+    _, X = train(project, alpha=1.0)
+    endpoint = serving.start("clf@champion", name="live", workers=2)
+    stop, ok, failed = threading.Event(), [], []
+    clients = [
+        threading.Thread(target=_load, args=(endpoint.url, stop, ok, failed, X)) for _ in range(3)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        train(project, alpha=0.01, alias="challenger")  # version 2
+        tracking.promote("clf@challenger", "champion")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if call(f"{endpoint.url}/version")[2]["version"] == "2":
+                break
+            time.sleep(0.2)
+        assert call(f"{endpoint.url}/version")[2]["version"] == "2"
+        serving.reload("live")  # an explicit reload too: still no failure
+        time.sleep(3)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+        serving.stop("live")
+    assert failed == [] and len(ok) > 50
