@@ -280,3 +280,27 @@ def test_promote_and_reload_switch_versions_with_no_failed_request(project):
             client.join()
         serving.stop("live")
     assert failed == [] and len(ok) > 50
+
+
+def test_linear_models_are_compiled_only_when_exactly_equal():
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlops_jupyter.serving.model import compile_linear
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 5))
+    three = np.digitize(X[:, 0], [-0.5, 0.5])
+    for estimator, y in [
+        (LogisticRegression(), (X[:, 0] > 0).astype(int)),
+        (LogisticRegression(), np.array(["a", "b", "c"])[three]),
+        (Ridge(alpha=0.5), X @ np.arange(5.0)),
+        (LinearRegression(), X[:, 1] * 2 + 1),
+    ]:
+        estimator.fit(X, y)
+        direct = compile_linear(estimator, 5)
+        assert direct is not None, estimator
+        assert np.array_equal(direct(X), estimator.predict(X))
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, three)
+    assert compile_linear(pipeline, 5) is None  # not a bare linear model: sklearn predicts

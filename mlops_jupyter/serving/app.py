@@ -48,7 +48,9 @@ class Endpoint:
         token = self.record.get("token")
         self.auth = f"Bearer {token}".encode() if token else None
         self.model: ServedModel = _load(self.record)
-        self.log = PredictionLog(Path(self.record["log_dir"]))
+        self.log = (
+            PredictionLog(Path(self.record["log_dir"])) if self.record.get("log", True) else None
+        )
         self.metrics = _Metrics(self.record["name"])
         self.metrics.version(self.model)
         self.generation = self.record.get("generation", 0)
@@ -262,7 +264,7 @@ class App:
                     "error": str(exc),
                 }
         elapsed = time.perf_counter() - started
-        if record is not None:
+        if record is not None and endpoint.log is not None:
             record["latency_ms"] = round(elapsed * 1000, 3)
             endpoint.log.write(record)  # before the response: a success is always logged
         if protocol != "other" or status >= 400:  # predictions and mistakes, not health checks
@@ -292,7 +294,7 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.endpoint is not None:
+                if self.endpoint is not None and self.endpoint.log is not None:
                     self.endpoint.log.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

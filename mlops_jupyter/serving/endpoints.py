@@ -101,8 +101,13 @@ def start(
     token: str | None = None,
     project: str | os.PathLike[str] | None = None,
     timeout: float = 120,
+    log_predictions: bool = True,
 ) -> Endpoint:
-    """Serve model ``ref`` in a new process; returns once it answers, with its URL."""
+    """Serve model ``ref`` in a new process; returns once it answers, with its URL.
+
+    ``log_predictions=False`` turns the prediction log off (for measuring what it costs);
+    monitoring then has nothing to read.
+    """
     from ..tracking import store
 
     ws = Workspace.find(project)
@@ -135,6 +140,7 @@ def start(
         "metrics_dir": str(state / "metrics"),
         "server_log": str(logs / f"serve-{name}.log"),
         "generation": 0,
+        "log": log_predictions,
         "started": time.time(),
         "pid": 0,
     }

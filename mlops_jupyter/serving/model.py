@@ -25,6 +25,7 @@ class ServedModel:
     input_types: list[str]
     pyfunc: Any = field(repr=False)
     estimator: Any = field(default=None, repr=False)
+    direct: Any = field(default=None, repr=False)  # the same predictions without sklearn's checks
 
     @property
     def fast(self) -> bool:
@@ -67,7 +68,8 @@ class ServedModel:
             import numpy as np
 
             matrix = np.array(columns, dtype=np.float64).T
-            return list(self.estimator.predict(matrix).tolist())
+            predict = self.direct or self.estimator.predict
+            return list(predict(matrix).tolist())
         import pandas as pd
 
         frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
@@ -104,4 +106,42 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
         # the estimator was fitted on a DataFrame; the fast path hands it the same columns as
         # an array, in signature order
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    return ServedModel(name, version, uri, run_id, names, types, pyfunc, estimator)
+    direct = compile_linear(estimator, len(names)) if estimator is not None else None
+    return ServedModel(name, version, uri, run_id, names, types, pyfunc, estimator, direct)
+
+
+def compile_linear(estimator: Any, width: int) -> Any:
+    """For a linear model, ``predict`` as its plain arithmetic (sklearn's own formula).
+
+    scikit-learn spends ~200 us per call checking and dispatching before 4 us of arithmetic.
+    The compiled function is used only if it gives exactly the estimator's predictions on a
+    random sample; otherwise (pipelines, other models) None, and sklearn's predict is used.
+    """
+    import numpy as np
+    from sklearn.linear_model._base import LinearClassifierMixin, LinearModel
+
+    coef = getattr(estimator, "coef_", None)
+    intercept = getattr(estimator, "intercept_", 0.0)
+    if coef is None or not isinstance(estimator, (LinearModel, LinearClassifierMixin)):
+        return None
+    coef_t = np.asarray(coef).T
+    if isinstance(estimator, LinearClassifierMixin):
+        classes = estimator.classes_
+
+        def predict(X: Any) -> Any:
+            scores = X @ coef_t + intercept
+            if scores.shape[1] == 1:
+                return classes[(scores[:, 0] > 0).astype(int)]
+            return classes[scores.argmax(axis=1)]
+
+    else:
+
+        def predict(X: Any) -> Any:
+            return X @ coef_t + intercept
+
+    sample = np.random.default_rng(0).normal(scale=3.0, size=(256, width))
+    try:
+        same = np.array_equal(predict(sample), estimator.predict(sample))
+    except Exception:  # noqa: BLE001 - any doubt: use sklearn
+        return None
+    return predict if same else None
