@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -304,3 +305,63 @@ def test_linear_models_are_compiled_only_when_exactly_equal():
         assert np.array_equal(direct(X), estimator.predict(X))
     pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, three)
     assert compile_linear(pipeline, 5) is None  # not a bare linear model: sklearn predicts
+
+
+def test_the_serve_magic_from_start_to_export(shell, project, tmp_path):
+    import yaml
+    from IPython.core.error import UsageError
+
+    _, X = train(project)
+    shell.user_ns["df"] = X.head(3)
+    endpoint = shell.run("%serve start clf@champion --name api")
+    try:
+        predictions = shell.run("%serve predict api df")
+        assert len(predictions) == 3
+        status = shell.run("%serve status")
+        assert status["endpoint"].tolist() == ["api"] and status["requests"].iloc[0] == 1
+        logged = shell.run("%serve logs api -n 5")
+        assert list(logged["outputs"].iloc[-1]) == predictions
+
+        out = shell.run(f"%serve export api --to kserve {tmp_path / 'kserve'}")
+        service = yaml.safe_load((out / "inference-service.yaml").read_text())
+        assert service["apiVersion"] == "serving.kserve.io/v1beta1"
+        assert service["kind"] == "InferenceService"
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", service["metadata"]["name"])
+        model = service["spec"]["predictor"]["model"]
+        assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
+        assert model["storageUri"].startswith("s3://")
+        settings = json.loads((out / "model-settings.json").read_text())
+        assert settings["implementation"] == "mlserver_mlflow.MLflowRuntime"
+        assert (out / settings["parameters"]["uri"] / "MLmodel").is_file()
+
+        out = serving.export("clf/1", "mlserver", tmp_path / "mlserver")
+        assert (out / "model" / "MLmodel").is_file() and not (
+            out / "inference-service.yaml"
+        ).exists()
+        with pytest.raises(MlopsError, match="cannot export to 'docker'"):
+            serving.export("api", "docker", tmp_path / "x")
+    finally:
+        shell.run("%serve stop api")
+    with pytest.raises(UsageError, match="no endpoint 'api' is running"):
+        shell.run("%serve stop api")
+    assert endpoint.url.startswith("http://127.0.0.1:")
+
+
+def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
+    from mlops_jupyter.serving import predlog
+
+    log = predlog.PredictionLog(tmp_path, max_file_bytes=2_000, max_total_bytes=10_000)
+    for i in range(500):
+        log.write({"id": str(i), "ts": 1_000.0 + i, "inputs": {"f0": [float(i)]}, "outputs": [i]})
+    log.close()
+    files = predlog.files(tmp_path)
+    assert len(files) > 1
+    assert sum(f.stat().st_size for f in files) <= 10_000 + 2_000  # the total stays bounded
+    table = predlog.read(tmp_path)
+    ids = [int(i) for i in table["id"].to_pylist()]
+    assert ids == sorted(ids) and ids[-1] == 499  # the newest are kept, in time order
+    with open(files[-1], "ab") as torn:  # a kill in the middle of a write leaves half a line
+        torn.write(b'{"id": "half", "ts": 99')
+    assert predlog.read(tmp_path).num_rows == table.num_rows
+    window = predlog.read(tmp_path, since=1_490.0)
+    assert window["id"].to_pylist() == [str(i) for i in range(490, 500)]

@@ -86,6 +86,20 @@ def _predict(args: Any) -> Any:
     return serving.predict(args.name, data)
 
 
+@magic_arguments(name="serve export")
+@argument("name", help="an endpoint's name, or a model (M@alias, M/3)")
+@argument("--to", required=True, choices=["kserve", "mlserver"], help="the serving engine")
+@argument("folder", help="where to write the model and the manifests")
+@argument("--storage-uri", help="where the cluster will read the model (s3://..., pvc://...)")
+def _export(args: Any) -> Any:
+    """Write what KServe or Seldon MLServer needs to serve the same model."""
+    from .. import serving
+
+    out = serving.export(args.name, args.to, args.folder, args.storage_uri)
+    print(f"wrote {out} (see its README.md: upload model/, then kubectl apply)")
+    return out
+
+
 SUBCOMMANDS = {
     "start": _start,
     "status": _status,
@@ -93,8 +107,9 @@ SUBCOMMANDS = {
     "predict": _predict,
     "reload": _reload,
     "stop": _stop,
+    "export": _export,
 }
-WRITES = {"start", "stop", "reload", "predict"}
+WRITES = {"start", "stop", "reload", "predict", "export"}
 
 
 @magics_class
@@ -103,6 +118,6 @@ class ServeMagics(Magics):
     def serve(self, line: str) -> Any:
         """Models behind HTTP: ``%serve SUBCOMMAND [--help]``.
 
-        start, status, logs, predict, reload, stop.
+        start, status, logs, predict, reload, stop, export.
         """
         return run_subcommand("serve", SUBCOMMANDS, line, writes=WRITES)
