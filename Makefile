@@ -34,6 +34,7 @@ $(STAMP): requirements.lock pyproject.toml
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_datasets.py
 	$(BIN)/python benchmarks/bench_tracking.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build

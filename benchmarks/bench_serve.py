@@ -11,7 +11,8 @@ Needs ``wrk`` (Debian: ``apt-get install wrk``) as the load generator, in its ow
 - a constant JSON response on the same HTTP stack (uvicorn + a bare ASGI app): the ceiling.
 
 Loads: one-row ``dataframe_split`` requests at 8 and 64 connections (throughput, p50, p99), and
-a 1,000-row request (rows per second).
+a 1,000-row request (rows per second). Then: reading a day of traffic (1,000,000 logged
+requests) from the prediction log into a table.
 """
 
 from __future__ import annotations
@@ -144,10 +145,40 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
+def bench_log_read(requests: int) -> None:
+    import numpy as np
+
+    from mlops_jupyter.serving import predlog
+
+    folder = WORK / "log-read"
+    shutil.rmtree(folder, ignore_errors=True)
+    log = predlog.PredictionLog(folder)
+    values = np.random.default_rng(0).normal(size=(requests, 10)).round(6).tolist()
+    started = time.perf_counter()
+    day = 86_400 / requests
+    for i, row in enumerate(values):
+        log.write({
+            "id": f"{i:032x}", "ts": 1.7e9 + i * day, "model": "bench", "version": "1",
+            "protocol": "mlflow", "status": 200, "latency_ms": 0.8,
+            "inputs": {f"f{j}": [v] for j, v in enumerate(row)}, "outputs": [i % 2],
+        })  # fmt: skip
+    log.close()
+    wrote = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in predlog.files(folder)) / 1e6
+    started = time.perf_counter()
+    table = predlog.read(folder)
+    read = time.perf_counter() - started
+    print(
+        f"prediction log: {requests:,} requests ({size:,.0f} MB, written in {wrote:.1f} s) read "
+        f"into a table of {table.num_rows:,} rows in {read:.2f} s (target: a day under 5 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--log-requests", type=int, default=1_000_000)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_serve needs wrk: apt-get install wrk")
