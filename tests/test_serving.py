@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -250,7 +252,7 @@ def test_kill_9_under_load_loses_no_answered_request(project):
     folder = endpoints.record_of(endpoint)["log_dir"]
     from mlops_jupyter.serving import predlog
 
-    logged = set(predlog.read(__import__("pathlib").Path(folder))["id"].to_pylist())
+    logged = set(predlog.read(Path(folder))["id"].to_pylist())
     assert set(ok) <= logged
     assert serving.status().empty  # the dead endpoint is noticed and cleaned up
 
@@ -365,3 +367,34 @@ def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
     assert predlog.read(tmp_path).num_rows == table.num_rows
     window = predlog.read(tmp_path, since=1_490.0)
     assert window["id"].to_pylist() == [str(i) for i in range(490, 500)]
+
+
+def test_a_failing_model_is_a_500_with_an_error_id_in_the_log(project):
+    import mlflow
+
+    class Fragile(mlflow.pyfunc.PythonModel):  # defined here: pickled by value
+        def predict(self, context, model_input, params=None):
+            if (model_input["x"] < 0).any():
+                raise ValueError("negative input")
+            return model_input["x"] * 2
+
+    example = pd.DataFrame({"x": [1.0, 2.0]})
+    with tracking.run(name="fragile") as run:
+        tracking.log_model(Fragile(), input_example=example)
+    tracking.register(run.id, "fragile", alias="champion")
+    endpoint = serving.start("fragile@champion")
+    try:
+        ok = call(f"{endpoint.url}/invocations", b'{"inputs": {"x": [1.5]}}')
+        assert ok[0] == 200 and ok[2] == {"predictions": [3.0]}
+        status, _, answer = call(f"{endpoint.url}/invocations", b'{"inputs": {"x": [-1.0]}}')
+        assert status == 500
+        error_id = re.search(r"error id (\w+)", answer["message"]).group(1)
+        server_log = endpoints.record_of(endpoint)["server_log"]
+        assert error_id in Path(server_log).read_text()
+        listed = subprocess.run(
+            [sys.executable, "-m", "mlops_jupyter.cli", "serve", "status"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert "fragile" in listed.stdout and endpoint.url in listed.stdout
+    finally:
+        serving.stop("fragile")
