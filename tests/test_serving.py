@@ -205,8 +205,9 @@ def test_a_port_in_use_and_a_running_name_are_refused(served):
 
 
 def test_a_token_protects_an_exposed_endpoint(project):
-    train(project)
-    endpoint = serving.start("clf/1", name="guarded", token="s3cret")
+    version, _ = train(project)
+    endpoint = serving.start(f"runs:/{version.run_id}/model", name="guarded", token="s3cret")
+    assert endpoint.version == "run"  # served straight from the run, not the registry
     try:
         body = json.dumps({"dataframe_records": [dict.fromkeys(FEATURES, 0.0)]}).encode()
         assert call(f"{endpoint.url}/invocations", body)[0] == 401

@@ -205,3 +205,18 @@ def test_the_ui_refuses_a_port_in_use(project):
         port = busy.getsockname()[1]
         with pytest.raises(MlopsError, match=f"port {port} on 127.0.0.1 is in use"):
             ui.start(port=port)
+
+
+def test_two_projects_in_one_process_keep_their_own_stores(shell, project, tmp_path):
+    import os
+
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
+    with tracking.run(name="here"):
+        pass
+    with tracking.run(name="there", project=other):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # MLflow's copy is not left to outrank settings
+    assert tracking.runs()["name"].tolist() == ["here"]
+    assert tracking.runs(project=other)["name"].tolist() == ["there"]

@@ -28,7 +28,10 @@ NOISY_LOGGERS = (
 
 
 def tracking_uri(ws: Workspace) -> str:
-    """The store's URI; a relative SQLite path is made absolute against the project root."""
+    """The store's URI; a relative SQLite path is made absolute against the project root.
+
+    ``MLFLOW_TRACKING_URI`` wins when the user (or a runner) set it.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or ws.settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = "sqlite:///" + str(ws.root / uri.removeprefix("sqlite:///"))
@@ -62,9 +65,16 @@ def connect(ws: Workspace) -> Any:
         if is_embedded(uri):
             _create_embedded(ws, uri)
         _ready.add(uri)
-    if mlflow.get_tracking_uri() != uri:
+    if mlflow.get_tracking_uri() != uri or mlflow.get_registry_uri() != uri:
+        before = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
+        # MLflow also copies the URI into MLFLOW_TRACKING_URI, where it would outrank the
+        # settings of the next project this process opens: put the variable back as it was.
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
     return MlflowClient(uri, registry_uri=uri)
 
 
