@@ -1,0 +1,95 @@
+"""Drift statistics against scipy on the same data; injected drift found, undrifted columns not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+from mlops_jupyter import monitoring
+from mlops_jupyter.errors import MlopsError
+from mlops_jupyter.monitoring import drift
+
+RNG = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize(("n", "m"), [(50, 50), (1000, 700), (5000, 12345)])
+def test_wasserstein_equals_scipy(n, m):
+    u, v = RNG.normal(size=n), RNG.normal(0.3, 1.5, size=m)
+    ours = drift.wasserstein_sorted(np.sort(u), np.sort(v))
+    assert ours == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-9)
+
+
+def test_each_method_matches_scipy_on_the_same_data():
+    ref, cur = RNG.normal(size=500), RNG.normal(0.2, 1.0, size=400)
+    small = drift.numeric_drift("x", ref, cur, monitoring.Thresholds())
+    assert small.method == "Kolmogorov-Smirnov p-value"
+    assert small.statistic == pytest.approx(stats.ks_2samp(ref, cur).pvalue, rel=1e-9)
+
+    ref, cur = RNG.normal(size=5000), RNG.normal(0.2, 1.0, size=4000)
+    large = drift.numeric_drift("x", ref, cur, monitoring.Thresholds())
+    expected = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert large.method == "Wasserstein distance (normed)"
+    assert large.statistic == pytest.approx(expected, rel=1e-9)
+
+    cats = np.array(["a", "b", "c"])
+    ref, cur = cats[RNG.integers(0, 3, 5000)], cats[RNG.choice(3, 4000, p=[0.5, 0.3, 0.2])]
+    js = drift.categorical_drift("c", ref, cur, monitoring.Thresholds())
+    p = pd.Series(ref).value_counts().sort_index().to_numpy()
+    q = pd.Series(cur).value_counts().sort_index().to_numpy()
+    assert js.statistic == pytest.approx(distance.jensenshannon(p / p.sum(), q / q.sum()), rel=1e-9)
+
+    ref, cur = cats[RNG.integers(0, 3, 600)], cats[RNG.integers(0, 3, 500)]
+    chi = drift.categorical_drift("c", ref, cur, monitoring.Thresholds())
+    p = pd.Series(ref).value_counts().sort_index().to_numpy()
+    q = pd.Series(cur).value_counts().sort_index().to_numpy()
+    expected_counts = p / p.sum() * q.sum()
+    assert chi.statistic == pytest.approx(stats.chisquare(q, expected_counts).pvalue, rel=1e-6)
+
+
+def test_injected_drift_is_found_and_stable_columns_are_not():
+    n = 20_000
+    reference = pd.DataFrame(
+        {
+            "stable": RNG.normal(size=n),
+            "shifted": RNG.normal(size=n),
+            "scaled": RNG.exponential(size=n),
+            "city": RNG.choice(["x", "y", "z"], n),
+            "plan": RNG.choice(["free", "pro"], n),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "stable": RNG.normal(size=n),
+            "shifted": RNG.normal(0.5, 1.0, size=n),
+            "scaled": RNG.exponential(scale=2.0, size=n),
+            "city": RNG.choice(["x", "y", "z"], n, p=[0.6, 0.2, 0.2]),
+            "plan": RNG.choice(["free", "pro"], n),
+        }
+    )
+    result = monitoring.report(reference, current).frame().set_index("column")
+    assert result["drifted"].to_dict() == {
+        "stable": False, "shifted": True, "scaled": True, "city": True, "plan": False,
+    }  # fmt: skip
+    assert (result.loc[["shifted", "scaled", "city"], "psi"] > result.loc["stable", "psi"]).all()
+    assert result.loc["city", "method"] == "Jensen-Shannon distance"
+    assert monitoring.report(reference, current).share_drifted == pytest.approx(0.6)
+
+
+def test_too_few_rows_are_said_not_guessed():
+    small = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    (column,) = monitoring.report(small, small).columns
+    assert column.method == "too few rows" and not column.drifted and math.isnan(column.statistic)
+    assert "at least 30" in column.note
+
+
+def test_columns_the_current_data_lacks_are_named():
+    frame = pd.DataFrame({"x": np.arange(100.0)})
+    with pytest.raises(MlopsError, match=r"column\(s\) y are not in both"):
+        monitoring.report(frame, frame, columns=["x", "y"])
+    with pytest.raises(MlopsError, match="share no columns"):
+        monitoring.report(frame, pd.DataFrame({"z": [1]}))
