@@ -49,9 +49,11 @@ def pinned(ref: str) -> Version | None:
     if not same:
         by_name = {p["md5"]: p for p in pins if p["name"] == name}
         same = list(by_name.values()) if len(by_name) == 1 else []
-    if not same:
-        return None
-    pin = same[0]
+    return version_of(same[0]) if same else None
+
+
+def version_of(pin: dict[str, Any]) -> Version:
+    """The :class:`Version` a recorded read (an entry of ``mlops.datasets``) describes."""
     from .datasets.catalog import Version
 
     return Version(
@@ -162,3 +164,9 @@ def _mlflow_type(dtype: str) -> str:
     if dtype.startswith("datetime"):
         return "datetime"
     return "string"
+
+
+def read_by_run(tags: dict[str, str]) -> list[dict[str, Any]]:
+    """The versions a run read (from its tags), those it trained on first."""
+    read = json.loads(tags.get(TAG, "[]"))
+    return sorted(read, key=lambda d: d.get("context", "training") != "training")

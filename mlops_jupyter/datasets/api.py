@@ -243,6 +243,11 @@ def load(ref: str, project: PathLike | None = None, remote: str | None = None) -
     return frame
 
 
+def load_version(version: Version, project: PathLike | None = None) -> Any:
+    """A DataFrame of exactly ``version`` (say, one a run recorded), not recorded as lineage."""
+    return _load_version(_workspace(project), version, None)
+
+
 def _load_version(ws: Workspace, version: Version, remote: str | None) -> Any:
     fmt = version.format or tables.table_format(version.path)
     if version.is_dir:

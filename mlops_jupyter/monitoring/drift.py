@@ -50,6 +50,8 @@ class ColumnDrift:
 class DriftReport:
     columns: list[ColumnDrift]
     thresholds: Thresholds = field(default_factory=Thresholds)
+    reference: str = ""
+    skipped: list[str] = field(default_factory=list)  # reference columns never served
 
     @property
     def share_drifted(self) -> float:

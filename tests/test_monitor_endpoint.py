@@ -1,0 +1,63 @@
+"""Drift of what an endpoint served against the data its model was trained on (lineage)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_jupyter import datasets, monitoring, serving, tracking
+from mlops_jupyter.errors import MlopsError
+
+
+@pytest.fixture
+def endpoint(project):
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
+    train["extra"] = 1.0  # in the training data, never sent to the endpoint
+    (project / "features.csv").write_text(train.to_csv(index=False))
+    datasets.add("features.csv", name="features")
+    from sklearn.linear_model import LogisticRegression
+
+    with tracking.run(name="fit") as run:
+        df = datasets.load("features@v1")
+        X = df[["a", "b", "c"]]
+        model = LogisticRegression().fit(X, (X.a > 0).astype(int))
+        tracking.log_model(model, input_example=X.head(2))
+    tracking.register(run.id, "m", alias="champion")
+    ep = serving.start("m@champion")
+    yield ep
+    serving.stop(ep.name)
+
+
+def send(url: str, frame: pd.DataFrame) -> None:
+    body = json.dumps({"dataframe_split": {"columns": list(frame), "data": frame.values.tolist()}})
+    request = urllib.request.Request(
+        url + "/invocations", body.encode(), {"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def test_drift_of_served_inputs_against_the_training_version(endpoint):
+    with pytest.raises(MlopsError, match="no answered requests"):
+        monitoring.drift(endpoint.name)
+    rng = np.random.default_rng(4)
+    for _ in range(4):  # 4 requests of 150 rows: `a` shifted, `b` and `c` as in training
+        served = pd.DataFrame(rng.normal(size=(150, 3)), columns=["a", "b", "c"])
+        served["a"] += 0.8
+        send(endpoint.url, served)
+    current = monitoring.served_inputs(endpoint.name)
+    assert current.shape == (600, 3)
+
+    result = monitoring.drift(endpoint.name)
+    assert result.reference == "features@v1"  # found through the run's lineage
+    assert result.skipped == ["extra"]
+    verdicts = result.frame().set_index("column")["drifted"].to_dict()
+    assert verdicts == {"a": True, "b": False, "c": False}
+    assert set(result.frame()["method"]) == {"Kolmogorov-Smirnov p-value"}  # 600 rows: a test
+
+    last = monitoring.drift(endpoint.name, window=1)  # the last request only: 150 rows
+    assert last.frame()["current_rows"].tolist() == [150, 150, 150]
