@@ -118,6 +118,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from . import monitoring
+    from .monitoring.scorecard import print_check
+
+    if args.action == "labels":
+        if not args.file:
+            raise MlopsError("give the labels: mlops-jupyter monitor labels NAME FILE")
+        print(f"{monitoring.add_labels(args.endpoint, args.file)} labels matched a request")
+        return 0
+    return print_check(monitoring.scorecard(args.endpoint), args.json)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlops-jupyter", description="The ML lifecycle from Jupyter: data, runs, models."
@@ -173,6 +185,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="require this bearer token (start)")
     serve.add_argument("--lines", type=int, default=20, help="requests to show (logs)")
     serve.set_defaults(func=_serve)
+
+    mon = sub.add_parser("monitor", help="an endpoint's scorecard (exit 1 on a failure), labels")
+    mon.add_argument("action", choices=["check", "labels"])
+    mon.add_argument("endpoint", help="endpoint name")
+    mon.add_argument("file", nargs="?", help="labels: a CSV or Parquet file with id and label")
+    mon.add_argument("--json", action="store_true", help="check: print JSON")
+    mon.set_defaults(func=_monitor)
 
     rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
     rep.add_argument("run", help="run id (or prefix), run name, MODEL@alias or MODEL/VERSION")

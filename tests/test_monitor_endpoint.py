@@ -61,3 +61,41 @@ def test_drift_of_served_inputs_against_the_training_version(endpoint):
 
     last = monitoring.drift(endpoint.name, window=1)  # the last request only: 150 rows
     assert last.frame()["current_rows"].tolist() == [150, 150, 150]
+
+
+def test_the_scorecard_of_an_endpoint_and_its_labels(endpoint, project):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    ids, predicted = [], []
+    for i in range(40):  # one-row requests, each with its own id, as a client would send
+        row = pd.DataFrame(rng.normal(size=(1, 3)), columns=["a", "b", "c"])
+        body = json.dumps({"dataframe_split": {"columns": list(row), "data": row.values.tolist()}})
+        request = urllib.request.Request(
+            endpoint.url + "/invocations",
+            body.encode(),
+            {"Content-Type": "application/json", "X-Request-Id": f"req-{i}"},
+        )
+        predicted.append(json.loads(urllib.request.urlopen(request).read())["predictions"][0])
+        ids.append(f"req-{i}")
+    card = monitoring.scorecard(endpoint.name)
+    status = {c.monitor.split()[0]: c.status for c in card.checks}
+    assert status == {"1": "pass", "2": "pass", "3": "pass", "4": "pass", "5": "pass",
+                      "6": "pass", "7": "warn"}  # fmt: skip
+    assert "no labels yet" in card.checks[6].evidence and card.status == "warn"
+
+    with pytest.raises(MlopsError, match="none of the 2 label ids match"):
+        monitoring.add_labels(endpoint.name, pd.DataFrame({"id": ["x", "y"], "label": [0, 1]}))
+    labels = pd.DataFrame({"id": ids, "label": predicted})
+    assert monitoring.add_labels(endpoint.name, labels) == 40
+    card = monitoring.scorecard(endpoint.name)
+    assert card.checks[6].status == "pass" and "accuracy 1.000 on 40" in card.checks[6].evidence
+
+    out = subprocess.run(
+        [sys.executable, "-m", "mlops_jupyter.cli", "monitor", "check", endpoint.name, "--json"],
+        capture_output=True, text=True, cwd=project,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["status"] == "pass" and len(payload["checks"]) == 7

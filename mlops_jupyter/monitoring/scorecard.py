@@ -1,0 +1,329 @@
+"""The ML Test Score's seven monitors for an endpoint, each pass / warn / fail with its evidence.
+
+1 dependencies, 2 data invariants, 3 training/serving skew, 4 staleness, 5 numerical stability,
+6 ops (latency, errors, throughput), 7 prediction quality (labels joined by request id).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+
+PathLike = str | os.PathLike[str]
+ORDER = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class Check:
+    monitor: str
+    status: str  # pass, warn or fail
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    stale_warn_days: float = 30
+    stale_fail_days: float = 90
+    out_of_range_warn: float = 0.01
+    out_of_range_fail: float = 0.05
+    error_rate_warn: float = 0.01
+    error_rate_fail: float = 0.05
+    latency_regression: float = 1.5  # p95 against the window before
+    quality_drop: float = 0.1  # relative, against the run's own metric
+
+
+@dataclass
+class Scorecard:
+    endpoint: str
+    checks: list[Check]
+
+    @property
+    def status(self) -> str:
+        return max((c.status for c in self.checks), key=ORDER.__getitem__, default="pass")
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([asdict(c) for c in self.checks])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "status": self.status,
+                "checks": [asdict(c) for c in self.checks]}  # fmt: skip
+
+    def __str__(self) -> str:
+        width = max(len(c.monitor) for c in self.checks)
+        lines = [f"{c.status.upper():<5} {c.monitor:<{width}}  {c.evidence}" for c in self.checks]
+        return f"scorecard of {self.endpoint}: {self.status.upper()}\n" + "\n".join(lines)
+
+
+def _worst(*statuses: str) -> str:
+    return max(statuses, key=ORDER.__getitem__)
+
+
+def dependencies(record: dict[str, Any], serving_packages: dict[str, str]) -> Check:
+    """The model's pinned requirements against the serving environment's packages."""
+    import mlflow
+
+    name = "1 dependencies"
+    try:
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=record["uri"])
+    except Exception as exc:  # noqa: BLE001 - the model cannot be read: that is the finding
+        return Check(name, "fail", f"the model's files cannot be read: {exc}")
+    requirements = Path(folder) / "requirements.txt"
+    pins = {}
+    if requirements.exists():
+        for line in requirements.read_text().splitlines():
+            package, sep, version = line.strip().partition("==")
+            if sep:
+                pins[package.lower().replace("_", "-")] = version
+    differ = [
+        f"{p} {v} (serving: {serving_packages.get(p, 'missing')})"
+        for p, v in sorted(pins.items())
+        if serving_packages.get(p) != v
+    ]
+    if differ:
+        return Check(name, "fail", "differs from what the model pins: " + "; ".join(differ))
+    return Check(
+        name, "pass", f"the {len(pins)} packages the model pins match the serving environment"
+    )
+
+
+def invariants(current: Any, profile: dict[str, Any], limits: Limits) -> Check:
+    """Ranges, categories, missing values and columns of served inputs against training stats."""
+    name = "2 data invariants"
+    columns = profile.get("columns", {})
+    if not columns:
+        return Check(name, "warn", "the training data has no recorded statistics to check against")
+    findings, status = [], "pass"
+    for column in current.columns:
+        stats = columns.get(column)
+        if stats is None:
+            findings.append(f"{column}: not in the training data")
+            status = _worst(status, "warn")
+            continue
+        values = current[column]
+        missing = float(values.isna().mean())
+        if missing and not stats.get("nulls"):
+            findings.append(f"{column}: {missing:.1%} missing, none in training")
+            status = _worst(status, "warn")
+        if "min" in stats and "max" in stats and values.dtype.kind in "fiu":
+            outside = float(((values < stats["min"]) | (values > stats["max"])).mean())
+            if outside > limits.out_of_range_warn:
+                level = "fail" if outside > limits.out_of_range_fail else "warn"
+                findings.append(
+                    f"{column}: {outside:.1%} outside the training range "
+                    f"[{stats['min']:.4g}, {stats['max']:.4g}]"
+                )
+                status = _worst(status, level)
+        top = stats.get("top")
+        if top and stats.get("distinct") and stats["distinct"] <= len(top):
+            known = {str(v) for v, _ in top}
+            new = sorted(set(values.dropna().astype(str)) - known)
+            if new:
+                findings.append(f"{column}: unseen categories {', '.join(new[:5])}")
+                status = _worst(status, "warn")
+    return Check(
+        name,
+        status,
+        "; ".join(findings) or f"{len(current.columns)} columns within what training saw",
+    )
+
+
+def stability(current: Any, outputs: list[Any]) -> Check:
+    """NaN or infinite values among the served inputs and outputs."""
+    import numpy as np
+
+    numeric = current.select_dtypes("number").to_numpy(dtype=float)
+    bad_inputs = int((~np.isfinite(numeric)).sum())
+    flat = []
+    for value in outputs:
+        flat.extend(value if isinstance(value, list) else [value])
+    bad_outputs = sum(1 for v in flat if isinstance(v, float) and not math.isfinite(v))
+    name = "5 numerical stability"
+    if bad_outputs:
+        return Check(
+            name, "fail", f"{bad_outputs} NaN or infinite outputs (and {bad_inputs} inputs)"
+        )
+    if bad_inputs:
+        return Check(name, "warn", f"{bad_inputs} NaN or infinite inputs; outputs all finite")
+    return Check(
+        name, "pass", f"{numeric.size:,} input values and {len(flat):,} outputs all finite"
+    )
+
+
+def staleness(created_ms: int | None, limits: Limits) -> Check:
+    name = "4 staleness"
+    if created_ms is None:
+        return Check(name, "warn", "the served model's age is unknown (served from a run)")
+    days = (time.time() - created_ms / 1000) / 86400
+    status = (
+        "fail"
+        if days > limits.stale_fail_days
+        else "warn"
+        if days > limits.stale_warn_days
+        else "pass"
+    )
+    bounds = f"warn after {limits.stale_warn_days:g}, fail after {limits.stale_fail_days:g}"
+    return Check(name, status, f"the served version is {days:.1f} days old ({bounds})")
+
+
+def ops(log: Any, window_s: float, limits: Limits) -> Check:
+    """Latency percentiles, error rate and throughput, against the window before."""
+    import numpy as np
+
+    name = "6 ops"
+    if log.num_rows == 0:
+        return Check(name, "warn", "no traffic yet")
+    ts = np.asarray(log["ts"].to_pylist(), dtype=float)
+    latency = np.asarray(log["latency_ms"].to_pylist(), dtype=float)
+    status_codes = np.asarray(log["status"].to_pylist())
+    end = ts.max()
+    now = ts >= end - window_s
+    before = (ts < end - window_s) & (ts >= end - 2 * window_s)
+    p50, p95, p99 = np.percentile(latency[now], [50, 95, 99])
+    errors = float((status_codes[now] >= 500).mean())
+    rate = now.sum() / window_s
+    status = (
+        "fail"
+        if errors > limits.error_rate_fail
+        else "warn"
+        if errors > limits.error_rate_warn
+        else "pass"
+    )
+    text = (
+        f"p50 {p50:.2f} ms, p95 {p95:.2f} ms, p99 {p99:.2f} ms, "
+        f"{errors:.1%} server errors, {rate:.2f} req/s"
+    )
+    if before.sum() >= 20:
+        base = float(np.percentile(latency[before], 95))
+        if base and p95 > limits.latency_regression * base:
+            status = _worst(status, "warn")
+            text += f"; p95 regressed from {base:.2f} ms"
+    return Check(name, status, text)
+
+
+def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check:
+    """Accuracy (classes) or RMSE (numbers) on labelled requests, against the run's own metric."""
+    import numpy as np
+
+    name = "7 prediction quality"
+    if joined is None or not len(joined):
+        return Check(name, "warn", "no labels yet: add them with %monitor labels")
+    y, p = joined["label"].to_numpy(), joined["prediction"].to_numpy()
+    if joined["label"].dtype.kind in "f" and len(np.unique(y)) > 20:
+        rmse = float(np.sqrt(np.mean((y - p) ** 2)))
+        reference = run_metrics.get("rmse")
+        text = f"RMSE {rmse:.4g} on {len(y)} labelled requests"
+        worse = reference is not None and rmse > reference * (1 + limits.quality_drop)
+    else:
+        accuracy = float(np.mean(y == p))
+        reference = run_metrics.get("accuracy")
+        text = f"accuracy {accuracy:.3f} on {len(y)} labelled requests"
+        worse = reference is not None and accuracy < reference * (1 - limits.quality_drop)
+    if reference is not None:
+        text += f" (the run logged {reference:.4g})"
+    return Check(name, "fail" if worse else "pass", text)
+
+
+def serving_packages() -> dict[str, str]:
+    from ..tracking import environment
+
+    return dict(environment.packages())
+
+
+def build(
+    endpoint: str, limits: Limits | None = None, project: PathLike | None = None
+) -> Scorecard:
+    """All seven monitors for ``endpoint`` over its last day of traffic."""
+    from .. import tracking
+    from ..datasets import catalog
+    from ..lineage import read_by_run, version_of
+    from ..serving import endpoints, predlog
+    from ..workspace import Workspace
+    from . import api, labels
+
+    limits = limits or Limits()
+    ws = Workspace.find(project)
+    record = endpoints.record_of(endpoints.get(endpoint, project))
+    client = tracking.client(project)
+    checks = [dependencies(record, serving_packages())]
+    log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400)
+    try:
+        current = api.served_inputs(endpoint, "1d", project)
+    except MlopsError:
+        current = None
+    run = client.get_run(record["run_id"]) if record.get("run_id") else None
+    read = read_by_run(run.data.tags) if run else []
+    if current is None:
+        checks.append(Check("2 data invariants", "warn", "no traffic yet"))
+    elif not read:
+        checks.append(
+            Check("2 data invariants", "warn", "the model's run recorded no training data")
+        )
+    else:
+        checks.append(invariants(current, catalog.profile_of(ws, version_of(read[0])), limits))
+    checks.append(skew(endpoint, record, read, project))
+    created = None
+    if record["version"] != "run":
+        created = client.get_model_version(record["model"], record["version"]).creation_timestamp
+    checks.append(staleness(created, limits))
+    outputs = log["outputs"].to_pylist() if "outputs" in log.column_names else []
+    checks.append(stability(current, [o for o in outputs if o is not None]) if current is not None
+                  else Check("5 numerical stability", "warn", "no traffic yet"))  # fmt: skip
+    checks.append(ops(log, 86400.0, limits))
+    checks.append(
+        quality(labels.joined(endpoint, project), run.data.metrics if run else {}, limits)
+    )
+    return Scorecard(endpoint, checks)
+
+
+def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], project: Any) -> Check:
+    """Training rows sent through the endpoint get the predictions the model gives them offline."""
+    import numpy as np
+
+    from ..datasets import api as datasets_api
+    from ..lineage import version_of
+    from ..serving import api as serving_api
+
+    name = "3 training/serving skew"
+    if not read:
+        return Check(name, "warn", "the model's run recorded no training data to replay")
+    import mlflow
+
+    reference = datasets_api.load_version(version_of(read[0]), project)
+    model = mlflow.pyfunc.load_model(record["uri"])
+    schema = model.metadata.get_input_schema()
+    columns = schema.input_names() if schema is not None and schema.has_input_names() else None
+    sample = reference[columns].head(50) if columns else reference.head(50)
+    offline = np.asarray(model.predict(sample)).ravel().tolist()
+    served = serving_api.predict(endpoint, sample, project)
+    same = sum(1 for a, b in zip(offline, served, strict=True) if _equal(a, b))
+    if same == len(offline):
+        return Check(
+            name, "pass", f"{len(offline)} training rows: served predictions equal offline ones"
+        )
+    return Check(
+        name,
+        "fail",
+        f"{len(offline) - same} of {len(offline)} training rows predicted differently when served",
+    )
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return bool(a == b)
+
+
+def print_check(card: Scorecard, as_json: bool) -> int:
+    import json
+
+    print(json.dumps(card.as_dict(), indent=1) if as_json else card, file=sys.stdout)
+    return 1 if card.status == "fail" else 0
