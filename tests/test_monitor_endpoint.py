@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -38,7 +39,10 @@ def send(url: str, frame: pd.DataFrame) -> None:
     request = urllib.request.Request(
         url + "/invocations", body.encode(), {"Content-Type": "application/json"}
     )
-    urllib.request.urlopen(request, timeout=30).read()
+    try:
+        urllib.request.urlopen(request, timeout=30).read()
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(exc.read().decode()) from None
 
 
 def test_drift_of_served_inputs_against_the_training_version(endpoint):
@@ -61,6 +65,23 @@ def test_drift_of_served_inputs_against_the_training_version(endpoint):
 
     last = monitoring.drift(endpoint.name, window=1)  # the last request only: 150 rows
     assert last.frame()["current_rows"].tolist() == [150, 150, 150]
+
+
+def test_the_monitor_magic(shell, endpoint):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="no answered requests"):
+        shell.run(f"%monitor drift {endpoint.name}")
+    served = pd.DataFrame(np.random.default_rng(6).normal(size=(100, 3)), columns=["a", "b", "c"])
+    send(endpoint.url, served)
+    frame = shell.run(f"%monitor drift {endpoint.name} -w 1")
+    assert frame["column"].tolist() == ["a", "b", "c"]
+    card = shell.run(f"%monitor scorecard {endpoint.name}")
+    assert len(card) == 7 and set(card["status"]) <= {"pass", "warn", "fail"}
+    with pytest.raises(UsageError, match="neither a DataFrame variable"):
+        shell.run(f"%monitor labels {endpoint.name} nothing")
+    with pytest.raises(UsageError, match="no endpoint 'nope' is running"):
+        shell.run("%monitor scorecard nope")
 
 
 def test_the_scorecard_of_an_endpoint_and_its_labels(endpoint, project):

@@ -7,7 +7,8 @@ from typing import Any
 
 def register(ipython: Any) -> None:
     from .dataset import DatasetMagics
+    from .monitor import MonitorMagics
     from .serve import ServeMagics
     from .track import TrackMagics
 
-    ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics)
+    ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics, MonitorMagics)

@@ -332,7 +332,9 @@ def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
     if path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready"):
         return b"{}", b"application/json"
     if path == "/version":
-        return orjson.dumps({"model": model.name, "version": model.version}), b"application/json"
+        answer = {"model": model.name, "version": model.version}
+        answer["instance"] = endpoint.record.get("instance")
+        return orjson.dumps(answer), b"application/json"
     if path == "/metrics":
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
         from prometheus_client.multiprocess import MultiProcessCollector

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ def start(
         "metrics_dir": str(state / "metrics"),
         "server_log": str(logs / f"serve-{name}.log"),
         "generation": 0,
+        "instance": uuid.uuid4().hex,  # answers /version: proves the server on the port is ours
         "log": log_predictions,
         "started": time.time(),
         "pid": 0,
@@ -171,6 +173,18 @@ def start(
             f"endpoint {name} did not start: {tail or 'no output'} (log: {record['server_log']})"
         ) from None
     return _endpoint(path, record)
+
+
+def _check_instance(record: dict[str, Any]) -> None:
+    """The server answering on the port is the one just started (not one that won a race)."""
+    import urllib.request
+
+    with urllib.request.urlopen(
+        f"http://{record['host']}:{record['port']}/version", timeout=10
+    ) as r:
+        answer = json.loads(r.read())
+    if answer.get("instance") != record["instance"]:
+        raise MlopsError(f"another server took port {record['port']} while this one started")
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:
