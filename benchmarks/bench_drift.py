@@ -107,7 +107,7 @@ def bench_log(requests: int) -> None:
     from mlops_jupyter import monitoring
     from mlops_jupyter.serving import predlog
 
-    folder = WORK / "log"
+    folder = WORK / f"log-{requests}"
     rng = np.random.default_rng(1)
     if not predlog.files(folder):
         log = predlog.PredictionLog(folder)

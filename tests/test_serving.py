@@ -181,13 +181,16 @@ def test_every_success_is_in_the_prediction_log(served):
         )
         assert status == 200 and headers["x-request-id"] == f"mine-{i}"
         sent.append(f"mine-{i}")
+    rejected = call(f"{endpoint.url}/invocations", b'{"dataframe_records": [{"f0": 1}]}')
+    assert rejected[0] == 422
     log = serving.logs("clf", 1000, project=root)
     logged = log[log["id"].isin(sent)]
     assert sorted(logged["id"]) == sent
     assert set(logged["status"]) == {200} and set(logged["version"]) == {"1"}
     first = logged.iloc[0]
     assert set(first["inputs"]) == set(FEATURES) and len(first["outputs"]) == 1
-    assert (log["status"] == 422).any()  # rejected requests are logged too, with their error
+    refused = log[log["id"] == rejected[2]["request_id"]].iloc[0]
+    assert refused["status"] == 422 and "missing column(s)" in refused["error"]  # logged too
 
 
 def test_a_port_in_use_and_a_running_name_are_refused(served):
