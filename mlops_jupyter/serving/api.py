@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from ..errors import MlopsError
-from ..workspace import Workspace
 from . import endpoints, predlog
 from .endpoints import Endpoint, reload, start, stop
 
@@ -105,9 +104,7 @@ def predict(name: str, data: Any, project: PathLike | None = None) -> list[Any]:
 
 def logs(name: str, n: int = 20, project: PathLike | None = None) -> Any:
     """The last ``n`` requests the endpoint logged (time, id, status, latency, inputs, outputs)."""
-    ws = Workspace.find(project)
     folder = Path(endpoints.record_of(endpoints.get(name, project))["log_dir"])
-    del ws
     table = predlog.read(folder)
     frame = table.slice(max(0, table.num_rows - n)).to_pandas()
     if "ts" in frame:
