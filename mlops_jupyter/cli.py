@@ -120,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _monitor(args: argparse.Namespace) -> int:
     from . import monitoring
-    from .monitoring.scorecard import print_check
+    from .monitoring.monitors import print_check
 
     if args.action == "labels":
         if not args.file:

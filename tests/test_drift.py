@@ -12,7 +12,7 @@ from scipy.spatial import distance
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
-from mlops_jupyter.monitoring import drift
+from mlops_jupyter.monitoring import statistics as drift
 
 RNG = np.random.default_rng(7)
 

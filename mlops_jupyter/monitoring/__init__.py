@@ -1,10 +1,10 @@
 """Monitoring: drift of served inputs and outputs against the data a model was trained on."""
 
 from .api import drift, reference_of, served_inputs
-from .drift import ColumnDrift, DriftReport, Thresholds, report
 from .labels import add as add_labels
-from .scorecard import Check, Limits, Scorecard
-from .scorecard import build as scorecard
+from .monitors import Check, Limits, Scorecard
+from .monitors import build as scorecard
+from .statistics import ColumnDrift, DriftReport, Thresholds, report
 
 __all__ = [
     "Check",

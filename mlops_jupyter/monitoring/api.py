@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
-from .drift import DriftReport, Thresholds, report
+from .statistics import DriftReport, Thresholds, report
 
 PathLike = str | os.PathLike[str]
 WINDOWS = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
