@@ -254,6 +254,7 @@ def run(
 def _version_outputs(ws: Workspace, ran: list[Stage], runs: dict[str, str]) -> list[str]:
     """Commit ``dvc.yaml``, ``dvc.lock`` and ``params.yaml``, tagging each new output version."""
     from .datasets import catalog, tables
+    from .datasets.refs import tag_name
 
     lock = _yaml_load(ws.root / "dvc.lock").get("stages", {})
     tags: list[tuple[str, str]] = []
@@ -272,19 +273,9 @@ def _version_outputs(ws: Workspace, ran: list[Stage], runs: dict[str, str]) -> l
             profile: dict[str, Any] = {}
             if fmt:
                 profile = tables.profile(tables.read_arrow(ws.root / path, fmt, path))
-            summary = {
-                "path": path,
-                "md5": out["md5"],
-                "size": out.get("size"),
-                "files": out.get("nfiles"),
-                "format": fmt,
-                "rows": profile.get("rows"),
-                "columns": len(profile["columns"]) if profile else None,
-                "stage": stage.name,
-                "run": run_id,
-            }
+            summary = catalog.summary_of(path, out, fmt, profile, stage=stage.name, run=run_id)
             message = f"written by stage {stage.name} (run {run_id[:8]})" + _read_by(ws, run_id)
-            tag = f"{dataset}@v{number}"
+            tag = tag_name(dataset, number)
             tags.append((tag, catalog.tag_message(message, summary, {"format": fmt, **profile})))
     files = [
         f for f in ("dvc.yaml", "dvc.lock", PARAMS_FILE, ".gitignore") if (ws.root / f).exists()

@@ -100,15 +100,7 @@ def add(
             _restore(saved)
             _notice(f"{existing[-1].ref} already holds this data; nothing added")
             return existing[-1]
-        summary = {
-            "path": ws.rel(target),
-            "md5": out["md5"],
-            "size": out.get("size"),
-            "files": out.get("nfiles"),
-            "format": fmt,
-            "rows": profile.get("rows"),
-            "columns": len(profile["columns"]) if profile else None,
-        }
+        summary = catalog.summary_of(ws.rel(target), out, fmt, profile)
         meta: dict[str, Any] = {"name": name, "version": number, **profile}
         if fmt:
             meta["format"] = fmt

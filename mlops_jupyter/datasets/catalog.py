@@ -73,6 +73,22 @@ def _size(n: int | None) -> str:
     return ""  # pragma: no cover
 
 
+def summary_of(
+    path: str, out: dict[str, Any], fmt: str | None, profile: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The summary a version's tag carries, from DVC's output entry and the table's profile."""
+    return {
+        "path": path,
+        "md5": out["md5"],
+        "size": out.get("size"),
+        "files": out.get("nfiles"),
+        "format": fmt,
+        "rows": profile.get("rows"),
+        "columns": len(profile["columns"]) if profile else None,
+        **extra,
+    }
+
+
 def tag_message(
     message: str, summary: dict[str, Any], profile: dict[str, Any] | None = None
 ) -> str:

@@ -178,7 +178,7 @@ def run_notebook(
                     parameters=given,
                     cwd=str(workdir),
                     progress_bar=progress,
-                    kernel_name=_kernel_name(),
+                    kernel_name="python3",  # the kernel of this environment
                     language="python",
                     log_output=False,
                     extra_arguments=[
@@ -209,11 +209,6 @@ def _shown(ws: Workspace, path: Path) -> str:
         return ws.rel(path)
     except ValueError:
         return str(path)
-
-
-def _kernel_name() -> str:
-    """The kernel of this Python (python3 from the same environment)."""
-    return "python3"
 
 
 def _first(text: str) -> str:
