@@ -137,7 +137,16 @@ def _log(ws: Workspace, run_id: str, entries: list[tuple[dict[str, Any], Any]], 
         return
     client = store.connect(ws)
     if inputs:
-        client.log_inputs(run_id, datasets=inputs)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+        except MlflowException as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            # another process (a sweep's sibling run) recorded the same dataset a moment ago;
+            # now that it exists, linking this run to it succeeds
+            client.log_inputs(run_id, datasets=inputs)
     client.set_tag(run_id, TAG, json.dumps(read))
 
 
