@@ -10,7 +10,14 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["datasets", "load_ipython_extension", "pipelines", "serving", "tracking"]
+__all__ = [
+    "datasets",
+    "load_ipython_extension",
+    "monitoring",
+    "pipelines",
+    "serving",
+    "tracking",
+]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -21,6 +28,6 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("datasets", "tracking", "serving", "pipelines"):
+    if name in ("datasets", "tracking", "serving", "pipelines", "monitoring"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

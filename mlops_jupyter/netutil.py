@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import urllib.error
@@ -48,6 +49,20 @@ def wait_http(url: str, timeout: float, alive: object = None) -> None:
     raise MlopsError(f"{url} did not answer within {timeout:.0f} s; see the server's log")
 
 
+def wait_port(host: str, port: int, timeout: float, alive: object = None) -> None:
+    """Wait until something accepts connections on ``host:port`` (a server without a health URL)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(alive) and not alive():
+            raise MlopsError(f"the server for {host}:{port} exited while starting; see its log")
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise MlopsError(f"{host}:{port} did not answer within {timeout:.0f} s; see the server's log")
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a child of ours that exited is reaped, not counted)."""
     try:
@@ -62,3 +77,16 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # pragma: no cover - someone else's process
         return True
     return True
+
+
+def kill_group(pid: int, timeout: float = 10) -> None:
+    """End the process group ``pid`` leads: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)

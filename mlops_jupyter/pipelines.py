@@ -298,8 +298,11 @@ def _read_by(ws: Workspace, run_id: str) -> str:
 
 def dag(project: str | os.PathLike[str] | None = None) -> Any:
     """The pipeline drawn as an altair chart: stages left to right, coloured by status."""
-    import altair as alt
     import pandas as pd
+
+    from .views.vega import altair
+
+    alt = altair()
 
     ws = Workspace.find(project)
     spec = _yaml_load(ws.root / "dvc.yaml").get("stages", {})

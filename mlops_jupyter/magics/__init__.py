@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -12,3 +13,16 @@ def register(ipython: Any) -> None:
     from .track import TrackMagics
 
     ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics, MonitorMagics)
+    _offline_charts(ipython)
+
+
+def _offline_charts(ipython: Any) -> None:
+    """altair charts render from the Vega JupyterLab ships, not a CDN (see views.vega)."""
+    from ..views import vega
+
+    def hook(*_: Any) -> None:
+        if "altair" in sys.modules:
+            vega.enable()
+            ipython.events.unregister("pre_run_cell", hook)
+
+    ipython.events.register("pre_run_cell", hook)

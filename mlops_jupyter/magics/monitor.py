@@ -24,11 +24,7 @@ def _drift(args: Any) -> Any:
     from .. import monitoring
 
     result = monitoring.drift(args.endpoint, _window(args.window), args.reference)
-    skipped = f"; never served: {', '.join(result.skipped)}" if result.skipped else ""
-    print(
-        f"{result.share_drifted:.0%} of columns drifted against {result.reference}"
-        f" ({'dataset drift' if result.drifted else 'no dataset drift'}){skipped}"
-    )
+    print(result.summary())
     return result.frame()
 
 
@@ -61,7 +57,45 @@ def _labels(args: Any) -> Any:
     return matched
 
 
-SUBCOMMANDS = {"drift": _drift, "scorecard": _scorecard, "labels": _labels}
+@magic_arguments(name="monitor dashboard")
+@argument("endpoint", help="endpoint name")
+@argument("--window", "-w", default="1d", help="1h, 1d, 7d, or 1000 (the last 1,000 requests)")
+@argument("--refresh", type=float, help="refresh every SECONDS (off unless given)")
+def _dashboard(args: Any) -> Any:
+    """The scorecard and charts (drift, distributions, ops, quality) with a window selector."""
+    from .. import monitoring
+
+    window = _window(args.window)
+    if window not in {value for _, value in monitoring.dashboard_windows()}:
+        raise MlopsError(f"window {args.window!r}: use 1h, 1d, 7d or 1000")
+    return monitoring.dashboard(args.endpoint, window, args.refresh)
+
+
+@magic_arguments(name="monitor publish")
+@argument("endpoint", help="endpoint name")
+@argument("--port", "-p", type=int, help="port (default: the first free from 8866)")
+@argument("--host", default="127.0.0.1", help="address to listen on (another host gets a token)")
+@argument("--refresh", type=float, default=60, help="the page refreshes every SECONDS (60)")
+@argument("--stop", action="store_true", help="stop the published dashboard")
+def _publish(args: Any) -> Any:
+    """Serve the endpoint's dashboard with Voilà (sources hidden) and print its URL."""
+    from ..monitoring import publish
+
+    if args.stop:
+        print(f"stopped the {publish.stop(args.endpoint)}")
+        return None
+    found = publish.publish(args.endpoint, args.port, args.host, args.refresh)
+    print(f"{found} (refreshes every {args.refresh:g} s; `%monitor publish --stop` ends it)")
+    return found.url
+
+
+SUBCOMMANDS = {
+    "drift": _drift,
+    "scorecard": _scorecard,
+    "labels": _labels,
+    "dashboard": _dashboard,
+    "publish": _publish,
+}
 
 
 @magics_class
@@ -70,6 +104,6 @@ class MonitorMagics(Magics):
     def monitor(self, line: str) -> Any:
         """Monitoring endpoints: ``%monitor SUBCOMMAND [--help]``.
 
-        drift, scorecard, labels.
+        drift, scorecard, labels, dashboard, publish.
         """
-        return run_subcommand("monitor", SUBCOMMANDS, line, writes={"labels"})
+        return run_subcommand("monitor", SUBCOMMANDS, line, writes={"labels", "publish"})

@@ -1,6 +1,7 @@
 """Monitoring: drift of served inputs and outputs against the data a model was trained on."""
 
-from .api import drift, reference_of, served_inputs
+from .api import compare, drift, reference_of, served_inputs
+from .dashboard import dashboard, dashboard_windows
 from .labels import add as add_labels
 from .monitors import Check, Limits, Scorecard
 from .monitors import build as scorecard
@@ -12,6 +13,9 @@ __all__ = [
     "Limits",
     "Scorecard",
     "add_labels",
+    "compare",
+    "dashboard",
+    "dashboard_windows",
     "scorecard",
     "DriftReport",
     "Thresholds",

@@ -18,17 +18,16 @@ PathLike = str | os.PathLike[str]
 WINDOWS = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
 
 
-def served_inputs(
+def answered(
     endpoint: str,
     window: str | int | tuple[float, float] | None = "1d",
     project: PathLike | None = None,
 ) -> Any:
-    """The inputs an endpoint answered (one row per predicted row) in ``window``.
+    """The log of the requests an endpoint answered with a prediction in ``window`` (pyarrow).
 
     ``window`` is "1h", "1d", "7d", a number of most recent requests, a (start, end) pair of
     epoch seconds, or None for everything logged.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     from ..serving import endpoints, predlog
@@ -50,9 +49,38 @@ def served_inputs(
         table = table.slice(max(0, table.num_rows - window))
     if table.num_rows == 0 or "inputs" not in table.column_names:
         raise MlopsError(f"endpoint {endpoint} has no answered requests in that window yet")
+    return table
+
+
+def served_inputs(
+    endpoint: str,
+    window: str | int | tuple[float, float] | None = "1d",
+    project: PathLike | None = None,
+) -> Any:
+    """The inputs an endpoint answered (one row per predicted row) in ``window``."""
+    return _inputs(answered(endpoint, window, project))
+
+
+def _inputs(table: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     inputs = table["inputs"].combine_chunks()
     columns = {field.name: pc.list_flatten(inputs.field(i)) for i, field in enumerate(inputs.type)}
     return pa.table(columns).to_pandas()
+
+
+def _outputs(table: Any) -> Any:
+    """One prediction per row served (None when outputs are not one value per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "outputs" not in table.column_names:
+        return None
+    outputs = table["outputs"].combine_chunks()
+    if not pa.types.is_list(outputs.type) or pa.types.is_nested(outputs.type.value_type):
+        return None
+    return pc.list_flatten(outputs).to_pandas()
 
 
 def reference_of(endpoint: str, project: PathLike | None = None) -> tuple[Any, str]:
@@ -81,15 +109,32 @@ def drift(
     reference: Any = None,
     thresholds: Thresholds | None = None,
     project: PathLike | None = None,
+    outputs: bool = True,
 ) -> DriftReport:
     """Drift of an endpoint's served inputs in ``window`` against ``reference``, per column.
 
     Columns of the reference that the endpoint never saw are left out (and named in the
-    report's ``skipped``).
+    report's ``skipped``). With ``outputs``, the served predictions are compared with the
+    model's predictions on the reference too (the report's ``output``).
     """
+    return compare(endpoint, window, reference, thresholds, project, outputs)[0]
+
+
+def compare(
+    endpoint: str,
+    window: str | int | tuple[float, float] | None = "1d",
+    reference: Any = None,
+    thresholds: Thresholds | None = None,
+    project: PathLike | None = None,
+    outputs: bool = True,
+) -> tuple[DriftReport, Any, Any]:
+    """:func:`drift`, with the reference and the served inputs it compared (for charts)."""
+    import pandas as pd
+
     from .. import datasets
 
-    current = served_inputs(endpoint, window, project)
+    table = answered(endpoint, window, project)
+    current = _inputs(table)
     if reference is None:
         reference, label = reference_of(endpoint, project)
     elif isinstance(reference, str):
@@ -105,4 +150,43 @@ def drift(
     result = report(reference, current, shared, thresholds)
     result.reference = label
     result.skipped = [c for c in reference.columns if c not in set(current.columns)]
-    return result
+    served = _outputs(table) if outputs else None
+    if served is not None:
+        expected = _predictions(endpoint, reference, project)
+        if expected is not None:
+            if expected.dtype.kind != "f":  # classes: compared as categories, not numbers
+                expected, served = expected.astype(str), served.astype(str)
+            pair = report(
+                pd.DataFrame({"prediction": expected}),
+                pd.DataFrame({"prediction": served}),
+                thresholds=thresholds,
+            )
+            result.output = pair.columns[0]
+    return result, reference, current
+
+
+_MODELS: dict[str, Any] = {}
+PREDICTED_ROWS = 200_000  # of the reference, sampled, when it is larger
+
+
+def _predictions(endpoint: str, reference: Any, project: PathLike | None) -> Any:
+    """What the served model predicts for the reference (None: it lacks the model's inputs)."""
+    import mlflow
+    import numpy as np
+
+    from .. import tracking
+    from ..serving import endpoints
+
+    record = endpoints.record_of(endpoints.get(endpoint, project))
+    tracking.client(project)  # models:/ URIs resolve against the project's store
+    model = _MODELS.get(record["uri"])
+    if model is None:
+        model = _MODELS[record["uri"]] = mlflow.pyfunc.load_model(record["uri"])
+    schema = model.metadata.get_input_schema()
+    columns = schema.input_names() if schema is not None and schema.has_input_names() else None
+    if columns and not set(columns) <= set(reference.columns):
+        return None
+    rows = reference[columns] if columns else reference
+    if len(rows) > PREDICTED_ROWS:
+        rows = rows.sample(PREDICTED_ROWS, random_state=0)
+    return np.asarray(model.predict(rows)).ravel()

@@ -36,6 +36,7 @@ class Limits:
     error_rate_warn: float = 0.01
     error_rate_fail: float = 0.05
     latency_regression: float = 1.5  # p95 against the window before
+    memory_growth: float = 1.5  # resident memory now against its first samples
     quality_drop: float = 0.1  # relative, against the run's own metric
 
 
@@ -174,13 +175,46 @@ def staleness(created_ms: int | None, limits: Limits) -> Check:
     return Check(name, status, f"the served version is {days:.1f} days old ({bounds})")
 
 
-def ops(log: Any, window_s: float, limits: Limits) -> Check:
-    """Latency percentiles, error rate and throughput, against the window before."""
+WARM_UP_S = 60.0  # samples this soon after a start measure loading, not serving
+
+
+def resources_evidence(samples: Any, limits: Limits) -> tuple[str, str]:
+    """CPU, memory, disk and network of the endpoint's processes; warn when memory grew.
+
+    Memory is compared within the latest start of the endpoint, after its warm-up: its first
+    quarter of samples is the baseline, its last quarter the present.
+    """
+    if samples is None or len(samples) < 2:
+        return "pass", "no resource samples yet"
+    if "start" in samples:
+        samples = samples[samples["start"] == samples["start"].max()]
+    quarter = max(1, len(samples) // 4)
+    last = samples.tail(quarter)
+    rates = [
+        float(last[column].mean()) / 1024 if column in last else 0.0
+        for column in ("read_bytes_s", "written_bytes_s", "sent_bytes_s", "recv_bytes_s")
+    ]
+    memory = float(last["rss_mb"].mean())
+    text = (
+        f"CPU {last['cpu_percent'].mean():.1f}%, memory {memory:.0f} MB, "
+        f"disk {rates[0] + rates[1]:.1f} kB/s, host network {rates[2] + rates[3]:.1f} kB/s"
+    )
+    settled = samples[samples["ts"] - samples.get("start", samples["ts"].min()) >= WARM_UP_S]
+    if len(settled) >= 8:
+        baseline = float(settled.head(max(1, len(settled) // 4))["rss_mb"].median())
+        if memory > limits.memory_growth * baseline:
+            return "warn", f"{text}; memory grew from {baseline:.0f} MB"
+    return "pass", text
+
+
+def ops(log: Any, window_s: float, limits: Limits, samples: Any = None) -> Check:
+    """Latency percentiles, error rate, throughput and resources, against a baseline."""
     import numpy as np
 
     name = "6 ops"
+    used_status, used = resources_evidence(samples, limits)
     if log.num_rows == 0:
-        return Check(name, "warn", "no traffic yet")
+        return Check(name, "warn", f"no traffic yet; {used}")
     ts = np.asarray(log["ts"].to_pylist(), dtype=float)
     latency = np.asarray(log["latency_ms"].to_pylist(), dtype=float)
     status_codes = np.asarray(log["status"].to_pylist())
@@ -189,7 +223,8 @@ def ops(log: Any, window_s: float, limits: Limits) -> Check:
     before = (ts < end - window_s) & (ts >= end - 2 * window_s)
     p50, p95, p99 = np.percentile(latency[now], [50, 95, 99])
     errors = float((status_codes[now] >= 500).mean())
-    rate = now.sum() / window_s
+    minutes = np.unique((ts[now] // 60).astype(np.int64), return_counts=True)[1]
+    peak = minutes.max() / 60
     status = (
         "fail"
         if errors > limits.error_rate_fail
@@ -199,14 +234,14 @@ def ops(log: Any, window_s: float, limits: Limits) -> Check:
     )
     text = (
         f"p50 {p50:.2f} ms, p95 {p95:.2f} ms, p99 {p99:.2f} ms, "
-        f"{errors:.1%} server errors, {rate:.2f} req/s"
+        f"{errors:.1%} server errors, {int(now.sum()):,} requests (peak {peak:.2f} req/s)"
     )
     if before.sum() >= 20:
         base = float(np.percentile(latency[before], 95))
         if base and p95 > limits.latency_regression * base:
             status = _worst(status, "warn")
             text += f"; p95 regressed from {base:.2f} ms"
-    return Check(name, status, text)
+    return Check(name, _worst(status, used_status), f"{text}; {used}")
 
 
 def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check:
@@ -239,13 +274,16 @@ def serving_packages() -> dict[str, str]:
 
 
 def build(
-    endpoint: str, limits: Limits | None = None, project: PathLike | None = None
+    endpoint: str,
+    limits: Limits | None = None,
+    project: PathLike | None = None,
+    window: str | int = "1d",
 ) -> Scorecard:
-    """All seven monitors for ``endpoint`` over its last day of traffic."""
+    """All seven monitors for ``endpoint`` over its last day of traffic (or ``window``)."""
     from .. import tracking
     from ..datasets import catalog
     from ..lineage import read_by_run, version_of
-    from ..serving import endpoints, predlog
+    from ..serving import endpoints, predlog, resources
     from ..workspace import Workspace
     from . import api, labels
 
@@ -256,7 +294,7 @@ def build(
     checks = [dependencies(record, serving_packages())]
     log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400)
     try:
-        current = api.served_inputs(endpoint, "1d", project)
+        current = api.served_inputs(endpoint, window, project)
     except MlopsError:
         current = None
     run = client.get_run(record["run_id"]) if record.get("run_id") else None
@@ -277,7 +315,8 @@ def build(
     outputs = log["outputs"].to_pylist() if "outputs" in log.column_names else []
     checks.append(stability(current, [o for o in outputs if o is not None]) if current is not None
                   else Check("5 numerical stability", "warn", "no traffic yet"))  # fmt: skip
-    checks.append(ops(log, 86400.0, limits))
+    samples = resources.read(Path(record["log_dir"]), time.time() - 86400)
+    checks.append(ops(log, 86400.0, limits, samples))
     checks.append(
         quality(labels.joined(endpoint, project), run.data.metrics if run else {}, limits)
     )

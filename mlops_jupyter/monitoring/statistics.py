@@ -52,6 +52,7 @@ class DriftReport:
     thresholds: Thresholds = field(default_factory=Thresholds)
     reference: str = ""
     skipped: list[str] = field(default_factory=list)  # reference columns never served
+    output: ColumnDrift | None = None  # served predictions against the model's on the reference
 
     @property
     def share_drifted(self) -> float:
@@ -63,9 +64,26 @@ class DriftReport:
         return self.share_drifted >= self.thresholds.share
 
     def frame(self) -> Any:
+        """One row per input column, then the predictions (``output``) when compared."""
         import pandas as pd
 
-        return pd.DataFrame([c.__dict__ for c in self.columns])
+        rows = [{**c.__dict__, "role": "input"} for c in self.columns]
+        if self.output is not None:
+            rows.append({**self.output.__dict__, "role": "output"})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """One line: the share of drifted columns, the verdict, and the predictions'."""
+        against = self.reference or "the reference"
+        line = (
+            f"{self.share_drifted:.0%} of columns drifted against {against}"
+            f" ({'dataset drift' if self.drifted else 'no dataset drift'})"
+        )
+        if self.output is not None:
+            line += f"; predictions {'drifted' if self.output.drifted else 'did not drift'}"
+        if self.skipped:
+            line += f"; never served: {', '.join(self.skipped)}"
+        return line
 
 
 def _kind(values: Any) -> str:

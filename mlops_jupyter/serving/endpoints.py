@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
-from ..netutil import pick_port, pid_alive, wait_http
+from ..netutil import kill_group, pick_port, pid_alive, wait_http
 from ..workspace import Workspace
 
 DEFAULT_PORT = 5100
@@ -166,7 +165,7 @@ def start(
             f"http://{host}:{chosen}/v2/health/ready", timeout, alive=lambda: proc.poll() is None
         )
     except MlopsError:
-        _kill(proc.pid)
+        kill_group(proc.pid)
         path.unlink(missing_ok=True)
         tail = _tail(Path(record["server_log"]), 1)
         raise MlopsError(
@@ -237,21 +236,9 @@ def record_of(endpoint: Endpoint) -> dict[str, Any]:
 def stop(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:
     """Stop endpoint ``name`` (its workers finish the requests in flight)."""
     endpoint = get(name, project)
-    _kill(endpoint.pid)
+    kill_group(endpoint.pid)
     endpoint.record.unlink(missing_ok=True)
     return endpoint
-
-
-def _kill(pid: int, timeout: float = 10) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.05)
-    if pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def reload(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:

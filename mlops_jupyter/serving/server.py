@@ -18,6 +18,9 @@ def main(record_path: str) -> None:
     os.environ["MLOPS_JUPYTER_ENDPOINT"] = str(Path(record_path).resolve())
     import uvicorn
 
+    from .resources import Sampler
+
+    Sampler(Path(record["log_dir"])).start()  # CPU, memory and I/O of this process and workers
     uvicorn.run(
         "mlops_jupyter.serving.app:create_app",
         factory=True,

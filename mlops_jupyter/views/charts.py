@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MlopsError
+from . import vega
 
 
 def metric_across_runs(frame: Any, metric: str) -> Any:
     """One point per run (oldest to newest) of ``metric``, coloured by status."""
-    import altair as alt
+    alt = vega.altair()
 
     column = metric if metric.startswith("metrics.") else f"metrics.{metric}"
     if column not in frame.columns:
@@ -32,7 +33,7 @@ def metric_across_runs(frame: Any, metric: str) -> Any:
 
 def metric_histories(history: Any) -> Any:
     """Each metric's points over steps, one line per run, one panel per metric."""
-    import altair as alt
+    alt = vega.altair()
 
     return (
         alt.Chart(history)

@@ -1,0 +1,153 @@
+"""Publish an endpoint's dashboard with Voilà, for people who never open a notebook.
+
+The dashboard is a notebook written to ``.mlops/dashboards/NAME.ipynb`` and served by Voilà in its
+own process on 127.0.0.1 (sources hidden), recorded beside it so that ``--stop``, other notebooks
+and the sidebar find it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError, close_matches
+from ..netutil import kill_group, pick_port, pid_alive, wait_port
+from ..workspace import Workspace
+
+PathLike = str | os.PathLike[str]
+DEFAULT_PORT = 8866
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    endpoint: str
+    url: str
+    pid: int
+    notebook: Path
+    record: Path
+
+    def __str__(self) -> str:
+        return f"dashboard of {self.endpoint} at {self.url}"
+
+
+def _folder(ws: Workspace) -> Path:
+    return ws.state_dir / "dashboards"
+
+
+def notebook(endpoint: str, project_root: Path, refresh: float) -> Any:
+    """The dashboard notebook: a title and one cell showing :func:`monitoring.dashboard`."""
+    import nbformat
+
+    code = (
+        "%load_ext mlops_jupyter\n"
+        "from mlops_jupyter import monitoring\n\n"
+        f"monitoring.dashboard({endpoint!r}, refresh={refresh!r}, project={str(project_root)!r})"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# Monitoring: {endpoint}"),
+        nbformat.v4.new_code_cell(code),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def publish(
+    endpoint: str,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    refresh: float = 60,
+    project: PathLike | None = None,
+    timeout: float = 120,
+) -> Dashboard:
+    """Write the dashboard notebook of ``endpoint`` and serve it with Voilà; returns its URL.
+
+    A host other than this machine gets a token in the URL.
+    """
+    import nbformat
+
+    from ..serving import endpoints
+
+    ws = Workspace.find(project)
+    endpoints.get(endpoint, project)  # an unknown endpoint: one clear error
+    current = {d.endpoint: d for d in dashboards(ws.root)}
+    if endpoint in current:
+        return current[endpoint]
+    if refresh < 5:
+        raise MlopsError("--refresh must be at least 5 seconds")
+    chosen = pick_port(port, DEFAULT_PORT, host)
+    folder = _folder(ws)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{endpoint}.ipynb"
+    nbformat.write(notebook(endpoint, ws.root, refresh), path)
+    token = "" if host in LOCAL_HOSTS else secrets.token_urlsafe(24)
+    logs = ws.resolve_setting(ws.settings.logs_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"dashboard-{endpoint}.log"
+    command = [
+        sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={chosen}",
+        f"--Voila.ip={host}", "--strip_sources=True", f"--Voila.token={token}",
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log, start_new_session=True)
+    url = f"http://{host}:{chosen}/" + (f"?token={token}" if token else "")
+    record = {"endpoint": endpoint, "url": url, "pid": proc.pid, "notebook": str(path),
+              "log": str(log_path), "started": time.time()}  # fmt: skip
+    record_path = folder / f"{endpoint}.json"
+    tmp = record_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.chmod(tmp, 0o600)  # the URL may hold the token
+    tmp.replace(record_path)
+    try:
+        wait_port(host, chosen, timeout, alive=lambda: proc.poll() is None)
+    except MlopsError:
+        kill_group(proc.pid)
+        record_path.unlink(missing_ok=True)
+        raise MlopsError(f"the dashboard of {endpoint} did not start; see {log_path}") from None
+    return _dashboard(record_path, record)
+
+
+def _dashboard(path: Path, record: dict[str, Any]) -> Dashboard:
+    return Dashboard(record["endpoint"], record["url"], int(record["pid"]),
+                     Path(record["notebook"]), path)  # fmt: skip
+
+
+def dashboards(project: PathLike | None = None) -> list[Dashboard]:
+    """The published dashboards that are running (records of dead ones are removed)."""
+    ws = Workspace.find(project)
+    found = []
+    for path in sorted(_folder(ws).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if pid_alive(int(record.get("pid", 0))):
+            found.append(_dashboard(path, record))
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
+def stop(endpoint: str, project: PathLike | None = None) -> Dashboard:
+    """Stop the published dashboard of ``endpoint``."""
+    running = {d.endpoint: d for d in dashboards(project)}
+    if endpoint not in running:
+        raise NotFoundError(
+            f"no dashboard of {endpoint!r} is published; {close_matches(endpoint, list(running))}"
+        )
+    found = running[endpoint]
+    kill_group(found.pid)
+    found.record.unlink(missing_ok=True)
+    return found
