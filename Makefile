@@ -8,6 +8,10 @@ QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's chromium (never a downloaded one); installed once, as root.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
 .PHONY: demo test lint env clean bench
 
@@ -25,11 +29,14 @@ lint: $(STAMP)
 env: $(STAMP)
 
 # Installs exactly the versions in requirements.lock (what the tests ran with), then this package.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml | $(CHROMIUM)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	touch $@
+
+$(CHROMIUM):
+	$(APT) install chromium >/dev/null || { $(APT) update >/dev/null && $(APT) install chromium >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_datasets.py

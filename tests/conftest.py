@@ -151,3 +151,47 @@ def train_notebook(temps_v1, project) -> Path:
         "alpha = 1.0\nwindow = 'temps'\nfail = False",
         TRAIN_CELL,
     )
+
+
+@pytest.fixture
+def endpoint(project, monkeypatch):
+    """A classifier of ``features@v1`` (a, b, c; ``extra`` is never served), registered as
+    ``m@champion`` and served, sampling its resources every half second."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_jupyter import datasets, serving, tracking
+
+    monkeypatch.setenv("MLOPS_JUPYTER_SAMPLE_SECONDS", "0.5")
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
+    train["extra"] = 1.0
+    (project / "features.csv").write_text(train.to_csv(index=False))
+    datasets.add("features.csv", name="features")
+    with tracking.run(name="fit") as run:
+        df = datasets.load("features@v1")
+        X = df[["a", "b", "c"]]
+        model = LogisticRegression().fit(X, (X.a > 0).astype(int))
+        tracking.log_model(model, input_example=X.head(2))
+    tracking.register(run.id, "m", alias="champion")
+    ep = serving.start("m@champion")
+    yield ep
+    serving.stop(ep.name)
+
+
+def send(url: str, frame, request_id: str | None = None) -> list:
+    """POST ``frame`` to an endpoint's /invocations (``dataframe_split``); its predictions."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"dataframe_split": {"columns": list(frame), "data": frame.values.tolist()}})
+    headers = {"Content-Type": "application/json"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    request = urllib.request.Request(url + "/invocations", body.encode(), headers)
+    try:
+        return json.loads(urllib.request.urlopen(request, timeout=30).read())["predictions"]
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(exc.read().decode()) from None

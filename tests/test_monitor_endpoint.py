@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import send
 
-from mlops_jupyter import datasets, monitoring, serving, tracking
+from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
-
-
-@pytest.fixture
-def endpoint(project):
-    rng = np.random.default_rng(3)
-    train = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
-    train["extra"] = 1.0  # in the training data, never sent to the endpoint
-    (project / "features.csv").write_text(train.to_csv(index=False))
-    datasets.add("features.csv", name="features")
-    from sklearn.linear_model import LogisticRegression
-
-    with tracking.run(name="fit") as run:
-        df = datasets.load("features@v1")
-        X = df[["a", "b", "c"]]
-        model = LogisticRegression().fit(X, (X.a > 0).astype(int))
-        tracking.log_model(model, input_example=X.head(2))
-    tracking.register(run.id, "m", alias="champion")
-    ep = serving.start("m@champion")
-    yield ep
-    serving.stop(ep.name)
-
-
-def send(url: str, frame: pd.DataFrame) -> None:
-    body = json.dumps({"dataframe_split": {"columns": list(frame), "data": frame.values.tolist()}})
-    request = urllib.request.Request(
-        url + "/invocations", body.encode(), {"Content-Type": "application/json"}
-    )
-    try:
-        urllib.request.urlopen(request, timeout=30).read()
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(exc.read().decode()) from None
 
 
 def test_drift_of_served_inputs_against_the_training_version(endpoint):
@@ -60,11 +29,15 @@ def test_drift_of_served_inputs_against_the_training_version(endpoint):
     assert result.reference == "features@v1"  # found through the run's lineage
     assert result.skipped == ["extra"]
     verdicts = result.frame().set_index("column")["drifted"].to_dict()
-    assert verdicts == {"a": True, "b": False, "c": False}
-    assert set(result.frame()["method"]) == {"Kolmogorov-Smirnov p-value"}  # 600 rows: a test
+    assert verdicts == {"a": True, "b": False, "c": False, "prediction": True}
+    inputs = result.frame().query("role == 'input'")
+    assert set(inputs["method"]) == {"Kolmogorov-Smirnov p-value"}  # 600 rows: a test
+    # the classifier's outputs: classes, compared as categories; `a` shifted, so they moved
+    assert result.output.kind == "categorical" and result.output.drifted
+    assert "predictions drifted" in result.summary()
 
     last = monitoring.drift(endpoint.name, window=1)  # the last request only: 150 rows
-    assert last.frame()["current_rows"].tolist() == [150, 150, 150]
+    assert last.frame()["current_rows"].tolist() == [150, 150, 150, 150]
 
 
 def test_the_monitor_magic(shell, endpoint):
@@ -75,7 +48,7 @@ def test_the_monitor_magic(shell, endpoint):
     served = pd.DataFrame(np.random.default_rng(6).normal(size=(100, 3)), columns=["a", "b", "c"])
     send(endpoint.url, served)
     frame = shell.run(f"%monitor drift {endpoint.name} -w 1")
-    assert frame["column"].tolist() == ["a", "b", "c"]
+    assert frame["column"].tolist() == ["a", "b", "c", "prediction"]
     card = shell.run(f"%monitor scorecard {endpoint.name}")
     assert len(card) == 7 and set(card["status"]) <= {"pass", "warn", "fail"}
     with pytest.raises(UsageError, match="neither a DataFrame variable"):

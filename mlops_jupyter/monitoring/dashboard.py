@@ -116,6 +116,9 @@ def dashboard(
     ``refresh`` seconds (when given), and the sections below."""
     import ipywidgets as widgets
 
+    from ..serving import endpoints
+
+    endpoints.get(endpoint, project)  # an unknown endpoint: one clear error, not an empty page
     choice = widgets.Dropdown(options=WINDOW_CHOICES, value=window, description="window")
     button = widgets.Button(description="refresh", icon="refresh", tooltip="compute again")
     auto = widgets.Checkbox(

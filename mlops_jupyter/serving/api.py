@@ -71,8 +71,13 @@ def status(project: PathLike | None = None) -> Any:
     return pd.DataFrame(rows, columns=columns)
 
 
-def predict(name: str, data: Any, project: PathLike | None = None) -> list[Any]:
-    """Predictions from endpoint ``name`` for a DataFrame, a dict of columns or rows (JSON)."""
+def predict(
+    name: str, data: Any, project: PathLike | None = None, request_id: str | None = None
+) -> list[Any]:
+    """Predictions from endpoint ``name`` for a DataFrame, a dict of columns or rows (JSON).
+
+    ``request_id`` is sent as ``X-Request-Id`` (the id that labels are joined by later).
+    """
     endpoint = endpoints.get(name, project)
     if hasattr(data, "to_dict") and hasattr(data, "columns"):
         payload: Any = {"dataframe_split": data.to_dict(orient="split")}
@@ -94,7 +99,10 @@ def predict(name: str, data: Any, project: PathLike | None = None) -> list[Any]:
     else:
         payload = data
     code, _, body = endpoints.request(
-        endpoint, "/invocations", orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+        endpoint,
+        "/invocations",
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        request_id=request_id,
     )
     answer = orjson.loads(body) if body else {}
     if code != 200:

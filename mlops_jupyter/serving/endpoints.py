@@ -255,7 +255,11 @@ def reload(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint
 
 
 def request(
-    endpoint: Endpoint, path: str, body: bytes | None = None, content_type: str = "application/json"
+    endpoint: Endpoint,
+    path: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+    request_id: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request to an endpoint (with its token); status, headers, body."""
     import urllib.error
@@ -263,6 +267,8 @@ def request(
 
     record = record_of(endpoint)
     headers = {"Content-Type": content_type}
+    if request_id:
+        headers["X-Request-Id"] = request_id
     if record.get("token"):
         headers["Authorization"] = f"Bearer {record['token']}"
     req = urllib.request.Request(endpoint.url + path, data=body, headers=headers)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+PROBE_PREFIX = "mlops-probe-"  # request ids of monitoring's own requests (the skew check)
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 
 
@@ -72,8 +73,14 @@ def files(folder: Path) -> list[Path]:
     return sorted(folder.glob("predictions-*.jsonl"))
 
 
-def read(folder: Path, since: float | None = None, until: float | None = None) -> Any:
-    """The log as a pyarrow Table (one row per request), optionally a time window (epoch s)."""
+def read(
+    folder: Path, since: float | None = None, until: float | None = None, probes: bool = False
+) -> Any:
+    """The log as a pyarrow Table (one row per request), optionally a time window (epoch s).
+
+    Monitoring's own requests (ids starting with ``PROBE_PREFIX``) are left out unless
+    ``probes``: they are not traffic.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.json as pj
@@ -98,6 +105,8 @@ def read(folder: Path, since: float | None = None, until: float | None = None) -
         table = table.filter(pc.greater_equal(table["ts"], since))
     if until is not None:
         table = table.filter(pc.less(table["ts"], until))
+    if not probes and table.num_rows:
+        table = table.filter(pc.invert(pc.starts_with(table["id"], PROBE_PREFIX)))
     ts = table["ts"]
     if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
         table = table.sort_by("ts")  # several workers' files interleave in time
