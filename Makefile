@@ -7,7 +7,13 @@ PYTHON ?= python3
 QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 VENV := .venv
 BIN := $(VENV)/bin
+DEPS := $(VENV)/.deps
 STAMP := $(VENV)/.installed
+# The sidebar: TypeScript in labextension/, built with npm into the package (shipped in the wheel).
+NODE_MODULES := labextension/node_modules/.installed
+LABEXT := mlops_jupyter/labextension/package.json
+LAB_SOURCES := $(shell find labextension/src labextension/style -type f) labextension/tsconfig.json
+WITH_VENV := PATH="$(abspath $(BIN)):$$PATH"
 # The browser tests drive Debian's chromium (never a downloaded one); installed once, as root.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -19,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/python -m mlops_jupyter.demo
 
 test: $(STAMP) lint
+	cd labextension && npx --no vitest run --silent
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -28,11 +35,23 @@ lint: $(STAMP)
 
 env: $(STAMP)
 
-# Installs exactly the versions in requirements.lock (what the tests ran with), then this package.
-$(STAMP): requirements.lock pyproject.toml | $(CHROMIUM)
+# Installs exactly the versions in requirements.lock (what the tests ran with), builds the sidebar,
+# then installs this package (editable) with its server and lab extensions enabled.
+$(DEPS): requirements.lock | $(CHROMIUM)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(QUIET_PIP)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	touch $@
+
+$(NODE_MODULES): labextension/package.json labextension/package-lock.json
+	cd labextension && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LABEXT): $(NODE_MODULES) $(DEPS) $(LAB_SOURCES)
+	cd labextension && $(WITH_VENV) npm run --silent build
+	touch $@
+
+$(STAMP): $(DEPS) $(LABEXT) pyproject.toml
+	$(WITH_VENV) $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	touch $@
 
 $(CHROMIUM):
@@ -45,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_drift.py
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build labextension/node_modules labextension/lib mlops_jupyter/labextension

@@ -27,6 +27,16 @@ def load_ipython_extension(ipython: Any) -> None:
     register(ipython)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (the sidebar's REST API)."""
+    return [{"module": "mlops_jupyter.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the sidebar), for ``jupyter labextension develop``."""
+    return [{"src": "labextension", "dest": "mlops-jupyter"}]
+
+
 def __getattr__(name: str) -> Any:
     if name in ("datasets", "tracking", "serving", "pipelines", "monitoring"):
         return importlib.import_module(f".{name}", __name__)

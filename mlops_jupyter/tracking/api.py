@@ -35,10 +35,12 @@ def runs(
     order_by: Iterable[str] = ("start_time DESC",),
     max_results: int = 100,
     project: PathLike | None = None,
+    page_token: str | None = None,
 ) -> Any:
     """A DataFrame of runs (newest first), filtered with MLflow's search syntax.
 
-    ``frame.attrs["more"]`` is True when more runs match than were returned.
+    ``frame.attrs["more"]`` is True when more runs match than were returned;
+    ``frame.attrs["token"]`` is then the ``page_token`` of the next page.
     """
     c = client(project)
     ws = Workspace.find(project)
@@ -49,11 +51,14 @@ def runs(
     from mlflow.exceptions import MlflowException
 
     try:
-        page = c.search_runs(ids, filter, max_results=max_results, order_by=list(order_by))
+        page = c.search_runs(
+            ids, filter, max_results=max_results, order_by=list(order_by), page_token=page_token
+        )
     except MlflowException as exc:
         raise MlopsError(f"bad run filter or order: {_first_line(exc.message)}") from None
     frame = runs_frame(page)
     frame.attrs["more"] = bool(page.token)
+    frame.attrs["token"] = page.token
     return frame
 
 

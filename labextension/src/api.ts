@@ -1,0 +1,136 @@
+/**
+ * The sidebar's only way to the Python side: the server extension's REST API, through Jupyter's
+ * authenticated connection (token and XSRF handled by ServerConnection).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export const PREFIX = 'mlops-jupyter/api/v1';
+
+export interface IVersion {
+  ref: string;
+  version: string;
+  rows: number | null;
+  columns: number | null;
+  size: number | null;
+  created: string | null;
+  message: string | null;
+}
+
+export interface IDataset {
+  name: string;
+  versions: IVersion[];
+}
+
+export interface IRunRow {
+  run: string;
+  name: string;
+  status: string;
+  started: string;
+  seconds: number | null;
+  data: string;
+  [column: string]: unknown;
+}
+
+export interface IRunsPage {
+  runs: IRunRow[];
+  metrics: string[];
+  params: string[];
+  next_page_token: string | null;
+}
+
+export interface IRunDetails {
+  id: string;
+  name: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  datasets: { ref: string; context: string }[];
+}
+
+export interface IModelVersion {
+  version: number;
+  aliases: string[];
+  run: string | null;
+  run_name: string | null;
+  created: string | null;
+  data: string | null;
+  metrics: Record<string, number>;
+}
+
+export interface IModel {
+  name: string;
+  aliases: Record<string, number>;
+  versions: IModelVersion[];
+}
+
+export interface IEndpoint {
+  endpoint: string;
+  model: string;
+  version: string;
+  url: string;
+  uptime_s: number;
+  requests: number;
+  errors: number;
+  p95_ms: number | null;
+}
+
+export interface ICheck {
+  monitor: string;
+  status: string;
+  evidence: string;
+}
+
+export interface IMonitor {
+  endpoint: string;
+  status: string;
+  checks: ICheck[];
+  message?: string;
+  dashboard: string | null;
+}
+
+export interface IStatus {
+  project: string | null;
+  name?: string;
+  message?: string;
+  version: string;
+}
+
+/** GET or POST a route of the API; a failure throws an Error carrying the server's message. */
+export async function request<T>(
+  route: string,
+  init: RequestInit = {},
+  query: Record<string, string> = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const search = new URLSearchParams(
+    Object.entries(query).filter(([, v]) => v !== '')
+  ).toString();
+  const url =
+    URLExt.join(settings.baseUrl, PREFIX, route) + (search ? `?${search}` : '');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new Error(`the Jupyter server cannot be reached: ${error}`);
+  }
+  const text = await response.text();
+  let data: any = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { message: text.slice(0, 200) };
+  }
+  if (!response.ok) {
+    throw new Error(data?.message ?? `${response.status} ${response.statusText}`);
+  }
+  return data as T;
+}
+
+/** POST a JSON body. */
+export function post<T>(route: string, body: unknown = {}): Promise<T> {
+  return request<T>(route, { method: 'POST', body: JSON.stringify(body) });
+}

@@ -1,0 +1,74 @@
+/**
+ * The mlops-jupyter sidebar: data versions, runs, models, endpoints and monitors at a glance.
+ * Everything it shows and does goes through the server extension's REST API.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { MlopsPanel, PANEL_ID } from './panel';
+
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="#616161"><path d="M4 5h4v14H4zM10 9h4v10h-4zM16 3h4v16h-4z"/></g></svg>`;
+
+const mlopsIcon = new LabIcon({ name: 'mlops-jupyter:icon', svgstr: ICON });
+
+namespace CommandIDs {
+  export const open = 'mlops-jupyter:open';
+  export const refresh = 'mlops-jupyter:refresh';
+}
+
+/** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
+function inserter(app: JupyterFrontEnd, tracker: INotebookTracker | null) {
+  return (code: string): string => {
+    const current = tracker?.currentWidget;
+    if (!current) {
+      Clipboard.copyToSystem(code);
+      return `No notebook open: copied "${code}"`;
+    }
+    const notebook = current.content;
+    if (notebook.activeCell?.model.sharedModel.getSource().trim()) {
+      NotebookActions.insertBelow(notebook);
+    }
+    notebook.activeCell?.model.sharedModel.setSource(code);
+    app.shell.activateById(current.id);
+    return `Inserted "${code}" into ${current.title.label}`;
+  };
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'mlops-jupyter:sidebar',
+  description: 'Data versions, runs, models, endpoints and monitors at a glance.',
+  autoStart: true,
+  optional: [ICommandPalette, INotebookTracker, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    tracker: INotebookTracker | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    const panel = new MlopsPanel(inserter(app, tracker));
+    panel.title.icon = mlopsIcon;
+    app.shell.add(panel, 'left', { rank: 600 });
+    restorer?.add(panel, PANEL_ID);
+
+    app.commands.addCommand(CommandIDs.open, {
+      label: 'mlops: Show the sidebar',
+      execute: () => app.shell.activateById(PANEL_ID)
+    });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: 'mlops: Refresh the sidebar',
+      execute: () => panel.refresh()
+    });
+    for (const command of [CommandIDs.open, CommandIDs.refresh]) {
+      palette?.addItem({ command, category: 'mlops-jupyter' });
+    }
+  }
+};
+
+export default plugin;

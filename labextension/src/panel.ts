@@ -1,0 +1,95 @@
+import { SidePanel, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+
+import { IStatus, request } from './api';
+import { el } from './dom';
+import { DatasetsSection } from './sections/datasets';
+import { EndpointsSection } from './sections/endpoints';
+import { ModelsSection } from './sections/models';
+import { MonitorsSection } from './sections/monitors';
+import { RunsSection } from './sections/runs';
+import { IContext, Section } from './sections/section';
+
+export const PANEL_ID = 'mlops-jupyter-sidebar';
+const TICK_MS = 10_000;
+const MONITOR_EVERY = 6; // ticks: the scorecard replays rows through each endpoint
+
+/** The left sidebar: Datasets, Runs, Models, Endpoints, Monitors, refreshing while shown. */
+export class MlopsPanel extends SidePanel {
+  readonly sections: Section[];
+  private readonly status = el('div', { className: 'mlops-statusline', attrs: { role: 'status' } });
+  private readonly project = el('div', { className: 'mlops-project' });
+  private ticks = 0;
+  private timer: number | undefined;
+
+  constructor(insert: (code: string) => string) {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('mlops-panel');
+    this.title.caption = 'mlops-jupyter';
+    const context: IContext = {
+      insert,
+      say: (message, kind = 'info') => {
+        this.status.textContent = message;
+        this.status.className = `mlops-statusline mlops-statusline-${kind}`;
+      },
+      refreshAll: () => void this.refresh()
+    };
+    this.sections = [
+      new DatasetsSection(context),
+      new RunsSection(context),
+      new ModelsSection(context),
+      new EndpointsSection(context),
+      new MonitorsSection(context)
+    ];
+    this.header.node.append(this.project);
+    this.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: 'Refresh',
+        onClick: () => void this.refresh()
+      })
+    );
+    for (const section of this.sections) {
+      this.addWidget(section);
+    }
+    this.node.append(this.status);
+  }
+
+  /** Everything again, now. */
+  async refresh(): Promise<void> {
+    try {
+      const status = await request<IStatus>('status');
+      this.project.textContent = status.project
+        ? `Project: ${status.name}`
+        : (status.message ?? 'Not in a project');
+    } catch (error) {
+      this.project.textContent = (error as Error).message;
+    }
+    await Promise.all(this.sections.map(s => s.refresh()));
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+    this.timer = window.setInterval(() => this.tick(), TICK_MS);
+  }
+
+  protected onAfterHide(): void {
+    window.clearInterval(this.timer);
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    super.dispose();
+  }
+
+  private tick(): void {
+    this.ticks += 1;
+    for (const section of this.sections) {
+      if (section instanceof MonitorsSection && this.ticks % MONITOR_EVERY !== 0) {
+        continue;
+      }
+      void section.tick();
+    }
+  }
+}

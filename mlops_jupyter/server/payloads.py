@@ -1,0 +1,203 @@
+"""What each REST route answers: the Python API's results as JSON-ready dicts and lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError, NotFoundError
+
+MAX_PAGE = 1000
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    from .handlers import records
+
+    return records(frame)
+
+
+def status(project: Path) -> dict[str, Any]:
+    """The project the sidebar shows (None outside one, with what to do)."""
+    from .. import __version__
+    from ..tracking import store
+    from ..workspace import Workspace
+
+    try:
+        ws = Workspace.find(project)
+    except MlopsError as exc:
+        return {"project": None, "message": str(exc), "version": __version__}
+    return {
+        "project": str(ws.root),
+        "name": ws.root.name,
+        "version": __version__,
+        "tracking_uri": store.tracking_uri(ws),
+    }
+
+
+def datasets(project: Path) -> list[dict[str, Any]]:
+    """Every dataset with its versions (newest first): rows, size, date, message."""
+    from .. import datasets as api
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(api.versions(project=project)):
+        found.setdefault(row["dataset"], []).append(
+            {
+                "ref": f"{row['dataset']}@{row['version']}",
+                "version": row["version"],
+                "rows": row["rows"],
+                "columns": row["columns"],
+                "size": row["size"],
+                "created": row["created"],
+                "message": row["message"],
+            }
+        )
+    return [{"name": name, "versions": versions[::-1]} for name, versions in sorted(found.items())]
+
+
+def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
+    """One page of runs, sorted and filtered with MLflow's syntax; the next page's token."""
+    from .. import tracking
+
+    try:
+        size = max(1, min(MAX_PAGE, int(args["max_results"])))
+    except ValueError:
+        raise MlopsError("max_results must be a number") from None
+    frame = tracking.runs(
+        args["experiment"] or None,
+        args["filter"],
+        order_by=[args["order"]] if args["order"] else (),
+        max_results=size,
+        project=project,
+        page_token=args["page_token"] or None,
+    )
+    rows = _records(frame)
+    metrics = sorted(c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics."))
+    params = sorted(c.removeprefix("params.") for c in frame.columns if c.startswith("params."))
+    return {
+        "runs": rows,
+        "metrics": metrics,
+        "params": params,
+        "next_page_token": frame.attrs.get("token"),
+    }
+
+
+def run(project: Path, ref: str) -> dict[str, Any]:
+    """One run's details: parameters, metrics, tags, and the data versions it read (lineage)."""
+    from .. import lineage, tracking
+
+    found = tracking.get_run(ref, project=project)
+    info, data = found.info, found.data
+    read = json.loads(data.tags.get("mlops.datasets", "[]"))
+    return {
+        "id": info.run_id,
+        "name": info.run_name,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "experiment_id": info.experiment_id,
+        "params": dict(sorted(data.params.items())),
+        "metrics": dict(sorted(data.metrics.items())),
+        "tags": {k: v for k, v in sorted(data.tags.items()) if not k.startswith("mlflow.")},
+        "datasets": [
+            {"ref": d["ref"], "context": d.get("context", "training")} for d in read if d.get("ref")
+        ],
+        "data": lineage.shown(read),
+    }
+
+
+def models(project: Path) -> list[dict[str, Any]]:
+    """Registered models, each with its versions (newest first) and aliases."""
+    from .. import tracking
+
+    try:
+        frame = tracking.models(project=project)
+    except NotFoundError:
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    for row in _records(frame):
+        model = found.setdefault(
+            row["model"], {"name": row["model"], "aliases": {}, "versions": []}
+        )
+        aliases = [a for a in (row.get("aliases") or "").split(", ") if a]
+        for alias in aliases:
+            model["aliases"][alias] = row["version"]
+        model["versions"].append(
+            {
+                "version": row["version"],
+                "aliases": aliases,
+                "run": row.get("run"),
+                "run_name": row.get("run_name"),
+                "created": row.get("created"),
+                "data": row.get("data"),
+                "metrics": {
+                    k.removeprefix("metric."): v
+                    for k, v in row.items()
+                    if k.startswith("metric.") and v is not None
+                },
+            }
+        )
+    for model in found.values():
+        model["versions"].sort(key=lambda v: -v["version"])
+    return list(found.values())
+
+
+def promote(project: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Point ``alias`` of model ``name`` at ``version``; the model as it is now."""
+    from .. import tracking
+
+    alias, version = body.get("alias"), body.get("version")
+    if not alias or version is None:
+        raise MlopsError('send {"alias": "champion", "version": 2}')
+    tracking.promote(f"{name}/{version}", str(alias), project=project)
+    return next(m for m in models(project) if m["name"] == name)
+
+
+def endpoints(project: Path) -> list[dict[str, Any]]:
+    """Running endpoints: model, version, URL, uptime, requests, errors, p95 latency."""
+    from .. import serving
+
+    return _records(serving.status(project))
+
+
+def start(project: Path, body: dict[str, Any]) -> dict[str, Any]:
+    """Start serving ``model`` (``M@alias``, ``M/3``, ``M``), optionally as ``name``."""
+    from .. import serving
+
+    if not body.get("model"):
+        raise MlopsError('send {"model": "NAME@alias"} (and optionally "name")')
+    found = serving.start(str(body["model"]), name=body.get("name") or None, project=project)
+    return {"name": found.name, "url": found.url, "model": found.model, "version": found.version}
+
+
+def endpoint_action(project: Path, name: str, action: str) -> dict[str, Any]:
+    from .. import serving
+
+    found = serving.stop(name, project) if action == "stop" else serving.reload(name, project)
+    return {"name": found.name, "action": action, "version": found.version}
+
+
+def monitors(project: Path) -> list[dict[str, Any]]:
+    """Per endpoint: the scorecard's light (pass / warn / fail), its checks, the dashboard URL."""
+    from .. import monitoring
+    from ..monitoring import publish
+    from ..serving import endpoints as running
+
+    published = {d.endpoint: d.url for d in publish.dashboards(project)}
+    found = []
+    for endpoint in running.endpoints(project):
+        try:
+            card = monitoring.scorecard(endpoint.name, project=project).as_dict()
+        except MlopsError as exc:
+            card = {"status": "warn", "checks": [], "message": str(exc)}
+        found.append({"endpoint": endpoint.name, **card, "dashboard": published.get(endpoint.name)})
+    return found
+
+
+def monitor_action(project: Path, name: str, action: str) -> dict[str, Any]:
+    from ..monitoring import publish
+
+    if action == "publish":
+        return {"endpoint": name, "url": publish.publish(name, project=project).url}
+    publish.stop(name, project)
+    return {"endpoint": name, "url": None}
