@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 VEGA_DATA = Path(__import__("vega_datasets").__file__).parent / "_data"
 
 GIT_ENV = {

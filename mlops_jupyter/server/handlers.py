@@ -59,6 +59,8 @@ class Handler(APIHandler):
         folder = (self.root / relative.lstrip("/")).resolve()
         if folder != self.root and self.root not in folder.parents:
             raise tornado.web.HTTPError(403, "the path is outside the server's root")
+        if not folder.is_dir():
+            raise tornado.web.HTTPError(404, f"no folder {relative!r} in the server's root")
         return folder
 
     def body(self) -> dict[str, Any]:
@@ -79,7 +81,7 @@ class Handler(APIHandler):
             raise tornado.web.HTTPError(404, str(exc)) from None
         except MlopsError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
-        self.finish(json.dumps(_plain(result)))
+        self.finish(json.dumps(_plain(result), default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is JSON with one readable message (no traceback)."""

@@ -74,11 +74,12 @@ def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
     rows = _records(frame)
     metrics = sorted(c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics."))
     params = sorted(c.removeprefix("params.") for c in frame.columns if c.startswith("params."))
+    token = frame.attrs.get("token")
     return {
         "runs": rows,
         "metrics": metrics,
         "params": params,
-        "next_page_token": frame.attrs.get("token"),
+        "next_page_token": token.decode() if isinstance(token, bytes) else token,
     }
 
 

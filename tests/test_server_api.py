@@ -1,0 +1,154 @@
+"""The sidebar's REST API, through a real Jupyter server (pytest-jupyter's fixtures)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tornado.httpclient
+
+from mlops_jupyter import tracking
+
+API = "mlops-jupyter/api/v1"
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"mlops_jupyter": True}}}
+
+
+@pytest.fixture
+def jp_root_dir(project):
+    return project  # the server's root is the project
+
+
+async def get(jp_fetch, route: str, **params: str):
+    response = await jp_fetch(API, route, params=params)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def post(jp_fetch, route: str, body=None):
+    response = await jp_fetch(API, route, method="POST", body=json.dumps(body or {}))
+    return json.loads(response.body)
+
+
+async def failure(jp_fetch, route: str, method: str = "GET", body: str | None = None, **kw):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as raised:
+        await jp_fetch(API, route, method=method, body=body, **kw)
+    answer = json.loads(raised.value.response.body)
+    return raised.value.code, answer["message"]
+
+
+def listing(*command: str) -> list[str]:
+    """The lines ``jupyter COMMAND`` prints (both streams), without colours."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    out = subprocess.run([jupyter, *command], capture_output=True, text=True)
+    return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr).splitlines()
+
+
+def test_both_extensions_are_enabled_on_install():
+    servers = listing("server", "extension", "list")
+    assert any(line.split() == ["mlops_jupyter", "enabled"] for line in servers), servers
+    line = next(x for x in listing("labextension", "list") if "mlops-jupyter" in x)
+    assert "enabled OK (python, mlops-jupyter)" in line
+
+
+async def test_what_the_sidebar_reads(jp_fetch, endpoint, project):
+    status = await get(jp_fetch, "status")
+    assert status["project"] == str(project) and status["name"] == "project"
+
+    datasets = await get(jp_fetch, "datasets")
+    assert [d["name"] for d in datasets] == ["features"]
+    version = datasets[0]["versions"][0]
+    assert version["ref"] == "features@v1" and version["rows"] == 2000 and version["size"] > 0
+
+    page = await get(jp_fetch, "runs")
+    assert [r["name"] for r in page["runs"]] == ["fit"] and page["next_page_token"] is None
+    details = await get(jp_fetch, f"runs/{page['runs'][0]['run']}")
+    assert details["name"] == "fit" and details["status"] == "FINISHED"
+    assert details["datasets"] == [{"ref": "features@v1", "context": "training"}]
+
+    models = await get(jp_fetch, "models")
+    assert models[0]["name"] == "m" and models[0]["aliases"] == {"champion": 1}
+
+    endpoints = await get(jp_fetch, "endpoints")
+    assert [e["endpoint"] for e in endpoints] == ["m"] and endpoints[0]["url"] == endpoint.url
+
+    monitors = await get(jp_fetch, "monitors")
+    assert monitors[0]["endpoint"] == "m" and monitors[0]["status"] in {"pass", "warn", "fail"}
+    assert len(monitors[0]["checks"]) == 7 and monitors[0]["dashboard"] is None
+
+
+async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
+    for alpha in (0.1, 0.2, 0.3):
+        with tracking.run(name=f"r{alpha}", params={"alpha": alpha}) as run:
+            run.log_metric("rmse", 1 - alpha)
+    first = await get(jp_fetch, "runs", max_results="2", order="metrics.rmse ASC")
+    assert [r["metrics.rmse"] for r in first["runs"]] == [0.7, 0.8]
+    assert first["metrics"] == ["rmse"] and first["params"] == ["alpha"]
+    rest = await get(jp_fetch, "runs", max_results="2", order="metrics.rmse ASC",
+                     page_token=first["next_page_token"])  # fmt: skip
+    assert [r["name"] for r in rest["runs"]] == ["r0.1"] and rest["next_page_token"] is None
+    only = await get(jp_fetch, "runs", filter="params.alpha = '0.2'")
+    assert [r["name"] for r in only["runs"]] == ["r0.2"]
+    code, message = await failure(jp_fetch, "runs", params={"filter": "metrics.rmse <<< 1"})
+    assert code == 400 and message.startswith("bad run filter or order")
+
+
+async def test_actions_promote_and_serve(jp_fetch, endpoint, project):
+    run = tracking.get_run("fit")
+    tracking.register(run.info.run_id, "m")  # version 2, no alias yet
+    model = await post(jp_fetch, "models/m/aliases", {"alias": "champion", "version": 2})
+    assert model["aliases"] == {"champion": 2}
+    assert [v["aliases"] for v in model["versions"]] == [["champion"], []]
+
+    started = await post(jp_fetch, "endpoints", {"model": "m/1", "name": "m-old"})
+    assert started["name"] == "m-old" and started["url"].startswith("http://127.0.0.1:")
+    names = {e["endpoint"] for e in await get(jp_fetch, "endpoints")}
+    assert names == {"m", "m-old"}
+    assert (await post(jp_fetch, "endpoints/m-old/stop"))["action"] == "stop"
+    assert [e["endpoint"] for e in await get(jp_fetch, "endpoints")] == ["m"]
+    reloaded = await post(jp_fetch, "endpoints/m/reload")
+    assert reloaded["version"] == "2"  # it follows @champion
+
+
+async def test_errors_are_json_with_a_readable_message(jp_fetch, project):
+    assert await failure(jp_fetch, "runs/nope") == (404, await _message_of_missing_run(project))
+    code, message = await failure(jp_fetch, "models/m/aliases", "POST", "{not json")
+    assert code == 400 and message.startswith("the request body is not JSON")
+    code, message = await failure(jp_fetch, "models/m/aliases", "POST", json.dumps({"alias": "x"}))
+    assert code == 400 and "version" in message
+    code, message = await failure(jp_fetch, "endpoints/ghost/stop", "POST", "{}")
+    assert code == 404 and "no endpoint 'ghost' is running" in message
+    code, message = await failure(jp_fetch, "endpoints", "POST", json.dumps({"model": "nope@x"}))
+    assert code in (400, 404) and "nope" in message
+
+
+async def _message_of_missing_run(project) -> str:
+    from mlops_jupyter.errors import MlopsError
+
+    with pytest.raises(MlopsError) as raised:
+        tracking.get_run("nope", project=project)
+    return str(raised.value)
+
+
+async def test_paths_never_leave_the_server_root(jp_fetch, project):
+    code, message = await failure(jp_fetch, "datasets", params={"path": "../.."})
+    assert code == 403 and "outside" in message
+    code, message = await failure(jp_fetch, "status", params={"path": "/etc"})  # is root/etc
+    assert code == 404 and message == "no folder '/etc' in the server's root"
+    (project / "sub").mkdir()
+    inside = await get(jp_fetch, "status", path="sub")  # a folder of the project: its project
+    assert inside["project"] == str(project)
+
+
+async def test_a_request_without_a_token_is_refused(jp_fetch, http_server_client, jp_base_url):
+    for method, route, body in (("GET", "datasets", None), ("POST", "endpoints", b"{}")):
+        with pytest.raises(tornado.httpclient.HTTPClientError) as raised:
+            await http_server_client.fetch(f"{jp_base_url}{API}/{route}", method=method, body=body)
+        assert raised.value.code == 403
