@@ -25,14 +25,13 @@ export class EndpointsSection extends Section {
       el('tr', { attrs: { 'data-endpoint': e.endpoint } }, [
         el('td', {}, [
           el('span', { className: 'mlops-light mlops-light-pass', title: 'running' }),
-          el('b', { text: e.endpoint })
-        ]),
-        el('td', { text: `${e.model} v${e.version}` }),
-        el('td', {}, [el('a', { text: e.url, attrs: { href: `${e.url}/docs`, target: '_blank', rel: 'noopener' } })]),
-        el('td', { text: String(e.requests) }),
-        el('td', { text: String(e.errors) }),
-        el('td', { text: e.p95_ms === null ? '' : `${formatValue(e.p95_ms)} ms` }),
-        el('td', {}, [
+          el('b', { text: e.endpoint }),
+          el('a', {
+            className: 'mlops-url',
+            text: e.url,
+            title: 'the endpoint (OpenAPI at /openapi.json)',
+            attrs: { href: `${e.url}/openapi.json`, target: '_blank', rel: 'noopener' }
+          }),
           el('button', {
             className: 'jp-Button mlops-button',
             text: 'Reload',
@@ -43,10 +42,14 @@ export class EndpointsSection extends Section {
             text: 'Stop',
             onClick: () => void this.act(`stop ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/stop`))
           })
-        ])
+        ]),
+        el('td', { text: `${e.model} v${e.version}` }),
+        el('td', { text: String(e.requests) }),
+        el('td', { text: String(e.errors) }),
+        el('td', { text: e.p95_ms === null ? '' : `${formatValue(e.p95_ms)} ms` })
       ])
     );
-    const head = ['endpoint', 'model', 'URL', 'requests', 'errors', 'p95', ''].map(h => el('th', { text: h }));
+    const head = ['endpoint', 'model', 'requests', 'errors', 'p95'].map(h => el('th', { text: h }));
     this.node.replaceChildren(
       endpoints.length
         ? el('table', { className: 'mlops-table' }, [el('thead', {}, [el('tr', {}, head)]), el('tbody', {}, rows)])

@@ -1,0 +1,164 @@
+"""The sidebar in a real JupyterLab, driven by Debian's headless chromium (Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops_jupyter import tracking
+from mlops_jupyter.netutil import kill_group, pick_port, wait_http
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
+TOKEN = "sidebar-test-token"
+ODD_NAME = '<img src=x onerror="window.__injected=1">'
+
+
+@pytest.fixture
+def lab(project, endpoint, tmp_path):
+    """JupyterLab on 127.0.0.1 in the project (a dataset, runs, a model, a running endpoint)."""
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port = pick_port(None, 8900)
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+    )
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={project}", "--LabApp.expose_app_in_browser=True",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root",
+    ]  # fmt: skip
+    with open(tmp_path / "lab.log", "wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=log, env=env, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 60,
+                  alive=lambda: server.poll() is None)  # fmt: skip
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        kill_group(server.pid)
+
+
+@pytest.fixture
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make env` (it installs it)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(f"{lab}/lab?token={TOKEN}")
+        page.wait_for_selector("li[data-id='mlops-jupyter-sidebar']")
+        yield page
+        browser.close()
+
+
+def add_runs(count: int) -> None:
+    """``count`` finished runs with a metric, written straight through MLflow's client."""
+    client = tracking.client()
+    experiment = client.get_experiment_by_name("Default").experiment_id
+    for i in range(count):
+        run = client.create_run(experiment, run_name=f"sweep-{i:03d}")
+        client.log_metric(run.info.run_id, "accuracy", i / count)
+        client.set_terminated(run.info.run_id)
+
+
+def widen(page, panel, width: int) -> None:
+    """Drag the handle between the left sidebar and the main area (as a user would)."""
+    box = panel.bounding_box()
+    handle_x = box["x"] + box["width"] + 2
+    page.mouse.move(handle_x, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(box["x"] + width, box["y"] + 300, steps=5)
+    page.mouse.up()
+
+
+def test_the_sidebar_shows_and_acts(page, project, endpoint):
+    run = tracking.get_run("fit")
+    tracking.register(run.info.run_id, "m")  # version 2, to be promoted from the panel
+    add_runs(120)
+    with tracking.run(name=ODD_NAME):  # the newest: first in the list
+        pass
+
+    page.click("li[data-id='mlops-jupyter-sidebar']")
+    panel = page.locator("#mlops-jupyter-sidebar")
+    widen(page, panel, 430)
+    # Datasets: the version with its rows; Runs: counted, virtualized
+    version = panel.locator(".mlops-version[data-ref='features@v1']")
+    assert "2,000 rows" in version.inner_text()
+    page.wait_for_function(
+        "document.querySelector('.mlops-section-runs .mlops-meta').textContent.startsWith('122')"
+    )
+    rows = panel.locator(".mlops-runs-spacer .mlops-runs-row")
+    assert 0 < rows.count() < 60  # of 122: only those in view (and a margin) exist
+    panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
+    panel.locator(".mlops-runs-row", has_text="sweep-000").wait_for()  # near the end
+    # names are text, never HTML
+    panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = 0; }")
+    panel.locator(".mlops-runs-row", has_text=ODD_NAME).wait_for()
+    assert panel.locator("img").count() == 0
+    assert page.evaluate("window.__injected") is None
+
+    # a run's details: parameters, metrics, lineage
+    panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
+    panel.locator(".mlops-runs-row[data-run]", has_text="fit").last.click()
+    details = panel.locator(".mlops-run-details")
+    details.locator("text=features@v1 (training)").wait_for()
+
+    # Endpoints and Monitors
+    panel.locator(".mlops-section-endpoints tr[data-endpoint='m']").wait_for()
+    assert endpoint.url in panel.locator(".mlops-section-endpoints").inner_text()
+    light = panel.locator(".mlops-monitor[data-endpoint='m'] summary .mlops-light")
+    light.wait_for()
+    assert light.get_attribute("title") in {"pass", "warn", "fail"}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    panel.locator(".mlops-section-runs").evaluate("s => { s.scrollTop = 0; }")
+    page.screenshot(path=str(SCREENSHOTS / "sidebar.png"))
+
+    # promote v2 to @champion: the alias moves
+    model = panel.locator(".mlops-model[data-model='m']")
+    assert "@champion" in model.locator(".mlops-model-version[data-version='1']").inner_text()
+    model.locator("select").select_option("2")
+    model.locator(".mlops-promote").click()
+    moved = model.locator(".mlops-model-version[data-version='2'] .mlops-alias")
+    moved.wait_for()
+    assert moved.inner_text() == "@champion"
+    assert str(tracking.client().get_model_version_by_alias("m", "champion").version) == "2"
+
+    # a click on a version puts the code that loads it into the notebook
+    page.evaluate("window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})")
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
+    page.evaluate("window.jupyterapp.commands.execute('mlops-jupyter:open')")  # the palette's
+    version.click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('.jp-Notebook .cm-content')]"
+        ".some(c => c.textContent.includes('df = %dataset load features@v1'))"
+    )
+    status = panel.locator(".mlops-statusline").inner_text()
+    assert status.startswith('Inserted "df = %dataset load features@v1"')
+    page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
+
+    # the palette's commands, and the dark theme followed
+    assert page.evaluate("window.jupyterapp.commands.hasCommand('mlops-jupyter:refresh')")
+    light_background = panel.evaluate("n => getComputedStyle(n).backgroundColor")
+    page.evaluate(
+        "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
+    deadline = time.monotonic() + 30
+    while panel.evaluate("n => getComputedStyle(n).backgroundColor") == light_background:
+        assert time.monotonic() < deadline, "the sidebar did not follow the dark theme"
+        time.sleep(0.2)
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-dark.png"))
