@@ -116,6 +116,11 @@ async def test_actions_promote_and_serve(jp_fetch, endpoint, project):
     reloaded = await post(jp_fetch, "endpoints/m/reload")
     assert reloaded["version"] == "2"  # it follows @champion
 
+    published = await post(jp_fetch, "monitors/m/publish")
+    assert published["url"].startswith("http://127.0.0.1:")
+    assert (await get(jp_fetch, "monitors"))[0]["dashboard"] == published["url"]
+    assert (await post(jp_fetch, "monitors/m/unpublish"))["url"] is None
+
 
 async def test_errors_are_json_with_a_readable_message(jp_fetch, project):
     assert await failure(jp_fetch, "runs/nope") == (404, await _message_of_missing_run(project))
