@@ -138,7 +138,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     assert str(tracking.client().get_model_version_by_alias("m", "champion").version) == "2"
 
     # a click on a version puts the code that loads it into the notebook
-    page.evaluate("window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})")
+    page.evaluate("jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})")
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content")
     page.evaluate("window.jupyterapp.commands.execute('mlops-jupyter:open')")  # the palette's
     version.click()
