@@ -19,10 +19,22 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
-.PHONY: demo test lint env clean bench
+DEMO := build/demo
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: demo test lint env clean bench lab stop
 
 demo: $(STAMP)
-	$(BIN)/python -m mlops_jupyter.demo
+	$(BIN)/python -m mlops_jupyter.demo --project $(DEMO)
+
+# JupyterLab (with the sidebar) on the demo project; made without running it if `make demo` was not.
+lab: $(STAMP)
+	test -d $(DEMO)/.git || $(BIN)/python -m mlops_jupyter.demo --project $(DEMO) --prepare
+	$(WITH_VENV) jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(DEMO) $(ALLOW_ROOT)
+
+# Ends the endpoints and dashboards the demo started.
+stop: $(STAMP)
+	$(BIN)/python -m mlops_jupyter.demo --project $(DEMO) --stop
 
 test: $(STAMP) lint
 	cd labextension && npx --no vitest run --silent

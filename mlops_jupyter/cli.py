@@ -127,7 +127,26 @@ def _monitor(args: argparse.Namespace) -> int:
             raise MlopsError("give the labels: mlops-jupyter monitor labels NAME FILE")
         print(f"{monitoring.add_labels(args.endpoint, args.file)} labels matched a request")
         return 0
+    if args.action in ("publish", "unpublish"):
+        from .monitoring import publish
+
+        if args.action == "publish":
+            print(publish.publish(args.endpoint))
+        else:
+            print(f"stopped the {publish.stop(args.endpoint)}")
+        return 0
     return print_check(monitoring.scorecard(args.endpoint), args.json)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    """Stop every endpoint and published dashboard of the project."""
+    from .monitoring import publish
+    from .serving import endpoints
+
+    stopped = [f"stopped the {publish.stop(d.endpoint)}" for d in publish.dashboards()]
+    stopped += [f"stopped {endpoints.stop(e.name)}" for e in endpoints.endpoints()]
+    print("\n".join(stopped) or "nothing of this project was running")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -186,12 +205,17 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--lines", type=int, default=20, help="requests to show (logs)")
     serve.set_defaults(func=_serve)
 
-    mon = sub.add_parser("monitor", help="an endpoint's scorecard (exit 1 on a failure), labels")
-    mon.add_argument("action", choices=["check", "labels"])
+    mon = sub.add_parser(
+        "monitor", help="an endpoint's scorecard (exit 1 on a failure), labels, its dashboard"
+    )
+    mon.add_argument("action", choices=["check", "labels", "publish", "unpublish"])
     mon.add_argument("endpoint", help="endpoint name")
     mon.add_argument("file", nargs="?", help="labels: a CSV or Parquet file with id and label")
     mon.add_argument("--json", action="store_true", help="check: print JSON")
     mon.set_defaults(func=_monitor)
+
+    stop = sub.add_parser("stop", help="stop every endpoint and dashboard of the project")
+    stop.set_defaults(func=_stop)
 
     rep = sub.add_parser("reproduce", help="re-run a run as recorded and compare its metrics")
     rep.add_argument("run", help="run id (or prefix), run name, MODEL@alias or MODEL/VERSION")

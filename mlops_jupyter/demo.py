@@ -1,7 +1,9 @@
 """``make demo``: run the demo notebooks top to bottom in a fresh project, and sum up.
 
-The project is made under ``build/demo`` (recreated each run); each notebook runs in a real
-kernel with progress shown cell by cell, and the executed copy is kept beside it.
+The project is made under ``build/demo`` (recreated each run, after stopping what the previous
+demo left running); each notebook runs in a real kernel with progress shown cell by cell, and the
+executed copy is kept in the project. The endpoints and dashboards stay up for a look around
+(``make lab``) until ``make stop``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEMO_NOTEBOOKS = ["02-time-series-versions.ipynb"]
+DEMO_NOTEBOOKS = [
+    "01-quickstart.ipynb",
+    "02-time-series-versions.ipynb",
+    "03-drift-and-retrain.ipynb",
+]
 
 
 def run_notebook(source: Path, project: Path, progress: bool = True, timeout: int = 600) -> Any:
@@ -49,15 +55,32 @@ def run_notebook(source: Path, project: Path, progress: bool = True, timeout: in
     return nb
 
 
-def make_project(folder: Path) -> Path:
-    """A fresh, empty git repository at ``folder`` (anything there before is removed)."""
+def stop_all(project: Path) -> list[str]:
+    """Stop the endpoints and dashboards running in ``project``; what was stopped."""
+    from .monitoring import publish
+    from .serving import endpoints
+
+    if not (project / ".git").exists():
+        return []
+    stopped = [str(publish.stop(d.endpoint, project)) for d in publish.dashboards(project)]
+    stopped += [str(endpoints.stop(e.name, project)) for e in endpoints.endpoints(project)]
+    return stopped
+
+
+def make_project(folder: Path, notebooks: Path | None = None) -> Path:
+    """A fresh git repository at ``folder`` (what was there is stopped and removed), with the
+    demo notebooks copied in when ``notebooks`` is given."""
     if folder.exists():
+        stop_all(folder)
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=folder, check=True)
     for key, value in (("user.name", "mlops-jupyter demo"), ("user.email", "demo@localhost")):
         if subprocess.run(["git", "config", key], cwd=folder, capture_output=True).returncode:
             subprocess.run(["git", "config", key, value], cwd=folder, check=True)
+    if notebooks is not None:
+        for name in DEMO_NOTEBOOKS:
+            shutil.copy(notebooks / name, folder / name)
     return folder
 
 
@@ -65,12 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_jupyter.demo", description=__doc__)
     parser.add_argument("--notebooks", default="notebooks", help="folder of the demo notebooks")
     parser.add_argument("--project", default="build/demo", help="where to make the demo project")
+    parser.add_argument(
+        "--prepare", action="store_true", help="only make the project (notebooks not run)"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop what the demo left running")
     args = parser.parse_args(argv)
+    folder = Path(args.project).resolve()
+    if args.stop:
+        print("\n".join(f"stopped {s}" for s in stop_all(folder)) or "nothing was running")
+        return 0
+    project = make_project(folder, Path(args.notebooks))
+    print(f"Demo project: {project}")
+    if args.prepare:
+        return 0
 
     from nbclient.exceptions import CellExecutionError
 
-    project = make_project(Path(args.project).resolve())
-    print(f"Demo project: {project}")
     started = time.perf_counter()
     for name in DEMO_NOTEBOOKS:
         print(f"Running notebooks/{name}")
@@ -81,25 +114,40 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED in notebooks/{name}: {lines[-1] if lines else exc}", file=sys.stderr)
             return 1
 
-    from . import datasets, tracking
-
-    print(f"\nDone in {time.perf_counter() - started:.0f} s. Data versions:")
-    listing = datasets.versions(project=project)
-    print(
-        listing[["dataset", "version", "rows", "columns", "size", "message"]].to_string(index=False)
-    )
-    runs = tracking.runs(project=project)
-    shown = [
-        c for c in ("run", "name", "status", "data", "params.alpha", "metrics.rmse") if c in runs
-    ]
-    print(f"\nRuns (MLflow, {len(runs)}):\n" + runs[shown].to_string(index=False))
-    print(
-        f"\nExecuted notebooks are in {project}. Look around with plain git, DVC and MLflow:\n"
-        f"  cd {project} && git tag && git log --oneline && {sys.executable} -m dvc status\n"
-        f"  {sys.executable} -m mlflow ui --backend-store-uri "
-        f"sqlite:///{project}/.mlops/mlflow.db   (or %track ui in a notebook)"
-    )
+    summarize(project, time.perf_counter() - started)
     return 0
+
+
+def summarize(project: Path, seconds: float) -> None:
+    """Data versions, runs, endpoints, dashboards and scorecards; what to open next."""
+    from . import datasets, monitoring, serving, tracking
+    from .monitoring import publish
+    from .serving import endpoints
+
+    print(f"\nDone in {seconds:.0f} s. Data versions:")
+    listing = datasets.versions(project=project)
+    print(listing[["dataset", "version", "rows", "size", "message"]].to_string(index=False))
+    frames = [tracking.runs(e, project=project).assign(experiment=e)
+              for e in ("quickstart", "windows", "retrain")]  # fmt: skip
+    import pandas as pd
+
+    runs = pd.concat(frames, ignore_index=True)
+    shown = [c for c in ("experiment", "name", "status", "data", "metrics.rmse") if c in runs]
+    print(f"\nRuns (MLflow, {len(runs)}):\n" + runs[shown].to_string(index=False))
+    print("\nEndpoints:")
+    print(serving.status(project)[["endpoint", "model", "version", "url", "requests"]]
+          .to_string(index=False))  # fmt: skip
+    for board in publish.dashboards(project):
+        print(f"Dashboard of {board.endpoint}: {board.url}")
+    for endpoint in endpoints.endpoints(project):
+        card = monitoring.scorecard(endpoint.name, project=project)
+        print(f"\n{card}")
+    print(
+        f"\nThe executed notebooks are in {project}. Next:\n"
+        "  make lab    JupyterLab on the demo project, with the mlops sidebar\n"
+        "  make stop   end the endpoints and dashboards the demo started\n"
+        f"Plain git, DVC and MLflow see it all: cd {project} && git tag && dvc status"
+    )
 
 
 if __name__ == "__main__":

@@ -99,6 +99,13 @@ export interface IStatus {
   version: string;
 }
 
+let folder = '';
+
+/** The folder (relative to the server's root) whose project the sidebar shows. */
+export function setFolder(path: string): void {
+  folder = path;
+}
+
 /** GET or POST a route of the API; a failure throws an Error carrying the server's message. */
 export async function request<T>(
   route: string,
@@ -107,7 +114,7 @@ export async function request<T>(
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const search = new URLSearchParams(
-    Object.entries(query).filter(([, v]) => v !== '')
+    Object.entries({ ...query, path: folder }).filter(([, v]) => v !== '')
   ).toString();
   const url =
     URLExt.join(settings.baseUrl, PREFIX, route) + (search ? `?${search}` : '');

@@ -8,9 +8,11 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { setFolder } from './api';
 import { MlopsPanel, PANEL_ID } from './panel';
 
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
@@ -45,14 +47,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlops-jupyter:sidebar',
   description: 'Data versions, runs, models, endpoints and monitors at a glance.',
   autoStart: true,
-  optional: [ICommandPalette, INotebookTracker, ILayoutRestorer],
+  optional: [ICommandPalette, INotebookTracker, ILayoutRestorer, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     tracker: INotebookTracker | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    browser: IDefaultFileBrowser | null
   ) => {
     const panel = new MlopsPanel(inserter(app, tracker));
+    // The project shown is the one the file browser is in (the server's root may hold several).
+    if (browser) {
+      setFolder(browser.model.path);
+      browser.model.pathChanged.connect((_, change) => {
+        setFolder(change.newValue);
+        if (panel.isVisible) {
+          void panel.refresh();
+        }
+      });
+    }
     panel.title.icon = mlopsIcon;
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, PANEL_ID);

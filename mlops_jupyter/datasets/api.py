@@ -88,6 +88,7 @@ def add(
     saved = {
         f: f.read_bytes() if f.exists() else None for f in (dvc_file, target.parent / ".gitignore")
     }
+    temporaries = set(target.parent.glob(".*.tmp"))  # DVC's own, while it links into the cache
     fmt = tables.table_format(target) if target.is_file() else None
     pool = ThreadPoolExecutor(max_workers=1)
     try:
@@ -115,6 +116,8 @@ def add(
     except BaseException:
         if gitcmd.resolve(ws.root, tag) is None:
             _restore(saved)
+            for left in set(target.parent.glob(".*.tmp")) - temporaries:
+                left.unlink(missing_ok=True)  # what an interrupted DVC left half-written
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -22,11 +22,13 @@ def answered(
     endpoint: str,
     window: str | int | tuple[float, float] | None = "1d",
     project: PathLike | None = None,
+    version: str | None = None,
 ) -> Any:
     """The log of the requests an endpoint answered with a prediction in ``window`` (pyarrow).
 
     ``window`` is "1h", "1d", "7d", a number of most recent requests, a (start, end) pair of
-    epoch seconds, or None for everything logged.
+    epoch seconds, or None for everything logged. ``version``: only what that model version
+    answered.
     """
     import pyarrow.compute as pc
 
@@ -45,10 +47,13 @@ def answered(
     table = predlog.read(folder, since, until)
     if "inputs" in table.column_names:
         table = table.filter(pc.equal(table["status"], 200))
+    if version is not None and table.num_rows:
+        table = table.filter(pc.equal(table["version"].cast("string"), str(version)))
     if isinstance(window, int):
         table = table.slice(max(0, table.num_rows - window))
     if table.num_rows == 0 or "inputs" not in table.column_names:
-        raise MlopsError(f"endpoint {endpoint} has no answered requests in that window yet")
+        served = f" by version {version}" if version is not None else ""
+        raise MlopsError(f"endpoint {endpoint} has no answered requests{served} in that window yet")
     return table
 
 
@@ -56,9 +61,10 @@ def served_inputs(
     endpoint: str,
     window: str | int | tuple[float, float] | None = "1d",
     project: PathLike | None = None,
+    version: str | None = None,
 ) -> Any:
     """The inputs an endpoint answered (one row per predicted row) in ``window``."""
-    return _inputs(answered(endpoint, window, project))
+    return _inputs(answered(endpoint, window, project, version))
 
 
 def _inputs(table: Any) -> Any:

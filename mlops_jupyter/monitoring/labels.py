@@ -52,7 +52,9 @@ def add(endpoint: str, data: Any, project: PathLike | None = None) -> int:
     return len(matched)
 
 
-def joined_frame(endpoint: str, labels: Any, project: PathLike | None) -> Any:
+def joined_frame(
+    endpoint: str, labels: Any, project: PathLike | None, version: str | None = None
+) -> Any:
     import pandas as pd
 
     from ..serving import endpoints, predlog
@@ -61,17 +63,23 @@ def joined_frame(endpoint: str, labels: Any, project: PathLike | None) -> Any:
     log = predlog.read(Path(record["log_dir"]))
     if log.num_rows == 0 or "outputs" not in log.column_names:
         return pd.DataFrame(columns=["id", "label", "prediction", "ts"])
-    served = log.select(["id", "ts", "outputs"]).to_pandas()
+    columns = ["id", "ts", "outputs"] + (["version"] if "version" in log.column_names else [])
+    served = log.select(columns).to_pandas()
+    if version is not None and "version" in served:
+        served = served[served["version"].astype(str) == str(version)]
     served = served[served["outputs"].map(lambda o: o is not None and len(o) == 1)]
     served["prediction"] = served["outputs"].map(lambda o: o[0])
     return labels.merge(served[["id", "prediction", "ts"]], on="id")
 
 
-def joined(endpoint: str, project: PathLike | None = None) -> Any:
-    """Stored labels joined with the one-row predictions they belong to (None: no labels)."""
+def joined(endpoint: str, project: PathLike | None = None, version: str | None = None) -> Any:
+    """Stored labels joined with the one-row predictions they belong to (None: no labels).
+
+    ``version``: only predictions that model version made.
+    """
     import pandas as pd
 
     target = _file(endpoint, project)
     if not target.exists():
         return None
-    return joined_frame(endpoint, pd.read_parquet(target), project)
+    return joined_frame(endpoint, pd.read_parquet(target), project, version)

@@ -280,7 +280,13 @@ def build(
     project: PathLike | None = None,
     window: str | int = "1d",
 ) -> Scorecard:
-    """All seven monitors for ``endpoint`` over its last day of traffic (or ``window``)."""
+    """All seven monitors for ``endpoint`` over its last day of traffic (or ``window``).
+
+    Traffic is what the version served now answered: after a promotion, the scorecard is the
+    new version's, not a mix with the one it replaced.
+    """
+    import pyarrow.compute as pc
+
     from .. import tracking
     from ..datasets import catalog
     from ..lineage import read_by_run, version_of
@@ -293,9 +299,12 @@ def build(
     record = endpoints.record_of(endpoints.get(endpoint, project))
     client = tracking.client(project)
     checks = [dependencies(record, serving_packages())]
+    version = str(record["version"])
     log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400)
+    if log.num_rows and "version" in log.column_names:
+        log = log.filter(pc.equal(log["version"].cast("string"), version))
     try:
-        current = api.served_inputs(endpoint, window, project)
+        current = api.served_inputs(endpoint, window, project, version)
     except MlopsError:
         current = None
     run = client.get_run(record["run_id"]) if record.get("run_id") else None
@@ -319,7 +328,7 @@ def build(
     samples = resources.read(Path(record["log_dir"]), time.time() - 86400)
     checks.append(ops(log, 86400.0, limits, samples))
     checks.append(
-        quality(labels.joined(endpoint, project), run.data.metrics if run else {}, limits)
+        quality(labels.joined(endpoint, project, version), run.data.metrics if run else {}, limits)
     )
     return Scorecard(endpoint, checks)
 

@@ -42,25 +42,19 @@ def _folder(ws: Workspace) -> Path:
     return ws.state_dir / "dashboards"
 
 
+TEMPLATE = Path(__file__).with_name("dashboard.ipynb")
+
+
 def notebook(endpoint: str, project_root: Path, refresh: float) -> Any:
-    """The dashboard notebook: a title and one cell showing :func:`monitoring.dashboard`."""
+    """The dashboard notebook: the template (``dashboard.ipynb``) with its parameters set."""
     import nbformat
 
-    code = (
-        "%load_ext mlops_jupyter\n"
-        "from mlops_jupyter import monitoring\n\n"
-        f"monitoring.dashboard({endpoint!r}, refresh={refresh!r}, project={str(project_root)!r})"
+    nb = nbformat.read(TEMPLATE, as_version=4)
+    nb.cells[0].source = f"# Monitoring: {endpoint}"
+    (parameters,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    parameters.source = (
+        f"endpoint = {endpoint!r}\nrefresh = {refresh!r}\nproject = {str(project_root)!r}"
     )
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_markdown_cell(f"# Monitoring: {endpoint}"),
-        nbformat.v4.new_code_cell(code),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
     return nb
 
 

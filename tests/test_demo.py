@@ -1,0 +1,63 @@
+"""`make demo`: the three demo notebooks top to bottom in one fresh project, then the summary."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from mlops_jupyter import demo, monitoring
+from mlops_jupyter.monitoring import publish
+from mlops_jupyter.serving import endpoints
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def outputs(nb_path: Path) -> str:
+    nb = json.loads(nb_path.read_text())
+    return "".join(
+        json.dumps(o) for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+    )
+
+
+def test_the_notebooks_are_kept_without_outputs():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+
+
+def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
+    project = tmp_path / "demo"
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert demo.main(["--notebooks", str(NOTEBOOKS), "--project", str(project)]) == 0
+        said = capsys.readouterr().out
+        # progress, then the summary: versions, runs, endpoints, dashboard, scorecards, next steps
+        assert "[ 1/18] %load_ext mlops_jupyter" in said
+        for expected in ("temps ", "weather ", "temps_1d ", "shallow", "deep", "spring",
+                         "summer", "temps-model", "Dashboard of temps-model: http://127.0.0.1:",
+                         "scorecard of weather:", "make lab", "make stop"):  # fmt: skip
+            assert expected in said, expected
+        assert {e.name for e in endpoints.endpoints(project)} == {"temps-model", "weather"}
+        assert monitoring.scorecard("weather", project=project).status != "fail"  # retrained
+
+        quickstart = outputs(project / "01-quickstart.ipynb")
+        assert "of columns drifted against temps@v1" in quickstart
+        assert "200 labels matched a request of temps-model" in quickstart
+        retrain = outputs(project / "03-drift-and-retrain.ipynb")
+        assert "scorecard of weather: FAIL" in retrain  # summer traffic, spring model
+        assert re.search("scorecard of weather: (PASS|WARN)", retrain)  # retrained, promoted
+        windows = outputs(project / "02-time-series-versions.ipynb")
+        assert "temps_1d@v1\\r\\ntemps_1d@v2\\r\\ntemps_1h@v1\\r\\ntemps_3h@v1" in windows
+        assert "Data and pipelines are up to date" in windows
+
+        # the dashboard notebook runs too (it is what Voilà publishes)
+        board = demo.run_notebook(
+            NOTEBOOKS / "dashboard.ipynb", project, progress=False
+        )  # its parameters name temps-model and the current folder's project
+        shown = outputs(project / "dashboard.ipynb")
+        assert "application/vnd.jupyter.widget-view+json" in shown, board.cells[-1].outputs
+    finally:
+        assert demo.main(["--project", str(project), "--stop"]) == 0
+    assert endpoints.endpoints(project) == [] and publish.dashboards(project) == []
