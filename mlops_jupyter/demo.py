@@ -49,8 +49,11 @@ def run_notebook(source: Path, project: Path, progress: bool = True, timeout: in
         for number, (index, cell) in enumerate(code_cells, 1):
             if progress:
                 first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                print(f"  [{number:>2}/{len(code_cells)}] {first[:70]}", flush=True)
+                print(f"  [{number:>2}/{len(code_cells)}] {first[:64]:<64}", end="", flush=True)
+            started = time.perf_counter()
             client.execute_cell(cell, index)
+            if progress:
+                print(f" {time.perf_counter() - started:5.1f} s", flush=True)
     nbformat.write(nb, project / source.name)
     return nb
 

@@ -178,9 +178,21 @@ def log_model(model: Any, input_example: Any = None, name: str = "model", **kwar
             "mlflow.<flavor>.log_model (e.g. mlflow.xgboost.log_model)"
         )
     kwargs.setdefault("pip_requirements", flavor.get_default_pip_requirements())
+    if module == "sklearn" and "serialization_format" not in kwargs:
+        kwargs.setdefault("skops_trusted_types", _sklearn_types(model))
     if flavor is mlflow.pyfunc:
         return flavor.log_model(name=name, input_example=input_example, **kwargs)
     return flavor.log_model(model, name=name, input_example=input_example, **kwargs)
+
+
+def _sklearn_types(model: Any) -> list[str]:
+    """scikit-learn's own classes inside ``model`` that skops does not trust by default (tree
+    predictors of gradient boosting, ...): trusted, as the library itself is. Anything else
+    stays untrusted, and MLflow says so."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return [t for t in untrusted if t.startswith("sklearn.")]
 
 
 def _first_line(text: str) -> str:
