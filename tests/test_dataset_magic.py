@@ -110,13 +110,3 @@ def test_help_on_every_subcommand(shell, capsys):
         assert f"  {sub} " in overview
         shell.run(f"%dataset {sub} --help")
         assert f"%dataset {sub}" in capsys.readouterr().out
-
-
-def test_the_time_series_notebook_runs_top_to_bottom(repo):
-    """The talk's case: 1 hour, 3 hour and daily windows kept as datasets and versions."""
-    nb = run_notebook(NOTEBOOKS / "02-time-series-versions.ipynb", repo, progress=False)
-
-    texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "temps_1d@v1\r\ntemps_1d@v2\r\ntemps_1h@v1\r\ntemps_3h@v1" in texts  # !git tag
-    assert "Data and pipelines are up to date" in texts  # !dvc status
-    assert not list(repo.glob("data/Data_*"))
