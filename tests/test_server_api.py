@@ -91,6 +91,7 @@ async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
     first = await get(jp_fetch, "runs", max_results="2", order="metrics.rmse ASC")
     assert [r["metrics.rmse"] for r in first["runs"]] == [0.7, 0.8]
     assert first["metrics"] == ["rmse"] and first["params"] == ["alpha"]
+    assert first["experiments"] == ["Default"]
     rest = await get(jp_fetch, "runs", max_results="2", order="metrics.rmse ASC",
                      page_token=first["next_page_token"])  # fmt: skip
     assert [r["name"] for r in rest["runs"]] == ["r0.1"] and rest["next_page_token"] is None

@@ -89,6 +89,8 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     run = tracking.get_run("fit")
     tracking.register(run.info.run_id, "m")  # version 2, to be promoted from the panel
     add_runs(120)
+    with tracking.run(name="elsewhere", experiment="other"):
+        pass
     with tracking.run(name=ODD_NAME):  # the newest: first in the list
         pass
 
@@ -103,7 +105,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     rows = panel.locator(".mlops-runs-spacer .mlops-runs-row")
     assert 0 < rows.count() < 60  # only those in view (and a margin) exist
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
-    page.wait_for_function(f"{count} === '122 runs'")  # the next page, fetched on the way down
+    page.wait_for_function(f"{count} === '123 runs'")  # the next page, fetched on the way down
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     panel.locator(".mlops-runs-row", has_text="sweep-000").wait_for()  # near the end
     assert 0 < rows.count() < 60
@@ -112,6 +114,13 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     panel.locator(".mlops-runs-row", has_text=ODD_NAME).wait_for()
     assert panel.locator("img").count() == 0
     assert page.evaluate("window.__injected") is None
+
+    # one experiment at a time
+    panel.locator(".mlops-runs-experiment").select_option("other")
+    page.wait_for_function(f"{count} === '1 run'")
+    assert panel.locator(".mlops-runs-row[data-run]").inner_text().startswith("elsewhere")
+    panel.locator(".mlops-runs-experiment").select_option("")
+    page.wait_for_function(f"{count} === '100+ runs'")
 
     # a run's details: parameters, metrics, lineage
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")

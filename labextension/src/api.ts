@@ -33,6 +33,7 @@ export interface IRunRow {
 }
 
 export interface IRunsPage {
+  experiments: string[];
   runs: IRunRow[];
   metrics: string[];
   params: string[];

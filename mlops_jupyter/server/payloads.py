@@ -75,7 +75,9 @@ def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
     metrics = sorted(c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics."))
     params = sorted(c.removeprefix("params.") for c in frame.columns if c.startswith("params."))
     token = frame.attrs.get("token")
+    experiments = tracking.client(project).search_experiments(max_results=1000)
     return {
+        "experiments": sorted(e.name for e in experiments),
         "runs": rows,
         "metrics": metrics,
         "params": params,

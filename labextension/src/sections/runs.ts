@@ -18,7 +18,12 @@ export class RunsSection extends Section {
   private token: string | null = null;
   private order = 'attributes.start_time DESC';
   private filter = '';
+  private experiment = '';
   private chosen: string[] | null = null;
+  private readonly experiments = el('select', {
+    className: 'mlops-input mlops-runs-experiment',
+    attrs: { 'aria-label': 'experiment' }
+  });
   private fetching = false;
   private readonly viewport = el('div', { className: 'mlops-runs-viewport' });
   private readonly spacer = el('div', { className: 'mlops-runs-spacer' });
@@ -49,10 +54,14 @@ export class RunsSection extends Section {
         this.draw(true);
       }
     });
+    this.experiments.addEventListener('change', () => {
+      this.experiment = this.experiments.value;
+      void this.refresh();
+    });
     this.viewport.append(this.spacer);
     this.viewport.addEventListener('scroll', () => this.draw(false));
     this.node.append(
-      el('div', { className: 'mlops-row-controls' }, [filter, metrics, this.count]),
+      el('div', { className: 'mlops-row-controls' }, [this.experiments, filter, metrics, this.count]),
       this.header,
       this.viewport,
       this.details
@@ -78,12 +87,18 @@ export class RunsSection extends Section {
     this.rows = page.runs;
     this.metrics = page.metrics;
     this.token = page.next_page_token;
+    this.experiments.replaceChildren(
+      el('option', { text: 'all experiments', attrs: { value: '' } }),
+      ...page.experiments.map(name => el('option', { text: name, attrs: { value: name } }))
+    );
+    this.experiments.value = this.experiment;
     this.viewport.scrollTop = 0;
     this.draw(true);
   }
 
   private fetch(token: string | null): Promise<IRunsPage> {
     return request<IRunsPage>('runs', {}, {
+      experiment: this.experiment,
       order: this.order,
       filter: this.filter,
       max_results: token ? PAGE : FIRST_PAGE,
@@ -123,7 +138,7 @@ export class RunsSection extends Section {
         )
       );
       this.spacer.style.height = `${this.rows.length * ROW}px`;
-      this.count.textContent = `${this.rows.length.toLocaleString('en-US')}${this.token ? '+' : ''} runs`;
+      this.count.textContent = `${this.rows.length.toLocaleString('en-US')}${this.token ? '+' : ''} run${this.rows.length === 1 && !this.token ? '' : 's'}`;
       if (!this.rows.length) {
         this.spacer.replaceChildren(note(this.filter ? 'No run matches the filter.' : 'No run yet: %%track a cell.'));
         return;
