@@ -38,7 +38,7 @@ stop: $(STAMP)
 
 test: $(STAMP) lint
 	cd labextension && npx --no vitest run --silent
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check mlops_jupyter tests benchmarks
