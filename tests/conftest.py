@@ -10,6 +10,38 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+BINDER = pytest.StashKey["object"]()
+
+
+def pytest_collection_modifyitems(items):
+    """The Binder test last, so that its environment installs while the others run."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_binder.py"))
+
+
+def pytest_collection_finish(session):
+    """When the Binder test is selected, start its environment's install now, in the background."""
+    if any(item.nodeid.startswith("tests/test_binder.py") for item in session.items):
+        import tempfile
+
+        from binder_setup import BinderInstall
+
+        session.config.stash[BINDER] = BinderInstall(Path(tempfile.mkdtemp(prefix="binder-")))
+
+
+def pytest_sessionfinish(session):
+    install = session.config.stash.get(BINDER, None)
+    if install is not None:
+        install.remove()
+
+
+@pytest.fixture
+def binder_install(request):
+    """The repository copy and the venv installed from binder/requirements.txt (waited for)."""
+    install = request.config.stash.get(BINDER, None)
+    assert install is not None, "the Binder install starts when test_binder.py is collected"
+    install.wait()
+    return install
+
 
 VEGA_DATA = Path(__import__("vega_datasets").__file__).parent / "_data"
 

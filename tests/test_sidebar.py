@@ -124,6 +124,8 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
 
     # a run's details: parameters, metrics, lineage
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
+    page.wait_for_function(f"{count} === '123 runs'")
+    panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     panel.locator(".mlops-runs-row[data-run]", has_text="fit").last.click()
     details = panel.locator(".mlops-run-details")
     details.locator("text=features@v1 (training)").wait_for()
