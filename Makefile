@@ -14,8 +14,11 @@ NODE_MODULES := labextension/node_modules/.installed
 LABEXT := mlops_jupyter/labextension/package.json
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f) labextension/tsconfig.json
 WITH_VENV := PATH="$(abspath $(BIN)):$$PATH"
-# The browser tests drive Debian's chromium (never a downloaded one); installed once, as root.
+# The browser tests drive Debian's chromium (never a downloaded one); the team tests start
+# Debian's PostgreSQL and Prometheus on 127.0.0.1. Installed once, as root.
 CHROMIUM := /usr/bin/chromium
+POSTGRES := /usr/lib/postgresql/15/bin/initdb
+PROMETHEUS := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
@@ -50,7 +53,7 @@ env: $(STAMP)
 # Installs exactly the versions in requirements.lock (what the tests ran with), builds the sidebar,
 # then installs this package (editable) with its server and lab extensions enabled.
 # uv installs the lock file's wheels in parallel: about 20 s on a fresh machine, against pip's 2.5 min.
-$(DEPS): requirements.lock | $(CHROMIUM)
+$(DEPS): requirements.lock | $(CHROMIUM) $(POSTGRES) $(PROMETHEUS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check $$(grep "^uv==" requirements.lock) 2>&1 | $(QUIET_PIP)
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
@@ -68,8 +71,17 @@ $(STAMP): $(DEPS) $(LABEXT) pyproject.toml
 	$(WITH_VENV) $(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
 	touch $@
 
+APT_INSTALL = $(APT) install --no-install-recommends $(1) >/dev/null || \
+	{ $(APT) update >/dev/null && $(APT) install --no-install-recommends $(1) >/dev/null; }
+
 $(CHROMIUM):
-	$(APT) install chromium >/dev/null || { $(APT) update >/dev/null && $(APT) install chromium >/dev/null; }
+	$(call APT_INSTALL,chromium)
+
+$(POSTGRES):
+	$(call APT_INSTALL,postgresql)
+
+$(PROMETHEUS):
+	$(call APT_INSTALL,prometheus)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_datasets.py

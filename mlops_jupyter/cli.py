@@ -149,6 +149,33 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Check the project's set-up (a profile's): one line per part; exit 1 on a failure."""
+    from . import doctor
+
+    checks = doctor.check(profile=args.profile)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks]))
+    else:
+        print("\n".join(str(c) for c in checks))
+    failed = [c for c in checks if c.status == "fail"]
+    if failed and not args.json:
+        print(f"{len(failed)} problem{'s' if len(failed) > 1 else ''}: fix the FAIL lines above")
+    return 1 if failed else 0
+
+
+def _prometheus(args: argparse.Namespace) -> int:
+    """Print (or write) a Prometheus scrape configuration for the project's endpoints."""
+    from .serving import prometheus
+
+    text = prometheus.scrape_config(interval=args.interval)
+    if args.write:
+        print(f"wrote {prometheus.write(args.write, text)}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlops-jupyter", description="The ML lifecycle from Jupyter: data, runs, models."
@@ -213,6 +240,16 @@ def parser() -> argparse.ArgumentParser:
     mon.add_argument("file", nargs="?", help="labels: a CSV or Parquet file with id and label")
     mon.add_argument("--json", action="store_true", help="check: print JSON")
     mon.set_defaults(func=_monitor)
+
+    doc = sub.add_parser("doctor", help="check the set-up (a profile's), one line per part")
+    doc.add_argument("--profile", help="the [profiles.NAME] of mlops.toml to check")
+    doc.add_argument("--json", action="store_true", help="print JSON")
+    doc.set_defaults(func=_doctor)
+
+    prom = sub.add_parser("prometheus", help="a Prometheus scrape configuration for the endpoints")
+    prom.add_argument("--write", metavar="FILE", help="write it to FILE instead of printing it")
+    prom.add_argument("--interval", default="15s", help="scrape interval (default 15s)")
+    prom.set_defaults(func=_prometheus)
 
     stop = sub.add_parser("stop", help="stop every endpoint and dashboard of the project")
     stop.set_defaults(func=_stop)

@@ -142,7 +142,7 @@ def _log(ws: Workspace, run_id: str, entries: list[tuple[dict[str, Any], Any]], 
         try:
             client.log_inputs(run_id, datasets=inputs)
         except MlflowException as exc:
-            if "UNIQUE" not in str(exc):
+            if "unique" not in str(exc).lower():  # SQLite: UNIQUE; PostgreSQL: unique
                 raise
             # another process (a sweep's sibling run) recorded the same dataset a moment ago;
             # now that it exists, linking this run to it succeeds

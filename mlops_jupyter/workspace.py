@@ -3,6 +3,16 @@
 The project root is the enclosing git repository. Settings have embedded defaults that need no
 server; a project overrides them in ``mlops.toml`` (or ``[tool.mlops-jupyter]`` in its
 ``pyproject.toml``), and ``MLOPS_JUPYTER_<SETTING>`` environment variables override both.
+
+A profile is a named set of settings in the same file, ``[profiles.NAME]``, applied over the
+file's top level when selected by ``MLOPS_JUPYTER_PROFILE`` or the file's ``profile`` key: the
+team's tracking server and bucket are one profile away from the embedded default::
+
+    [profiles.team]
+    mlflow_tracking_uri = "http://mlflow.internal:5000"
+    dvc_remote = "team"
+    dvc_remote_url = "s3://ml-data/dvc"
+    s3_endpoint_url = "http://minio.internal:9000"   # S3-compatible storage; omit for AWS
 """
 
 from __future__ import annotations
@@ -60,6 +70,17 @@ class Settings:
         default=".mlops/logs",
         metadata={"help": "Where prediction and server logs are written."},
     )
+    s3_endpoint_url: str = field(
+        default="",
+        metadata={
+            "help": "Endpoint of S3-compatible storage (MinIO, Ceph...) for s3:// DVC remotes "
+            "and MLflow artifacts; empty for AWS S3."
+        },
+    )
+    profile: str = field(
+        default="",
+        metadata={"help": "The [profiles.NAME] of the settings file in use (empty: none)."},
+    )
 
     @classmethod
     def names(cls) -> list[str]:
@@ -67,10 +88,21 @@ class Settings:
 
     @classmethod
     def load(cls, root: Path, environ: Mapping[str, str] | None = None) -> Settings:
-        """Defaults, then the project's file, then the environment."""
+        """Defaults, then the project's file, then its selected profile, then the environment."""
         env_vars: Mapping[str, str] = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        values.update(_file_settings(root))
+        values: dict[str, Any] = _file_settings(root)
+        profiles = values.pop("profiles", {})
+        profile = env_vars.get(ENV_PREFIX + "PROFILE") or values.get("profile") or ""
+        if profile:
+            if not isinstance(profiles, dict) or profile not in profiles:
+                known = sorted(profiles) if isinstance(profiles, dict) else []
+                raise MlopsError(
+                    f"no profile {profile!r} in {root / SETTINGS_FILE}; "
+                    + (f"known profiles: {', '.join(known)}" if known else "add [profiles."
+                       f"{profile}] with its settings, or unset {ENV_PREFIX}PROFILE")
+                )  # fmt: skip
+            values.update({k.replace("-", "_"): v for k, v in profiles[profile].items()})
+            values["profile"] = profile
         for name in cls.names():
             env = env_vars.get(ENV_PREFIX + name.upper())
             if env is not None:
@@ -98,6 +130,12 @@ def _file_settings(root: Path) -> dict[str, Any]:
         if data:
             return {k.replace("-", "_"): v for k, v in data.items()}
     return {}
+
+
+def profiles(root: Path) -> list[str]:
+    """The profile names that the project's settings file defines."""
+    found = _file_settings(root).get("profiles", {})
+    return sorted(found) if isinstance(found, dict) else []
 
 
 def find_root(start: str | os.PathLike[str] | None = None) -> Path | None:

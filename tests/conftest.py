@@ -86,9 +86,56 @@ def repo(tmp_path, monkeypatch) -> Path:
     return root
 
 
+TEAM_PROFILE = """[profiles.team]
+mlflow_tracking_uri = "{mlflow}"
+dvc_remote = "team"
+dvc_remote_url = "s3://dvc/{prefix}"
+s3_endpoint_url = "{s3}"
+"""
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked ``both_stores`` run on the embedded default and on the team's services."""
+    if metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store", ["embedded", "team"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def team(tmp_path_factory):
+    """PostgreSQL and an S3-compatible server (moto) on 127.0.0.1, for the whole session."""
+    from services import Team
+
+    services = Team(tmp_path_factory.mktemp("team"))
+    yield services
+    services.close()
+
+
 @pytest.fixture
-def project(repo) -> Path:
-    """A git + DVC project made by ``datasets.init``."""
+def store(request, repo, monkeypatch):
+    """Where the project keeps runs and data: the embedded default, or (``team``) a profile
+    pointing at an ``mlflow server`` on PostgreSQL with S3 artifacts, and an S3 DVC remote."""
+    kind = getattr(request, "param", "embedded")
+    if kind == "embedded":
+        yield kind
+        return
+    from services import S3_ENV
+
+    team = request.getfixturevalue("team")
+    server = team.reset()
+    (repo / "mlops.toml").write_text(
+        TEAM_PROFILE.format(mlflow=server.url, prefix=repo.parent.name, s3=team.s3.url)
+    )
+    git(repo, "add", "mlops.toml")
+    git(repo, "commit", "-q", "-m", "The team profile")
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLOPS_JUPYTER_PROFILE", "team")
+    yield server
+
+
+@pytest.fixture
+def project(repo, store) -> Path:
+    """A git + DVC project made by ``datasets.init`` (on the store ``store`` says)."""
     from mlops_jupyter import datasets
 
     datasets.init(repo)

@@ -7,6 +7,8 @@ from IPython.core.error import UsageError
 
 from mlops_jupyter import tracking
 
+pytestmark = pytest.mark.both_stores
+
 FIT = """%%track -e temps -n {name} -p alpha={alpha}
 from sklearn.linear_model import Ridge
 from mlops_jupyter import tracking

@@ -13,6 +13,7 @@ from mlops_jupyter.demo import run_notebook as execute
 from mlops_jupyter.errors import MlopsError
 
 
+@pytest.mark.both_stores
 def test_a_notebook_run_reproduces_with_the_data_version_it_read(train_notebook, temps, project):
     original = tracking.run_notebook(train_notebook, {"alpha": 0.5}, experiment="nb")
     # the dataset moves on: `temps` now means v2, but the run read v1
@@ -41,6 +42,7 @@ CELLS = [
 ]
 
 
+@pytest.mark.both_stores
 def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, capsys):
     (project / "notes.txt").write_text("committed")
     subprocess.run(["git", "add", "notes.txt"], cwd=project, check=True)
@@ -72,6 +74,7 @@ def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, caps
     ]  # fmt: skip
 
 
+@pytest.mark.both_stores
 def test_a_run_whose_data_is_gone_says_so(shell, temps_v1, project):
     shell.run("df = %dataset load temps@v1")
     shell.run("%%track -n lost\nimport mlflow\nmlflow.log_metric('rows', len(df))")

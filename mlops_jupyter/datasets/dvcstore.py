@@ -38,7 +38,7 @@ def init(ws: Workspace) -> list[str]:
         repo = Repo(str(ws.root))
         try:
             if ws.settings.dvc_remote not in _remote_urls(repo):
-                _write_remote(repo, ws.settings.dvc_remote, _remote_url(ws), default=True)
+                _write_remote(repo, ws.settings.dvc_remote, _remote_url(ws), default=True, ws=ws)
         finally:
             repo.close()
     files = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
@@ -173,14 +173,43 @@ def _remote_urls(repo: Repo) -> dict[str, str]:
 
 def set_remote(ws: Workspace, name: str, url: str, default: bool) -> None:
     with open_repo(ws) as repo:
-        _write_remote(repo, name, url, default)
+        _write_remote(repo, name, url, default, ws=ws)
 
 
-def _write_remote(repo: Repo, name: str, url: str, default: bool) -> None:
-    with repo.config.edit("repo") as conf:
+def _write_remote(
+    repo: Repo, name: str, url: str, default: bool, ws: Workspace, level: str = "repo"
+) -> None:
+    """Add remote ``name``; an ``s3://`` one gets the settings' S3-compatible endpoint."""
+    with repo.config.edit(level) as conf:
         conf["remote"][name] = {"url": url}
+        if url.startswith("s3://") and ws.settings.s3_endpoint_url:
+            conf["remote"][name]["endpointurl"] = ws.settings.s3_endpoint_url
         if default:
             conf["core"]["remote"] = name
+
+
+def profile_remote(ws: Workspace) -> str | None:
+    """The remote a selected profile names, added to DVC's local (git-ignored) config when the
+    project does not have it yet, so that ``dvc push -r NAME`` finds it too; None without a
+    profile."""
+    if not ws.settings.profile:
+        return None
+    name = ws.settings.dvc_remote
+    with open_repo(ws) as repo:
+        if name not in _remote_urls(repo):
+            _write_remote(repo, name, _remote_url(ws), default=False, ws=ws, level="local")
+    return name
+
+
+def remote_config(ws: Workspace, name: str | None) -> tuple[str, dict[str, Any]]:
+    """The name and merged DVC configuration (url, endpointurl, keys...) of remote ``name``
+    (the default remote when None)."""
+    with open_repo(ws) as repo:
+        name = name or repo.config["core"].get("remote")
+        if not name or name not in repo.config["remote"]:
+            known = ", ".join(repo.config["remote"]) or "none"
+            raise NotFoundError(f"no DVC remote {name!r}; configured remotes: {known}")
+        return name, dict(repo.config["remote"][name])
 
 
 def transfer(
@@ -196,6 +225,7 @@ def transfer(
     from fsspec.callbacks import DEFAULT_CALLBACK, TqdmCallback
     from tqdm.auto import tqdm
 
+    remote = remote or profile_remote(ws)
     with open_repo(ws) as repo:
         try:
             odb = repo.cloud.get_remote_odb(remote, direction)
@@ -217,14 +247,37 @@ def transfer(
         objs = [HashInfo("md5", md5) for md5 in dict.fromkeys(md5s)]
         try:
             result = repo.cloud.transfer(src, dest, objs, callback=callback, cache_odb=cache)
-        except DvcException as exc:
-            raise MlopsError(f"{direction} failed: {_first_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - storage errors surface from fsspec and boto
+            _explain_storage(ws, repo, remote, direction)
+            if isinstance(exc, DvcException):
+                raise MlopsError(f"{direction} failed: {_first_line(exc)}") from None
+            raise
         finally:
             callback.close()
+        if result.failed:
+            _explain_storage(ws, repo, remote, direction)
         failed = {h.value for h in result.failed}
         if direction == "pull":  # objects the remote lacks are skipped, not failed: count them
             failed |= {h.value for h in objs if not cache.exists(h.value)}
     return len(result.transferred), sorted(failed)
+
+
+def _explain_storage(ws: Workspace, repo: Repo, remote: str | None, direction: str) -> None:
+    """When a transfer to or from an ``s3://`` remote failed: raise the one line saying why
+    (bucket missing, credentials refused, storage unreachable), if the bucket check finds it."""
+    from .. import s3
+
+    name = remote or repo.config["core"].get("remote")
+    conf = dict(repo.config["remote"].get(name, {})) if name else {}
+    url = str(conf.get("url", ""))
+    if not url.startswith("s3://"):
+        return
+    endpoint = conf.get("endpointurl") or ws.settings.s3_endpoint_url or None
+    try:
+        s3.check_bucket(url, endpoint, conf)
+    except MlopsError as exc:
+        way = "to" if direction == "push" else "from"
+        raise MlopsError(f"{exc} ({direction} {way} remote {name!r} failed)") from None
 
 
 def fetch(ws: Workspace, md5: str, what: str, remote: str | None = None) -> Path:

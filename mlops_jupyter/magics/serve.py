@@ -100,6 +100,21 @@ def _export(args: Any) -> Any:
     return out
 
 
+@magic_arguments(name="serve prometheus")
+@argument("--write", metavar="FILE", help="write it to FILE (prometheus --config.file=FILE)")
+@argument("--interval", default="15s", help="scrape interval (default 15s)")
+def _prometheus(args: Any) -> Any:
+    """A Prometheus scrape configuration for the running endpoints (printed, or written)."""
+    from ..serving import prometheus
+
+    text = prometheus.scrape_config(interval=args.interval)
+    if args.write:
+        print(f"wrote {prometheus.write(args.write, text)}")
+        return None
+    print(text, end="")
+    return None
+
+
 SUBCOMMANDS = {
     "start": _start,
     "status": _status,
@@ -108,6 +123,7 @@ SUBCOMMANDS = {
     "reload": _reload,
     "stop": _stop,
     "export": _export,
+    "prometheus": _prometheus,
 }
 WRITES = {"start", "stop", "reload", "predict", "export"}
 
@@ -118,6 +134,6 @@ class ServeMagics(Magics):
     def serve(self, line: str) -> Any:
         """Models behind HTTP: ``%serve SUBCOMMAND [--help]``.
 
-        start, status, logs, predict, reload, stop, export.
+        start, status, logs, predict, reload, stop, export, prometheus.
         """
         return run_subcommand("serve", SUBCOMMANDS, line, writes=WRITES)

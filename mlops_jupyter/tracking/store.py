@@ -1,8 +1,10 @@
 """Where runs are kept: the project's MLflow store, embedded (SQLite) unless told otherwise.
 
 The embedded default needs no server: a SQLite file and an artifact folder under the project's
-state folder. ``MLFLOW_TRACKING_URI``, or the ``mlflow_tracking_uri`` setting, points at a
-tracking server instead. Everything written is an ordinary MLflow run.
+state folder. ``MLFLOW_TRACKING_URI``, or the ``mlflow_tracking_uri`` setting (a profile's, for a
+team), points at a tracking server instead: it is probed once per process before first use
+(see :mod:`.remote`), and run ends that an outage kept on disk are written then (:mod:`.pending`).
+Everything written is an ordinary MLflow run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
 from ..workspace import Workspace
+from . import pending, remote
 
 _ready: set[str] = set()
 NOISY_LOGGERS = (
@@ -53,17 +56,25 @@ def connect(ws: Workspace) -> Any:
     """An ``MlflowClient`` on the project's store, set as MLflow's current store too.
 
     On first use the embedded SQLite store is created with write-ahead logging (so several
-    notebooks can log at once) and its Default experiment keeps artifacts inside the project.
+    notebooks can log at once) and its Default experiment keeps artifacts inside the project;
+    a tracking server is probed (:class:`~.remote.StoreUnavailable` when it cannot be used).
     """
     import mlflow
     from mlflow import MlflowClient
 
     uri = tracking_uri(ws)
-    if uri not in _ready:
+    if ws.settings.s3_endpoint_url:  # artifacts an experiment keeps in S3-compatible storage
+        os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", ws.settings.s3_endpoint_url)
+    if remote.is_server(uri):
+        remote.short_retries()
+    first = uri not in _ready
+    if first:
         for noisy in NOISY_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         if is_embedded(uri):
             _create_embedded(ws, uri)
+        elif remote.is_server(uri):
+            remote.probe(uri)
         _ready.add(uri)
     if mlflow.get_tracking_uri() != uri or mlflow.get_registry_uri() != uri:
         before = os.environ.get("MLFLOW_TRACKING_URI")
@@ -75,7 +86,26 @@ def connect(ws: Workspace) -> Any:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = before
-    return MlflowClient(uri, registry_uri=uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    if first:
+        settle_pending(ws, client, uri)
+    return client
+
+
+def forget(uri: str) -> None:
+    """Probe the store at ``uri`` again on the next connection (it failed meanwhile)."""
+    _ready.discard(uri)
+
+
+def settle_pending(ws: Workspace, client: Any, uri: str) -> list[str]:
+    """Write the run ends an outage kept on disk, now that the store answers; their run ids."""
+    try:
+        return pending.settle(ws, client, uri)
+    except Exception as exc:  # noqa: BLE001 - still down: they wait for the next connection
+        if remote.explain(exc, uri) is None:
+            raise
+        forget(uri)
+        return []
 
 
 def _create_embedded(ws: Workspace, uri: str) -> None:
@@ -161,7 +191,8 @@ def experiment_id(ws: Workspace, client: Any, name: str | None, create: bool = T
     try:
         return str(client.create_experiment(name, artifact_location=location))
     except mlflow.exceptions.MlflowException as exc:
-        if "already exists" in str(exc) or "UNIQUE" in str(exc):  # another process won the race
+        # another process won the race (SQLite says UNIQUE, PostgreSQL unique)
+        if "already exists" in str(exc) or "unique" in str(exc).lower():
             return str(client.get_experiment_by_name(name).experiment_id)
         raise
 

@@ -28,7 +28,7 @@ from typing import Any
 from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
-from . import environment, store
+from . import environment, pending, remote, store
 
 PLAIN = (str, int, float, bool)
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -132,9 +132,9 @@ class Run:
 
     def flush(self) -> None:
         """Write the queued metric points now."""
-        while self._pending:
-            chunk, self._pending = self._pending[:BATCH], self._pending[BATCH:]
-            self._client.log_batch(self.id, metrics=chunk, synchronous=True)
+        while self._pending:  # a chunk leaves the queue only once written
+            self._client.log_batch(self.id, metrics=self._pending[:BATCH], synchronous=True)
+            del self._pending[:BATCH]
         self._last_flush = time.monotonic()
 
     @property
@@ -207,7 +207,7 @@ def run(
         params=params,
         _client=client,
     )
-    status = "FAILED"
+    status, error = "FAILED", None
     try:
         client.log_batch(
             handle.id,
@@ -222,32 +222,76 @@ def run(
         seed_everything(seed)
         _current.append(handle)
         yield handle
-        if handle.error is not None:  # the body reported its failure instead of raising
-            status = "KILLED" if isinstance(handle.error, KeyboardInterrupt) else "FAILED"
-            _record_error(client, handle.id, handle.error)
-        else:
-            status = "FINISHED"
+        error = handle.error  # the body may report its failure instead of raising
+        status = "FINISHED" if error is None else _failed(error)
     except BaseException as exc:
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        _record_error(client, handle.id, exc)
+        status, error = _failed(exc), exc
         raise
     finally:
         if _current and _current[-1] is handle:
             _current.pop()
-        try:
+        if autolog:
+            mlflow.autolog(disable=True, silent=True)
+        handle.status = status
+        _finish(ws, client, handle, status, error)
+
+
+def _failed(exc: BaseException) -> str:
+    return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+
+
+def _finish(
+    ws: Workspace, client: Any, handle: Run, status: str, error: BaseException | None
+) -> None:
+    """Write the run's end: its error, the queued metric points, its status.
+
+    If the store fails meanwhile (a server or its database down), the end is kept on disk and
+    written when the store answers again; the run is no longer active here either way.
+    """
+    import mlflow
+
+    uri = store.tracking_uri(ws)
+    outage = remote.explain(error, uri) if error is not None else None
+    try:
+        if outage is None:
+            if error is not None:
+                _record_error(client, handle.id, error)
             handle.flush()
-        finally:
-            if autolog:
-                mlflow.autolog(disable=True, silent=True)
-            handle.status = status
-            mlflow.end_run(status)
+            mlflow.end_run(status)  # leaves the run inactive here even if the store fails
+            return
+    except Exception as exc:
+        outage = remote.explain(exc, uri)
+        if outage is None:
+            raise
+    finally:
+        _release(handle)
+    line = None if error is None else _error_text(error)
+    pending.keep(ws, uri, handle.id, status, line, handle._pending)
+    store.forget(uri)  # the next connection probes the store again, and writes what was kept
+    what = f"{len(handle._pending)} unwritten metric points and its status {status}"
+    raise remote.StoreUnavailable(
+        f"{outage}. Run {handle.short_id} keeps {what} in {ws.rel(pending.folder(ws))}; they "
+        "are written when the store answers again"
+    ) from None
+
+
+def _release(handle: Run) -> None:
+    """End the run in this process only (the store cannot be told now)."""
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    if stack and stack[-1].info.run_id == handle.id:
+        stack.pop()
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    return str(exc) if isinstance(exc, MlopsError) else error_line(exc)
 
 
 def _record_error(client: Any, run_id: str, exc: BaseException) -> None:
-    line = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else None
-    if isinstance(exc, MlopsError):
-        line = str(exc)
-    client.set_tag(run_id, "mlops.error", line or error_line(exc))
+    client.set_tag(run_id, "mlops.error", _error_text(exc))
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     client.log_text(run_id, text, "error.txt")
 
