@@ -34,6 +34,7 @@ def scrape_config(
         scrape: dict[str, object] = {
             "job_name": f"{job}-{endpoint.name}",
             "metrics_path": "/metrics",
+            "honor_labels": True,  # the metrics' own endpoint label is the same name
             "static_configs": [
                 {
                     "targets": [endpoint.url.removeprefix("http://")],
