@@ -42,3 +42,38 @@ def test_the_remote_default_comes_from_the_settings(repo, tmp_path, monkeypatch)
     monkeypatch.setenv("MLOPS_JUPYTER_DVC_REMOTE_URL", str(tmp_path / "shared-storage"))
     datasets.init()
     assert datasets.remotes()["url"].tolist() == [str(tmp_path / "shared-storage")]
+
+
+def test_a_profile_applies_over_the_file_when_selected(repo, monkeypatch):
+    (repo / "mlops.toml").write_text(
+        'dvc_remote = "mine"\n'
+        "[profiles.team]\n"
+        'mlflow_tracking_uri = "http://mlflow.internal:5000"\n'
+        'dvc_remote = "team"\n'
+    )
+    plain = Settings.load(repo)
+    assert (plain.profile, plain.dvc_remote) == ("", "mine")
+    assert plain.mlflow_tracking_uri == "sqlite:///.mlops/mlflow.db"
+    monkeypatch.setenv("MLOPS_JUPYTER_PROFILE", "team")
+    team = Settings.load(repo)
+    assert (team.profile, team.dvc_remote) == ("team", "team")
+    assert team.mlflow_tracking_uri == "http://mlflow.internal:5000"
+    monkeypatch.setenv("MLOPS_JUPYTER_DVC_REMOTE", "from-env")  # the environment still wins
+    assert Settings.load(repo).dvc_remote == "from-env"
+
+
+def test_an_unknown_profile_names_the_known_ones(repo, monkeypatch):
+    (repo / "mlops.toml").write_text('profile = "prod"\n[profiles.team]\ndvc_remote = "t"\n')
+    with pytest.raises(MlopsError, match="no profile 'prod' in .*; known profiles: team"):
+        Settings.load(repo)
+
+
+def test_the_doctor_passes_the_embedded_default(project):
+    from mlops_jupyter import doctor
+
+    checks = doctor.check()
+    assert [(c.part, c.status) for c in checks] == [
+        ("settings", "ok"), ("project", "ok"), ("tracking", "ok"),
+        ("artifacts", "ok"), ("data", "ok"),
+    ]  # fmt: skip
+    assert "embedded MLflow store .mlops/mlflow.db" in str(checks[2])
