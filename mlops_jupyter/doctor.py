@@ -125,7 +125,7 @@ def _artifacts(ws: Workspace) -> Check:
             "artifact locations itself and needs that storage's credentials",
         )
     if not answer.ok:
-        raise remote.from_status(uri, answer.status_code, remote._message(answer))
+        raise remote.from_status(uri, answer.status_code, remote.message(answer))
     return Check("artifacts", "ok", "the server stores artifacts (proxied), and its store answers")
 
 

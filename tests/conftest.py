@@ -11,6 +11,7 @@ import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 BINDER = pytest.StashKey["object"]()
+TEAM = pytest.StashKey["object"]()
 
 
 def pytest_collection_modifyitems(items):
@@ -19,19 +20,34 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_collection_finish(session):
-    """When the Binder test is selected, start its environment's install now, in the background."""
+    """Start now, in the background, what selected tests will wait for: the Binder test's
+    environment, and the team's services (PostgreSQL, S3, an MLflow server)."""
     if any(item.nodeid.startswith("tests/test_binder.py") for item in session.items):
         import tempfile
 
         from binder_setup import BinderInstall
 
         session.config.stash[BINDER] = BinderInstall(Path(tempfile.mkdtemp(prefix="binder-")))
+    if any(_needs_team(item) for item in session.items):
+        from services import Starting
+
+        session.config.stash[TEAM] = Starting()
+
+
+def _needs_team(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "team" in item.fixturenames or (
+        callspec is not None and callspec.params.get("store") == "team"
+    )
 
 
 def pytest_sessionfinish(session):
     install = session.config.stash.get(BINDER, None)
     if install is not None:
         install.remove()
+    team = session.config.stash.get(TEAM, None)
+    if team is not None:
+        team.close()
 
 
 @pytest.fixture
@@ -101,13 +117,14 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def team(tmp_path_factory):
-    """PostgreSQL and an S3-compatible server (moto) on 127.0.0.1, for the whole session."""
-    from services import Team
-
-    services = Team(tmp_path_factory.mktemp("team"))
-    yield services
-    services.close()
+def team(request):
+    """PostgreSQL, an S3-compatible server (moto) and an MLflow server on 127.0.0.1, for the
+    whole session (started in the background when the session begins)."""
+    starting = request.config.stash.get(TEAM, None)
+    assert starting is not None, (
+        "the team's services start when a test that needs them is collected"
+    )
+    return starting.get()
 
 
 @pytest.fixture

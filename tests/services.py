@@ -184,6 +184,7 @@ class Team:
     and keeps its DVC data under a prefix of its own."""
 
     DB = "mlflow"
+    SPARE = "mlflow_spare"
 
     def __init__(self, base: Path):
         self.base = base
@@ -198,6 +199,8 @@ class Team:
             capture_output=True,
         )
         self.fresh = self.postgres.dump(self.DB)
+        # a second migrated database, for a test's own server (no migrations to wait for)
+        self.postgres.sql(f"CREATE DATABASE {self.SPARE} TEMPLATE {self.DB}")
         tables = self.postgres.sql(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", self.DB
         )
@@ -215,6 +218,38 @@ class Team:
         self.server.stop()
         self.s3.stop()
         self.postgres.remove()
+
+
+class Starting:
+    """The team's services starting in a background thread (while other tests run)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.base = Path(tempfile.mkdtemp(prefix="mlops-team-"))
+        self.team: Team | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._start, daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.team = Team(self.base)
+        except BaseException as exc:  # noqa: BLE001 - raised in the test that needs them
+            self.error = exc
+
+    def get(self) -> Team:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.team is not None
+        return self.team
+
+    def close(self) -> None:
+        self.thread.join()
+        if self.team is not None:
+            self.team.close()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 MIGRATE = """import sys

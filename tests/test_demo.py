@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from browser import SCREENSHOTS, jupyterlab, lab_page
+
 from mlops_jupyter import demo, monitoring
 from mlops_jupyter.monitoring import publish
 from mlops_jupyter.serving import endpoints
@@ -63,6 +65,17 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
         )  # its parameters name temps-model and the current folder's project
         executed = (project / "dashboard.ipynb").read_text()
         assert "application/vnd.jupyter.widget-view+json" in executed, board.cells[-1].outputs
+
+        # the executed quickstart in JupyterLab, beside the sidebar: the README's picture
+        with jupyterlab(project, tmp_path) as lab, lab_page(lab, "01-quickstart.ipynb") as page:
+            page.click("li[data-id='mlops-jupyter-sidebar']")
+            panel = page.locator("#mlops-jupyter-sidebar")
+            panel.locator(".mlops-model[data-model='temps-model']").wait_for()
+            drift = page.locator(".jp-CodeCell", has_text="%monitor drift temps-model")
+            drift.evaluate("cell => cell.scrollIntoView({block: 'start'})")
+            drift.locator(".jp-RenderedHTMLCommon table").first.wait_for()  # then the scorecard
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
     finally:
         assert demo.main(["--project", str(project), "--stop"]) == 0
     assert endpoints.endpoints(project) == [] and publish.dashboards(project) == []

@@ -42,7 +42,6 @@ CELLS = [
 ]
 
 
-@pytest.mark.both_stores
 def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, capsys):
     (project / "notes.txt").write_text("committed")
     subprocess.run(["git", "add", "notes.txt"], cwd=project, check=True)
@@ -74,7 +73,6 @@ def test_a_cell_run_replays_its_session_read_only(temps, project, tmp_path, caps
     ]  # fmt: skip
 
 
-@pytest.mark.both_stores
 def test_a_run_whose_data_is_gone_says_so(shell, temps_v1, project):
     shell.run("df = %dataset load temps@v1")
     shell.run("%%track -n lost\nimport mlflow\nmlflow.log_metric('rows', len(df))")

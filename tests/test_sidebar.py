@@ -2,67 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from browser import SCREENSHOTS, jupyterlab, lab_page
 
 from mlops_jupyter import tracking
-from mlops_jupyter.netutil import kill_group, pick_port, wait_http
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
-TOKEN = "sidebar-test-token"
 ODD_NAME = '<img src=x onerror="window.__injected=1">'
 
 
 @pytest.fixture
 def lab(project, endpoint, tmp_path):
     """JupyterLab on 127.0.0.1 in the project (a dataset, runs, a model, a running endpoint)."""
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    port = pick_port(None, 8900)
-    env = dict(
-        os.environ,
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
-    )
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={project}", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--allow-root",
-    ]  # fmt: skip
-    with open(tmp_path / "lab.log", "wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=log, env=env, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 60,
-                  alive=lambda: server.poll() is None)  # fmt: skip
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        kill_group(server.pid)
+    with jupyterlab(project, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def page(lab):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make env` (it installs it)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(f"{lab}/lab?token={TOKEN}")
-        page.wait_for_selector("li[data-id='mlops-jupyter-sidebar']")
+    with lab_page(lab) as page:
         yield page
-        browser.close()
 
 
 def add_runs(count: int) -> None:
@@ -161,7 +121,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     )
     status = panel.locator(".mlops-statusline").inner_text()
     assert status.startswith('Inserted "df = %dataset load features@v1"')
-    page.screenshot(path=str(SCREENSHOTS / "notebook.png"))
+    page.screenshot(path=str(SCREENSHOTS / "insert.png"))
 
     # the palette's commands, and the dark theme followed
     assert page.evaluate("window.jupyterapp.commands.hasCommand('mlops-jupyter:refresh')")

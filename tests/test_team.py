@@ -170,7 +170,7 @@ def test_an_unknown_profile_is_one_line(project, monkeypatch):
         tracking.runs()
 
 
-def test_wrong_credentials_are_one_line(project, tmp_path, monkeypatch):
+def test_wrong_credentials_are_one_line(project, team, tmp_path, monkeypatch):
     """An MLflow server with MLflow's basic authentication: wrong password, then the right one."""
     from services import Process
 
@@ -187,7 +187,7 @@ def test_wrong_credentials_are_one_line(project, tmp_path, monkeypatch):
     port = pick_port(None, 15600)
     server = Process(
         [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth", "--host",
-         "127.0.0.1", "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path}/m.db",
+         "127.0.0.1", "--port", str(port), "--backend-store-uri", team.postgres.url(team.SPARE),
          "--workers", "1"],
         tmp_path / "auth-server.log",
         env={

@@ -62,7 +62,6 @@ def test_a_tracked_cell_records_what_is_needed_to_compare_and_redo_it(shell, tem
     assert f"mlflow=={mlflow.__version__}" in requirements
 
 
-@pytest.mark.both_stores
 def test_loads_inside_the_run_are_training_inputs(shell, temps_v1):
     shell.run("%%track -n inside\ndf = %dataset load temps\n")
     (dataset_input,) = tracking.get_run("inside").inputs.dataset_inputs
@@ -82,7 +81,6 @@ def test_a_failing_cell_ends_its_run_failed_and_leaves_none_active(shell, projec
     assert tracking.get_run("after").info.status == "FINISHED"
 
 
-@pytest.mark.both_stores
 def test_an_interrupted_cell_ends_its_run_killed(shell, project):
     with pytest.raises(KeyboardInterrupt):
         shell.run("%%track -n stopped\nraise KeyboardInterrupt")
@@ -90,7 +88,6 @@ def test_an_interrupted_cell_ends_its_run_killed(shell, project):
     assert mlflow.active_run() is None
 
 
-@pytest.mark.both_stores
 def test_runs_are_ordinary_mlflow_runs(shell, project):
     shell.run("%%track -e temps -n plain -p alpha=2\nimport mlflow\nmlflow.log_metric('rmse', 3.5)")
     run = tracking.get_run("plain")
@@ -151,7 +148,6 @@ def test_parameters_must_be_plain_values(project):
     assert mlflow.active_run() is None
 
 
-@pytest.mark.both_stores
 def test_close_matches_for_run_names(shell, project):
     shell.run("%%track -n gradient-boost\npass")
     with pytest.raises(UsageError) as exc:
@@ -189,7 +185,6 @@ def test_autolog_records_the_estimator_and_its_model(shell, project):
     assert "alpha" not in tracking.get_run("manual").data.params  # autolog was turned off again
 
 
-@pytest.mark.both_stores
 def test_a_metric_chart_across_runs(shell, project):
     for value in (1.0, 2.0):
         shell.run(f"%%track -e charts\nimport mlflow\nmlflow.log_metric('rmse', {value})")

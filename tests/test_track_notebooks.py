@@ -42,7 +42,6 @@ def test_a_notebook_run_is_one_run_with_everything_the_notebook_logged(train_not
     assert run.data.tags["mlops.notebook"] == "notebooks/train.ipynb"
 
 
-@pytest.mark.both_stores
 def test_a_failing_notebook_names_the_cell_in_one_line(train_notebook, project):
     out = cli("run", str(train_notebook), "-p", "fail", "true", "-q", cwd=project, check=False)
     assert out.returncode == 1
@@ -67,7 +66,6 @@ def test_notebook_mistakes_are_caught_before_a_kernel_starts(project, train_note
     assert out.returncode == 1 and "Traceback" not in out.stderr
 
 
-@pytest.mark.both_stores
 def test_a_sweep_runs_a_grid_in_parallel_under_one_parent(train_notebook, project):
     out = cli("run", str(train_notebook), "--sweep", "alpha=0.1,10", "-j", "2", cwd=project)
     assert out.stdout.count("finished") == 2

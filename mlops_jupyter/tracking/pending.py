@@ -51,18 +51,32 @@ def waiting(ws: Workspace, uri: str) -> list[dict[str, Any]]:
 
 
 def settle(ws: Workspace, client: Any, uri: str) -> list[str]:
-    """Write the kept run ends to the store (which answers again); the run ids written."""
+    """Write the kept run ends to the store (which answers again); the run ids written.
+
+    Each record is claimed first (renamed), so that two processes never write one twice; a
+    record whose writing fails goes back for the next try.
+    """
     from mlflow.entities import Metric
 
     done = []
     for record in waiting(ws, uri):
         run_id = record["run_id"]
-        metrics = [Metric(k, v, t, s) for k, v, t, s in record["metrics"]]
-        for start in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[start : start + 1000], synchronous=True)
-        if record.get("error"):
-            client.set_tag(run_id, "mlops.error", record["error"])
-        client.set_terminated(run_id, record["status"])
-        (folder(ws) / f"{run_id}.json").unlink()
+        path = folder(ws) / f"{run_id}.json"
+        claimed = path.with_name(f".{run_id}.{os.getpid()}.claimed")
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            continue  # another process is writing it
+        try:
+            metrics = [Metric(k, v, t, s) for k, v, t, s in record["metrics"]]
+            for start in range(0, len(metrics), 1000):
+                client.log_batch(run_id, metrics=metrics[start : start + 1000], synchronous=True)
+            if record.get("error"):
+                client.set_tag(run_id, "mlops.error", record["error"])
+            client.set_terminated(run_id, record["status"])
+        except BaseException:
+            os.rename(claimed, path)
+            raise
+        claimed.unlink()
         done.append(run_id)
     return done

@@ -74,7 +74,7 @@ def probe(uri: str, path: str = SEARCH, timeout: float = 5.0) -> None:
     except requests.exceptions.RequestException as exc:
         raise unreachable(uri, _reason(exc)) from None
     if response.status_code >= 400:
-        raise from_status(uri, response.status_code, _message(response))
+        raise from_status(uri, response.status_code, message(response))
 
 
 def unreachable(uri: str, reason: str) -> StoreUnavailable:
@@ -135,16 +135,14 @@ def _connection_reason(text: str) -> str:
     return text.splitlines()[0][:120] if text else "no answer"
 
 
-def _message(response: Any) -> str:
+def message(response: Any) -> str:
+    """What a server's error response says, in one short line."""
     try:
         body = response.json()
     except ValueError:
-        return (
-            (response.text or response.reason or "").strip().splitlines()[0][:160]
-            if (response.text or response.reason)
-            else ""
-        )
-    return _server_message(str(body.get("message", body)))
+        text = (response.text or response.reason or "").strip()
+        return text.splitlines()[0][:160] if text else ""
+    return _server_message(str(body.get("message", body) if isinstance(body, dict) else body))
 
 
 def _server_message(text: str) -> str:

@@ -265,7 +265,9 @@ def _finish(
             raise
     finally:
         _release(handle)
-    line = None if error is None else _error_text(error)
+    line = None
+    if error is not None:  # the body's own failure, or the outage it ran into, as one line
+        line = str(remote.explain(error, uri) or _error_text(error))
     pending.keep(ws, uri, handle.id, status, line, handle._pending)
     store.forget(uri)  # the next connection probes the store again, and writes what was kept
     what = f"{len(handle._pending)} unwritten metric points and its status {status}"
