@@ -38,6 +38,9 @@ def test_the_doctor_checks_the_team_profile_line_by_line(project, store):
     assert lines["tracking"].startswith("ok") and store.url in lines["tracking"]
     assert lines["artifacts"].startswith("ok") and "proxied" in lines["artifacts"]
     assert lines["data"].startswith("ok") and "bucket 'dvc'" in lines["data"]
+    from mlops_jupyter.tracking import ui
+
+    assert ui.start() == store.url  # `%track ui`: the server is its own UI
 
 
 @TEAM

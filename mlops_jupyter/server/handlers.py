@@ -20,6 +20,7 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 
 from ..errors import MlopsError, NotFoundError
+from ..tracking.remote import StoreUnavailable
 
 PREFIX = "mlops-jupyter/api/v1"
 
@@ -79,6 +80,8 @@ class Handler(APIHandler):
             result = await IOLoop.current().run_in_executor(None, call, *args)
         except NotFoundError as exc:
             raise tornado.web.HTTPError(404, str(exc)) from None
+        except StoreUnavailable as exc:  # the tracking server (or its database) is down
+            raise tornado.web.HTTPError(503, str(exc)) from None
         except MlopsError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
         self.finish(json.dumps(_plain(result), default=str))

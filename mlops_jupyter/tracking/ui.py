@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..netutil import pick_port, pid_alive, wait_http
 from ..workspace import Workspace
-from . import store
+from . import remote, store
 
 
 def _record(ws: Workspace) -> Path:
@@ -19,7 +19,10 @@ def _record(ws: Workspace) -> Path:
 
 
 def start(port: int | None = None, project: str | os.PathLike[str] | None = None) -> str:
-    """Start (or find running) ``mlflow server`` on the project's store; its URL."""
+    """Start (or find running) ``mlflow server`` on the project's store; its URL.
+
+    A project that tracks into a server already has that server's UI: its URL is returned.
+    """
     ws = Workspace.find(project)
     record = _record(ws)
     if record.exists():
@@ -28,7 +31,9 @@ def start(port: int | None = None, project: str | os.PathLike[str] | None = None
             return str(info["url"])
         stop(project)
     uri = store.tracking_uri(ws)
-    store.connect(ws)  # creates the embedded store the first time
+    store.connect(ws)  # creates the embedded store the first time; probes a server
+    if remote.is_server(uri):
+        return uri  # a tracking server is its own UI
     chosen = pick_port(port, 5000)
     url = f"http://127.0.0.1:{chosen}"
     logs = ws.resolve_setting(ws.settings.logs_dir)
