@@ -249,9 +249,8 @@ def transfer(
             result = repo.cloud.transfer(src, dest, objs, callback=callback, cache_odb=cache)
         except Exception as exc:  # noqa: BLE001 - storage errors surface from fsspec and boto
             _explain_storage(ws, repo, remote, direction)
-            if isinstance(exc, DvcException):
-                raise MlopsError(f"{direction} failed: {_first_line(exc)}") from None
-            raise
+            said = _first_line(exc) if isinstance(exc, DvcException) else f"{exc!r}"[:200]
+            raise MlopsError(f"{direction} failed: {said}") from None
         finally:
             callback.close()
         if result.failed:

@@ -51,21 +51,21 @@ def auth() -> dict[str, Any]:
         kwargs["auth"] = (user, password)
     elif token:
         kwargs["headers"] = {"Authorization": f"Bearer {token}"}
+    if os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
+        kwargs["verify"] = os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"]
     if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
         kwargs["verify"] = False
     return kwargs
 
 
-def probe(uri: str, path: str = SEARCH, timeout: float = 5.0) -> None:
-    """One request to the server; :class:`StoreUnavailable` saying why when it fails."""
+def probe(uri: str, timeout: float = 5.0) -> None:
+    """One authenticated request that reads the store (so its database too);
+    :class:`StoreUnavailable` saying why when it fails."""
     import requests
 
-    url = uri.rstrip("/") + path
+    url = uri.rstrip("/") + SEARCH
     try:
-        if path == SEARCH:
-            response = requests.post(url, json={"max_results": 1}, timeout=timeout, **auth())
-        else:
-            response = requests.get(url, timeout=timeout, **auth())
+        response = requests.post(url, json={"max_results": 1}, timeout=timeout, **auth())
     except requests.exceptions.SSLError as exc:
         raise StoreUnavailable(
             f"the MLflow tracking server at {uri} failed the TLS check ({_reason(exc)}); "
