@@ -59,13 +59,6 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
         assert "temps_1d@v1\r\ntemps_1d@v2\r\ntemps_1h@v1\r\ntemps_3h@v1" in windows
         assert "Data and pipelines are up to date" in windows
 
-        # the dashboard notebook runs too (it is what Voilà publishes)
-        board = demo.run_notebook(
-            NOTEBOOKS / "dashboard.ipynb", project, progress=False
-        )  # its parameters name temps-model and the current folder's project
-        executed = (project / "dashboard.ipynb").read_text()
-        assert "application/vnd.jupyter.widget-view+json" in executed, board.cells[-1].outputs
-
         # the executed quickstart in JupyterLab, beside the sidebar: the README's picture
         with jupyterlab(project, tmp_path) as lab, lab_page(lab, "01-quickstart.ipynb") as page:
             page.click("li[data-id='mlops-jupyter-sidebar']")

@@ -25,6 +25,8 @@ mlflow.log_metric("rmse", float(((df["smooth"] - df["temp"]) ** 2).mean() ** 0.5
 assert alpha > 0, "alpha must be positive"
 """
 
+CHECK = 'assert alpha > 0, "alpha must be positive"\n'
+
 
 @pytest.fixture
 def pipeline(temps_v1, project):
@@ -95,11 +97,10 @@ def test_pipeline_mistakes_get_one_line(pipeline):
         pipelines.run(["trian"])
     with pytest.raises(MlopsError, match="is already versioned"):
         pipelines.add_stage("bad", "notebooks/train.ipynb", outs={"data/temps_1h.csv": None})
-    pipelines.add_stage(
-        "train", "notebooks/train.ipynb", {"alpha": -1.0}, deps=["data/features.parquet"]
-    )
+    make_notebook(pipeline / "notebooks" / "check.ipynb", "alpha = 1.0", CHECK)
+    pipelines.add_stage("check", "notebooks/check.ipynb", {"alpha": -1.0})
     with pytest.raises(MlopsError) as exc:
-        pipelines.run()
+        pipelines.run(["check"])
     message = str(exc.value)
     assert message.startswith("the pipeline stopped:") and "alpha must be positive" in message
     assert "\n" not in message
