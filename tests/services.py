@@ -188,8 +188,18 @@ class Team:
 
     def __init__(self, base: Path):
         self.base = base
-        self.postgres = Postgres().start()
-        self.s3 = S3Server(base)
+        self.postgres = Postgres()
+        self.s3: S3Server | None = None
+        self.server: MlflowServer | None = None
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # nothing half-started outlives a failed start
+            raise
+
+    def _start(self) -> None:
+        self.postgres.start()
+        self.s3 = S3Server(self.base)
         for bucket in ("mlflow", "dvc"):
             self.s3.make_bucket(bucket)
         self.postgres.sql(f"CREATE DATABASE {self.DB}")
@@ -206,17 +216,22 @@ class Team:
         )
         self.truncate = f"TRUNCATE {', '.join(tables.split())} RESTART IDENTITY CASCADE;"
         self.server = MlflowServer(
-            self.postgres.url(self.DB), "s3://mlflow/artifacts", self.s3.url, base / "mlflow.log"
+            self.postgres.url(self.DB),
+            "s3://mlflow/artifacts",
+            self.s3.url,
+            self.base / "mlflow.log",
         )
 
     def reset(self) -> MlflowServer:
         """The server, on a database as fresh as after its migrations."""
+        assert self.server is not None
         self.postgres.sql(self.truncate + "\n" + self.fresh, self.DB)
         return self.server
 
     def close(self) -> None:
-        self.server.stop()
-        self.s3.stop()
+        for service in (self.server, self.s3):
+            if service is not None:
+                service.stop()
         self.postgres.remove()
 
 
