@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MlopsError
+from .tracking import remote, store
 from .workspace import ENV_PREFIX, SETTINGS_FILE, Settings, Workspace, find_root
 
 
@@ -70,16 +71,8 @@ def _project(ws: Workspace) -> Check:
     return Check("project", "ok", f"{ws.root}: git and DVC")
 
 
-def _uri(ws: Workspace) -> str:
-    from .tracking import store
-
-    return store.tracking_uri(ws)
-
-
 def _tracking(ws: Workspace) -> Check:
-    from .tracking import remote
-
-    uri = _uri(ws)
+    uri = store.tracking_uri(ws)
     if uri.startswith("sqlite:"):
         path = Path(uri.removeprefix("sqlite:///"))
         state = "exists" if path.exists() else "is made on first use"
@@ -93,8 +86,6 @@ def _tracking(ws: Workspace) -> Check:
 def _version(uri: str) -> str:
     import requests
 
-    from .tracking import remote
-
     try:
         answer = requests.get(uri.rstrip("/") + "/version", timeout=5, **remote.auth())
     except requests.exceptions.RequestException:
@@ -106,9 +97,7 @@ def _version(uri: str) -> str:
 def _artifacts(ws: Workspace) -> Check:
     import requests
 
-    from .tracking import remote, store
-
-    uri = _uri(ws)
+    uri = store.tracking_uri(ws)
     if not remote.is_server(uri):
         folder = Path(store.artifact_root(ws).removeprefix("file://"))
         return Check("artifacts", "ok", f"in the project: {_short(ws, folder)}")
@@ -130,18 +119,15 @@ def _artifacts(ws: Workspace) -> Check:
 
 
 def _data(ws: Workspace) -> Check:
-    from . import s3
     from .datasets import dvcstore
 
     if not dvcstore.is_initialized(ws):
         return Check("data", "warn", "no DVC yet, so no remote; run `%dataset init`")
-    name = dvcstore.profile_remote(ws)
-    name, conf = dvcstore.remote_config(ws, name)
+    name, conf = dvcstore.remote_config(ws)
     url = str(conf["url"])
     label = f"DVC remote {name!r} ({url})"
     if url.startswith("s3://"):
-        endpoint = conf.get("endpointurl") or ws.settings.s3_endpoint_url or None
-        return Check("data", "ok", f"{label}: {s3.check_bucket(url, endpoint, conf)}")
+        return Check("data", "ok", f"{label}: {dvcstore.check_s3(ws, conf)}")
     if "://" not in url:
         folder = Path(url) if Path(url).is_absolute() else ws.root / ".dvc" / url
         if not folder.is_dir():

@@ -46,8 +46,8 @@ def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def lab_page(lab: str, path: str = "") -> Iterator:
-    """A chromium page on JupyterLab at ``lab`` (``path`` opened), once the sidebar is there."""
+def chromium_page(width: int = 1400, height: int = 900) -> Iterator:
+    """A page of Debian's headless chromium (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make env` (it installs it)"
@@ -55,11 +55,17 @@ def lab_page(lab: str, path: str = "") -> Iterator:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def lab_page(lab: str, path: str = "") -> Iterator:
+    """A chromium page on JupyterLab at ``lab`` (``path`` opened), once the sidebar is there."""
+    with chromium_page() as page:
         page.set_default_timeout(60_000)
         page.goto(f"{lab}/lab/tree/{path}?token={TOKEN}" if path else f"{lab}/lab?token={TOKEN}")
         page.wait_for_selector("li[data-id='mlops-jupyter-sidebar']")
-        try:
-            yield page
-        finally:
-            browser.close()
+        yield page

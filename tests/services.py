@@ -6,13 +6,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from mlops_jupyter.netutil import pick_port, wait_http, wait_port
+from mlops_jupyter.netutil import kill_group, pick_port, wait_http, wait_port
 
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -105,13 +104,7 @@ class Process:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        kill_group(self.proc.pid)
 
 
 class S3Server(Process):

@@ -11,15 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from browser import SCREENSHOTS, chromium_page
 from conftest import send
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.monitoring import publish
 from mlops_jupyter.serving import endpoints, resources
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 
 
 def traffic(endpoint, requests: int = 10, shift: float = 0.8) -> None:
@@ -94,9 +92,6 @@ def test_names_are_rendered_as_text_in_the_scorecard():
 
 
 def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make env` (it installs it)"
     traffic(endpoint)
     with pytest.raises(MlopsError, match=f"port {endpoint.url.rsplit(':', 1)[1]} .* in use"):
         publish.publish(endpoint.name, port=int(endpoint.url.rsplit(":", 1)[1]))
@@ -104,11 +99,7 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
     try:
         assert page_of.url.startswith("http://127.0.0.1:")
         assert publish.publish(endpoint.name).url == page_of.url  # published once
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page(viewport={"width": 1200, "height": 1500})
+        with chromium_page(1200, 1500) as page:
             page.goto(page_of.url)
             page.wait_for_selector(".mlops-scorecard", timeout=120_000)
             page.wait_for_function(
@@ -120,7 +111,6 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
             assert "monitoring.dashboard(" not in text  # sources hidden
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
-            browser.close()
     finally:
         publish.stop(endpoint.name)
     with socket.socket() as probe:  # the port is free again

@@ -211,3 +211,11 @@ def test_wrong_credentials_are_one_line(project, team, tmp_path, monkeypatch):
         assert tracking.runs().empty
     finally:
         server.stop()
+
+
+def test_storage_that_is_not_there_is_one_line():
+    from mlops_jupyter import s3
+
+    with pytest.raises(MlopsError, match=r"^the storage at http://127.0.0.1:9 is not reachable \("):
+        s3.check_bucket("s3://dvc/x", "http://127.0.0.1:9", {"access_key_id": "k",
+                        "secret_access_key": "s"})  # fmt: skip

@@ -188,28 +188,36 @@ def _write_remote(
             conf["core"]["remote"] = name
 
 
-def profile_remote(ws: Workspace) -> str | None:
+def _profile_remote(ws: Workspace, repo: Repo) -> str | None:
     """The remote a selected profile names, added to DVC's local (git-ignored) config when the
     project does not have it yet, so that ``dvc push -r NAME`` finds it too; None without a
     profile."""
     if not ws.settings.profile:
         return None
     name = ws.settings.dvc_remote
-    with open_repo(ws) as repo:
-        if name not in _remote_urls(repo):
-            _write_remote(repo, name, _remote_url(ws), default=False, ws=ws, level="local")
+    if name not in _remote_urls(repo):
+        _write_remote(repo, name, _remote_url(ws), default=False, ws=ws, level="local")
     return name
 
 
-def remote_config(ws: Workspace, name: str | None) -> tuple[str, dict[str, Any]]:
+def remote_config(ws: Workspace, name: str | None = None) -> tuple[str, dict[str, Any]]:
     """The name and merged DVC configuration (url, endpointurl, keys...) of remote ``name``
-    (the default remote when None)."""
+    (else the selected profile's, else the default remote)."""
     with open_repo(ws) as repo:
-        name = name or repo.config["core"].get("remote")
+        name = name or _profile_remote(ws, repo) or repo.config["core"].get("remote")
         if not name or name not in repo.config["remote"]:
             known = ", ".join(repo.config["remote"]) or "none"
             raise NotFoundError(f"no DVC remote {name!r}; configured remotes: {known}")
         return name, dict(repo.config["remote"][name])
+
+
+def check_s3(ws: Workspace, conf: dict[str, Any]) -> str:
+    """A line saying the bucket of the ``s3://`` remote configured by ``conf`` answers;
+    :class:`MlopsError` saying why it does not."""
+    from .. import s3
+
+    endpoint = conf.get("endpointurl") or ws.settings.s3_endpoint_url or None
+    return s3.check_bucket(str(conf["url"]), endpoint, conf)
 
 
 def transfer(
@@ -225,8 +233,8 @@ def transfer(
     from fsspec.callbacks import DEFAULT_CALLBACK, TqdmCallback
     from tqdm.auto import tqdm
 
-    remote = remote or profile_remote(ws)
     with open_repo(ws) as repo:
+        remote = remote or _profile_remote(ws, repo)
         try:
             odb = repo.cloud.get_remote_odb(remote, direction)
         except NoRemoteError:
@@ -264,16 +272,12 @@ def transfer(
 def _explain_storage(ws: Workspace, repo: Repo, remote: str | None, direction: str) -> None:
     """When a transfer to or from an ``s3://`` remote failed: raise the one line saying why
     (bucket missing, credentials refused, storage unreachable), if the bucket check finds it."""
-    from .. import s3
-
     name = remote or repo.config["core"].get("remote")
     conf = dict(repo.config["remote"].get(name, {})) if name else {}
-    url = str(conf.get("url", ""))
-    if not url.startswith("s3://"):
+    if not str(conf.get("url", "")).startswith("s3://"):
         return
-    endpoint = conf.get("endpointurl") or ws.settings.s3_endpoint_url or None
     try:
-        s3.check_bucket(url, endpoint, conf)
+        check_s3(ws, conf)
     except MlopsError as exc:
         way = "to" if direction == "push" else "from"
         raise MlopsError(f"{exc} ({direction} {way} remote {name!r} failed)") from None

@@ -147,7 +147,8 @@ def message(response: Any) -> str:
 
 def _server_message(text: str) -> str:
     """The useful part of a server error: the database's complaint, without the SQL."""
-    for pattern in (r"\(psycopg2\.\w+\.(\w+)\) ([^\n\[]+)", r"\(sqlite3\.(\w+)\) ([^\n\[]+)"):
+    # SQLAlchemy's "(psycopg.errors.OperationalError) ..." (psycopg 3 or 2), "(sqlite3.X) ..."
+    for pattern in (r"\(psycopg2?\.(?:\w+\.)?(\w+)\) ([^\n\[]+)", r"\(sqlite3\.(\w+)\) ([^\n\[]+)"):
         found = re.search(pattern, text)
         if found:
             return f"{found[1]}: {found[2].strip()}"[:200]
