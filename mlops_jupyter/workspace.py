@@ -77,10 +77,35 @@ class Settings:
             "and MLflow artifacts; empty for AWS S3."
         },
     )
+    serve_allow_origins: str = field(
+        default="",
+        metadata={
+            "help": "Web origins (comma-separated, or *) whose pages may call endpoints from a "
+            "browser; none by default."
+        },
+    )
+    prediction_log_fsync: str = field(
+        default="false",
+        metadata={
+            "help": "true: each prediction's log record reaches the disk (fsync) before the "
+            "answer, so it survives a power loss; costs about a disk flush per request."
+        },
+    )
+    track_history: str = field(
+        default="true",
+        metadata={
+            "help": "Keep the kernel's earlier cells with a tracked cell's run (secrets "
+            "redacted); false keeps the cell alone."
+        },
+    )
     profile: str = field(
         default="",
         metadata={"help": "The [profiles.NAME] of the settings file in use (empty: none)."},
     )
+
+    def flag(self, name: str) -> bool:
+        """A yes/no setting: true, 1, yes or on mean yes."""
+        return str(getattr(self, name)).strip().lower() in ("true", "1", "yes", "on")
 
     @classmethod
     def names(cls) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import TEAM_PROFILE, TRAIN_CELL, VEGA_DATA, git, make_notebook
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 BINDER = pytest.StashKey["object"]()
@@ -59,8 +59,6 @@ def binder_install(request):
     return install
 
 
-VEGA_DATA = Path(__import__("vega_datasets").__file__).parent / "_data"
-
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test User",
     "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -86,12 +84,6 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     lineage.forget()  # each test is a new session
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path, monkeypatch) -> Path:
     """An empty git repository (no DVC yet), as the current directory."""
@@ -100,14 +92,6 @@ def repo(tmp_path, monkeypatch) -> Path:
     git(root, "init", "-q", "-b", "main")
     monkeypatch.chdir(root)
     return root
-
-
-TEAM_PROFILE = """[profiles.team]
-mlflow_tracking_uri = "{mlflow}"
-dvc_remote = "team"
-dvc_remote_url = "s3://dvc/{prefix}"
-s3_endpoint_url = "{s3}"
-"""
 
 
 def pytest_generate_tests(metafunc):
@@ -205,42 +189,6 @@ def temps_v1(temps):
     return datasets.add(temps, name="temps", message="hourly window")
 
 
-def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
-    """Write a notebook: a cell tagged ``parameters`` (if given), then ``cells``."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    if parameters is not None:
-        cell = nbformat.v4.new_code_cell(parameters)
-        cell.metadata["tags"] = ["parameters"]
-        nb.cells.append(cell)
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
-TRAIN_CELL = """import mlflow
-import numpy as np
-from sklearn.linear_model import Ridge
-from mlops_jupyter import datasets, tracking
-df = datasets.load(window)
-X = (df[["date"]].astype("int64") // 10**9 // 3600) % 24
-noise = np.random.normal(size=len(df))
-model = Ridge(alpha=alpha).fit(X, df["temp"] + noise)
-rmse = float(((model.predict(X) - df["temp"]) ** 2).mean() ** 0.5)
-mlflow.log_metric("rmse", rmse)
-for step in range(5):
-    tracking.log_metric("loss", rmse / (step + 1), step=step)
-assert not fail, "asked to fail"
-"""
-
-
 @pytest.fixture
 def train_notebook(temps_v1, project) -> Path:
     """A parameterized training notebook that reads ``temps`` and logs metrics with mlflow."""
@@ -276,20 +224,3 @@ def endpoint(project, monkeypatch):
     ep = serving.start("m@champion")
     yield ep
     serving.stop(ep.name)
-
-
-def send(url: str, frame, request_id: str | None = None) -> list:
-    """POST ``frame`` to an endpoint's /invocations (``dataframe_split``); its predictions."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    body = json.dumps({"dataframe_split": {"columns": list(frame), "data": frame.values.tolist()}})
-    headers = {"Content-Type": "application/json"}
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    request = urllib.request.Request(url + "/invocations", body.encode(), headers)
-    try:
-        return json.loads(urllib.request.urlopen(request, timeout=30).read())["predictions"]
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(exc.read().decode()) from None

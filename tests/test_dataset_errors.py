@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import git
+from helpers import git
 
 from mlops_jupyter import datasets
 from mlops_jupyter.errors import MlopsError, NotFoundError

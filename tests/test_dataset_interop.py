@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import git
+from helpers import git
 
 from mlops_jupyter import datasets
 from mlops_jupyter.errors import NotFoundError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import git
+from helpers import git
 
 from mlops_jupyter import datasets
 from mlops_jupyter.errors import MlopsError
@@ -140,7 +140,7 @@ def test_checkout_puts_an_old_version_back(temps, project):
 def test_folders_are_datasets_too(project):
     folder = project / "data" / "stocks"
     folder.mkdir(parents=True)
-    from conftest import VEGA_DATA
+    from helpers import VEGA_DATA
 
     stocks = pd.read_csv(VEGA_DATA / "stocks.csv")
     for symbol, part in stocks.groupby("symbol"):

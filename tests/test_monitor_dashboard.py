@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import SCREENSHOTS, chromium_page
-from conftest import send
+from helpers import send
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError

@@ -8,7 +8,7 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import send
+from helpers import send
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import make_notebook
+from helpers import make_notebook
 
 from mlops_jupyter import datasets, pipelines, tracking
 from mlops_jupyter.errors import MlopsError

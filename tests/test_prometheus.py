@@ -12,7 +12,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import send
+from helpers import send
 from services import Process
 
 from mlops_jupyter.netutil import pick_port, wait_http

@@ -18,47 +18,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import FEATURES, call, serve_classifier, train_classifier
 
 from mlops_jupyter import serving, tracking
 from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.serving import endpoints
-
-FEATURES = [f"f{i}" for i in range(4)]
-
-
-def train(project, alpha: float = 1.0, name: str = "clf", alias: str = "champion"):
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=FEATURES)
-    y = (X.f0 + X.f1 > 0).astype(int)
-    with tracking.run(name=f"{name}-{alpha}", project=project) as run:
-        model = LogisticRegression(C=alpha).fit(X, y)
-        tracking.log_model(model, input_example=X.head(3))
-    return tracking.register(run.id, name, alias=alias, project=project), X
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One endpoint (2 workers) on a registered LogisticRegression, shared by the module."""
     root = tmp_path_factory.mktemp("serve") / "project"
-    root.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    _, X = train(root)
-    endpoint = serving.start("clf@champion", workers=2, project=root)
+    endpoint, X = serve_classifier(root, workers=2)
     yield endpoint, X, root
     serving.stop(endpoint.name, project=root)
-
-
-def call(url: str, body: bytes | None = None, content_type: str = "application/json", headers=None):
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": content_type, **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
 
 
 def rows(X, n=2):
@@ -208,7 +181,7 @@ def test_a_port_in_use_and_a_running_name_are_refused(served):
 
 
 def test_a_token_protects_an_exposed_endpoint(project):
-    version, _ = train(project)
+    version, _ = train_classifier(project)
     endpoint = serving.start(f"runs:/{version.run_id}/model", name="guarded", token="s3cret")
     assert endpoint.version == "run"  # served straight from the run, not the registry
     try:
@@ -239,7 +212,7 @@ def _load(url: str, stop: threading.Event, ok: list[str], failed: list[str], X) 
 
 
 def test_kill_9_under_load_loses_no_answered_request(project):
-    _, X = train(project)
+    _, X = train_classifier(project)
     endpoint = serving.start("clf@champion", name="victim", workers=2)
     stop, ok, failed = threading.Event(), [], []
     clients = [
@@ -262,7 +235,7 @@ def test_kill_9_under_load_loses_no_answered_request(project):
 
 
 def test_promote_and_reload_switch_versions_with_no_failed_request(project):
-    _, X = train(project, alpha=1.0)
+    _, X = train_classifier(project, alpha=1.0)
     endpoint = serving.start("clf@champion", name="live", workers=2)
     stop, ok, failed = threading.Event(), [], []
     clients = [
@@ -271,7 +244,7 @@ def test_promote_and_reload_switch_versions_with_no_failed_request(project):
     for client in clients:
         client.start()
     try:
-        train(project, alpha=0.01, alias="challenger")  # version 2
+        train_classifier(project, alpha=0.01, alias="challenger")  # version 2
         tracking.promote("clf@challenger", "champion")
         # each worker follows the alias on its own: wait until answers agree on version 2
         deadline, agreeing = time.monotonic() + 90, 0
@@ -317,7 +290,7 @@ def test_the_serve_magic_from_start_to_export(shell, project, tmp_path):
     import yaml
     from IPython.core.error import UsageError
 
-    _, X = train(project)
+    _, X = train_classifier(project)
     shell.user_ns["df"] = X.head(3)
     endpoint = shell.run("%serve start clf@champion --name api")
     try:

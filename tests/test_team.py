@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import TEAM_PROFILE
+from helpers import TEAM_PROFILE
 from IPython.core.error import UsageError
 
 from mlops_jupyter import datasets, tracking

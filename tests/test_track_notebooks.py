@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_notebook
+from helpers import make_notebook
 
 from mlops_jupyter import tracking
 from mlops_jupyter.errors import MlopsError

@@ -1,4 +1,9 @@
-"""Labels that arrive later, joined to the logged predictions by request id."""
+"""Labels that arrive later, joined to the logged predictions by request id.
+
+A label joins the prediction answered under the same ``X-Request-Id``; when a client sent one id
+more than once, the latest answer is the one labelled. A later label for an id replaces the
+earlier one.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +73,8 @@ def joined_frame(
     if version is not None and "version" in served:
         served = served[served["version"].astype(str) == str(version)]
     served = served[served["outputs"].map(lambda o: o is not None and len(o) == 1)]
+    # An id answered more than once (a client's retry, a reused id) joins its latest answer.
+    served = served.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
     served["prediction"] = served["outputs"].map(lambda o: o[0])
     return labels.merge(served[["id", "prediction", "ts"]], on="id")
 

@@ -10,7 +10,6 @@ import math
 import os
 import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -340,7 +339,6 @@ def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], proj
     from ..datasets import api as datasets_api
     from ..lineage import version_of
     from ..serving import api as serving_api
-    from ..serving import predlog
 
     name = "3 training/serving skew"
     if not read:
@@ -353,8 +351,7 @@ def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], proj
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
     sample = reference[columns].head(50) if columns else reference.head(50)
     offline = np.asarray(model.predict(sample)).ravel().tolist()
-    probe = f"{predlog.PROBE_PREFIX}{uuid.uuid4().hex}"  # not counted as traffic
-    served = serving_api.predict(endpoint, sample, project, request_id=probe)
+    served = serving_api.predict(endpoint, sample, project, probe=True)  # not traffic
     same = sum(1 for a, b in zip(offline, served, strict=True) if _equal(a, b))
     if same == len(offline):
         return Check(

@@ -72,11 +72,16 @@ def status(project: PathLike | None = None) -> Any:
 
 
 def predict(
-    name: str, data: Any, project: PathLike | None = None, request_id: str | None = None
+    name: str,
+    data: Any,
+    project: PathLike | None = None,
+    request_id: str | None = None,
+    probe: bool = False,
 ) -> list[Any]:
     """Predictions from endpoint ``name`` for a DataFrame, a dict of columns or rows (JSON).
 
     ``request_id`` is sent as ``X-Request-Id`` (the id that labels are joined by later).
+    ``probe``: a check of monitoring's own, left out of the traffic monitors read.
     """
     endpoint = endpoints.get(name, project)
     if hasattr(data, "to_dict") and hasattr(data, "columns"):
@@ -103,6 +108,7 @@ def predict(
         "/invocations",
         orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
         request_id=request_id,
+        probe=probe,
     )
     answer = orjson.loads(body) if body else {}
     if code != 200:

@@ -15,9 +15,11 @@ carrying an error id that the server log shows.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -27,6 +29,7 @@ from typing import Any
 import orjson
 
 from . import openapi, protocols
+from .guard import Guard
 from .model import ServedModel
 from .predlog import PredictionLog
 from .protocols import BadRequest, Batch
@@ -34,8 +37,10 @@ from .protocols import BadRequest, Batch
 log = logging.getLogger("mlops_jupyter.serving")
 RECORD_ENV = "MLOPS_JUPYTER_ENDPOINT"
 CHECK_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 300.0
 OPEN = {"/ping", "/health", "/v2/health/live", "/v2/health/ready"}
-JSON_HEADERS = [(b"content-type", b"application/json")]
+REQUEST_ID = re.compile(r"[!-~]{1,64}")
+PROBE_HEADER = b"x-mlops-probe"  # monitoring's own requests carry the endpoint's probe key
 
 
 class Endpoint:
@@ -47,15 +52,20 @@ class Endpoint:
         self.max_body = int(self.record.get("max_body_bytes", 10 * 1024 * 1024))
         token = self.record.get("token")
         self.auth = f"Bearer {token}".encode() if token else None
+        self.probe_key = str(self.record.get("probe_key", "")).encode()
+        self.guard = Guard(self.record)
         self.model: ServedModel = _load(self.record)
         self.log = (
-            PredictionLog(Path(self.record["log_dir"])) if self.record.get("log", True) else None
+            PredictionLog(Path(self.record["log_dir"]), fsync=bool(self.record.get("fsync")))
+            if self.record.get("log", True)
+            else None
         )
         self.metrics = _Metrics(self.record["name"])
         self.metrics.version(self.model)
         self.generation = self.record.get("generation", 0)
         self._next_check = time.monotonic() + CHECK_SECONDS
         self._checking = False
+        self._failures = 0
 
     # -- reloads: a new generation in the record, or the alias moved in the registry --------
     def maybe_reload(self) -> None:
@@ -82,8 +92,18 @@ class Endpoint:
                 self.model, self.generation = model, generation
                 self.metrics.version(model)
                 log.warning("now serving %s version %s", model.name, model.version)
-        except Exception:  # noqa: BLE001 - a failed reload keeps the current model serving
-            log.exception("reload failed; still serving version %s", self.model.version)
+            self._failures = 0
+        except Exception as exc:  # noqa: BLE001 - a failed reload keeps the current model serving
+            # Back off (2 s, 4 s, ... 5 min): a reload that keeps failing must not flood the log.
+            self._failures += 1
+            delay = min(CHECK_SECONDS * 2**self._failures, MAX_BACKOFF_SECONDS)
+            self._next_check = time.monotonic() + delay
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            log.error(
+                "reload failed (%s: %s); still serving version %s; next try in %.0f s",
+                type(exc).__name__, first_line, self.model.version, delay,
+                exc_info=self._failures == 1,  # the traceback once per streak of failures
+            )  # fmt: skip
         finally:
             self._checking = False
 
@@ -168,11 +188,22 @@ async def _body(receive: Any, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _header(scope: dict[str, Any], name: bytes) -> bytes:
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    """A header's value as text (latin-1: any bytes a client sends decode)."""
     for key, value in scope["headers"]:
         if key == name:
-            return bytes(value)
-    return b""
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+def _request_id(scope: dict[str, Any]) -> tuple[str, str | None]:
+    """The client's ``X-Request-Id`` if it is one we can log and echo, else a new id (and why)."""
+    given = _header(scope, b"x-request-id")
+    if not given:
+        return uuid.uuid4().hex, None
+    if REQUEST_ID.fullmatch(given):
+        return given, None
+    return uuid.uuid4().hex, "X-Request-Id must be 1 to 64 visible ASCII characters (no spaces)"
 
 
 class App:
@@ -191,96 +222,106 @@ class App:
         started = time.perf_counter()
         endpoint = self.endpoint
         assert endpoint is not None
-        path, method = scope["path"], scope["method"]
-        request_id = _header(scope, b"x-request-id").decode()[:64] or uuid.uuid4().hex
-        protocol, status, payload, rows = "other", 200, b"", 0
-        content_type = b"application/json"
-        record: dict[str, Any] | None = None
+        request_id, bad_id = _request_id(scope)
+        answer = _Answer(request_id)
+        route = _route(scope["method"], scope["path"])
+        if route is not None and route[0] != "get":
+            answer.protocol = route[0]  # a prediction, logged whatever becomes of it
         try:
-            if (
-                endpoint.auth
-                and path not in OPEN
-                and _header(scope, b"authorization") != endpoint.auth
-            ):
-                raise BadRequest("missing or wrong token: send Authorization: Bearer <token>", 401)
-            route = _route(method, path, endpoint)
-            if route is None:
-                raise BadRequest(f"no route {method} {path}; see /openapi.json", 404)
-            kind, model_name = route
-            if kind == "get":
-                payload, content_type = _get(path, endpoint)
-            else:
-                if model_name is not None and model_name != endpoint.record["name"]:
-                    raise BadRequest(
-                        f"no model {model_name!r} here; this endpoint serves "
-                        f"{endpoint.record['name']!r}",
-                        404,
-                    )
-                body = await _body(receive, endpoint.max_body)
-                protocol = kind
-                model = endpoint.model
-                batch, echo = _parse(kind, body, _header(scope, b"content-type").decode())
-                columns = model.check(batch)
-                rows = batch.rows
-                try:
-                    outputs = model.predict(columns, model.input_names or batch.names)
-                except Exception as exc:  # noqa: BLE001 - the model failed, not the client
-                    error_id = uuid.uuid4().hex[:12]
-                    log.exception(
-                        "error id %s: the model failed on request %s", error_id, request_id
-                    )
-                    raise BadRequest(
-                        f"the model failed (error id {error_id}: {type(exc).__name__}); "
-                        "the server log has the details",
-                        500,
-                    ) from None
-                payload = _respond(kind, outputs, endpoint, request_id, echo)
-                record = {
-                    "id": request_id,
-                    "ts": time.time(),
-                    "model": model.name,
-                    "version": model.version,
-                    "protocol": kind,
-                    "status": 200,
-                    "latency_ms": 0.0,
-                    "inputs": dict(zip(model.input_names or batch.names, columns, strict=True)),
-                    "outputs": outputs,
-                }
+            if bad_id:
+                raise BadRequest(bad_id)
+            answer.cors = endpoint.guard.check(scope)
+            await self._handle(scope, receive, endpoint, answer, route)
         except BadRequest as exc:
-            status = exc.status
-            payload = orjson.dumps(
-                {"error_code": _code(status), "message": str(exc), "request_id": request_id}
-            )
-            content_type = b"application/json"
-            if protocol != "other":
-                record = {
-                    "id": request_id,
-                    "ts": time.time(),
-                    "model": endpoint.model.name,
-                    "version": endpoint.model.version,
-                    "protocol": protocol,
-                    "status": status,
-                    "latency_ms": 0.0,
-                    "error": str(exc),
-                }
+            answer.fail(exc.status, str(exc), endpoint)
+        except Exception as exc:  # noqa: BLE001 - our fault: a 500 the log explains, never a crash
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error id %s: request %s failed", error_id, request_id)
+            answer.fail(500, f"internal error (error id {error_id}: {type(exc).__name__}); "
+                        "the server log has the details", endpoint)  # fmt: skip
         elapsed = time.perf_counter() - started
-        if record is not None and endpoint.log is not None:
-            record["latency_ms"] = round(elapsed * 1000, 3)
-            endpoint.log.write(record)  # before the response: a success is always logged
-        if protocol != "other" or status >= 400:  # predictions and mistakes, not health checks
-            endpoint.metrics.observe(protocol, status, elapsed, rows)
+        if answer.record is not None and endpoint.log is not None:
+            answer.record["latency_ms"] = round(elapsed * 1000, 3)
+            try:
+                endpoint.log.write(answer.record)  # before the response: an answer is logged
+            except OSError as exc:
+                log.error("the prediction log could not be written: %s", exc)
+                answer.record = None
+                answer.fail(503, f"the prediction log could not be written ({exc.strerror}); "
+                            "the server's disk needs attention", endpoint)  # fmt: skip
+        if answer.protocol != "other" or answer.status >= 400:  # not health checks
+            endpoint.metrics.observe(answer.protocol, answer.status, elapsed, answer.rows)
         await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers()}
         )
-        await send({"type": "http.response.body", "body": payload})
+        await send({"type": "http.response.body", "body": answer.payload})
         endpoint.maybe_reload()
+
+    async def _handle(
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        endpoint: Endpoint,
+        answer: _Answer,
+        route: tuple[str, str | None] | None,
+    ) -> None:
+        path, method = scope["path"], scope["method"]
+        if endpoint.auth and path not in OPEN:
+            given = _header(scope, b"authorization").encode("latin-1")
+            if not hmac.compare_digest(given, endpoint.auth):
+                raise BadRequest("missing or wrong token: send Authorization: Bearer <token>", 401)
+        if method == "OPTIONS":  # a browser's preflight: allowed origins got their headers
+            answer.status = 204
+            return
+        if route is None:
+            raise BadRequest(f"no route {method} {path}; see /openapi.json", 404)
+        kind, model_name = route
+        if kind == "get":
+            answer.payload, answer.content_type = _get(path, endpoint)
+            return
+        if model_name is not None and model_name != endpoint.record["name"]:
+            raise BadRequest(
+                f"no model {model_name!r} here; this endpoint serves {endpoint.record['name']!r}",
+                404,
+            )
+        media = protocols.media_type(_header(scope, b"content-type"))
+        if kind != "mlflow" and media != "application/json":
+            raise BadRequest(f"{path} takes application/json", 415)
+        body = await _body(receive, endpoint.max_body)
+        model = endpoint.model
+        batch, echo = _parse(kind, body, media)
+        columns = model.check(batch)
+        answer.rows = batch.rows
+        names = model.input_names or batch.names
+        try:
+            outputs = model.predict(columns, names)
+        except Exception as exc:  # noqa: BLE001 - the model failed, not the client
+            refused = _refusal(exc)
+            if refused:
+                raise BadRequest(f"the model refused the input: {refused}", 422) from None
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error id %s: the model failed on request %s", error_id, answer.id)
+            raise BadRequest(
+                f"the model failed (error id {error_id}: {type(exc).__name__}); "
+                "the server log has the details",
+                500,
+            ) from None
+        answer.payload = _respond(kind, outputs, endpoint, answer.id, echo)
+        answer.record = {
+            "id": answer.id,
+            "ts": time.time(),
+            "model": model.name,
+            "version": model.version,
+            "protocol": kind,
+            "status": 200,
+            "latency_ms": 0.0,
+            "inputs": dict(zip(names, columns, strict=True)),
+            "outputs": outputs,
+        }
+        if endpoint.probe_key and hmac.compare_digest(
+            _header(scope, PROBE_HEADER).encode("latin-1"), endpoint.probe_key
+        ):
+            answer.record["probe"] = True  # monitoring's own request: not traffic
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -300,24 +341,78 @@ class App:
                 return
 
 
+def _refusal(exc: Exception) -> str | None:
+    """The first line of MLflow's own input check when that is what failed (a client mistake)."""
+    if type(exc).__name__ == "MlflowException" and getattr(exc, "error_code", "") in (
+        "INVALID_PARAMETER_VALUE",
+        "BAD_REQUEST",
+    ):
+        lines = str(getattr(exc, "message", exc)).strip().splitlines()
+        return lines[0][:300] if lines else type(exc).__name__
+    return None
+
+
+class _Answer:
+    """What one request is answered, and what the log keeps of it."""
+
+    def __init__(self, request_id: str):
+        self.id = request_id
+        self.status = 200
+        self.payload = b""
+        self.content_type = b"application/json"
+        self.protocol = "other"
+        self.rows = 0
+        self.record: dict[str, Any] | None = None
+        self.cors: list[tuple[bytes, bytes]] = []
+
+    def fail(self, status: int, message: str, endpoint: Endpoint) -> None:
+        self.status = status
+        self.content_type = b"application/json"
+        self.payload = orjson.dumps(
+            {"error_code": _code(status), "message": message, "request_id": self.id}
+        )
+        self.record = None
+        if self.protocol != "other":  # a refused prediction is logged too (without its inputs)
+            self.record = {
+                "id": self.id,
+                "ts": time.time(),
+                "model": endpoint.model.name,
+                "version": endpoint.model.version,
+                "protocol": self.protocol,
+                "status": status,
+                "latency_ms": 0.0,
+                "error": message,
+            }
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"content-type", self.content_type),
+            (b"x-request-id", self.id.encode()),
+            *self.cors,
+        ]
+
+
 def _code(status: int) -> str:
     return {
         400: "BAD_REQUEST",
         401: "UNAUTHENTICATED",
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
+        503: "TEMPORARILY_UNAVAILABLE",
+        403: "FORBIDDEN",
         413: "REQUEST_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
         422: "INVALID_PARAMETER_VALUE",
     }.get(status, "INTERNAL_ERROR")
 
 
-def _route(method: str, path: str, endpoint: Endpoint) -> tuple[str, str | None] | None:
+def _route(method: str, path: str) -> tuple[str, str | None] | None:
     if method == "POST":
         if path == "/invocations":
             return "mlflow", None
         if path.startswith("/v2/models/") and path.endswith("/infer"):
             parts = path.split("/")
-            return "oip", parts[3]
+            return ("oip", parts[3]) if len(parts) in (5, 7) else None
         if path.startswith("/v1/models/") and path.endswith(":predict"):
             return "tfserving", path[len("/v1/models/") : -len(":predict")].split("/")[0]
         return None
@@ -358,10 +453,9 @@ def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
     raise BadRequest(f"no route GET {path}; see /openapi.json", 404)
 
 
-def _parse(kind: str, body: bytes, content_type: str) -> tuple[Batch, Any]:
+def _parse(kind: str, body: bytes, media: str) -> tuple[Batch, Any]:
     if kind == "mlflow":
-        batch, fmt = protocols.parse_mlflow(body, content_type)
-        return batch, fmt
+        return protocols.parse_mlflow(body, media)
     if kind == "oip":
         return protocols.parse_oip(body)
     return protocols.parse_tfserving(body)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -141,6 +142,11 @@ def start(
         "server_log": str(logs / f"serve-{name}.log"),
         "generation": 0,
         "instance": uuid.uuid4().hex,  # answers /version: proves the server on the port is ours
+        "probe_key": secrets.token_hex(16),  # marks monitoring's own requests as not traffic
+        "allow_origins": [
+            o.strip() for o in ws.settings.serve_allow_origins.split(",") if o.strip()
+        ],
+        "fsync": ws.settings.flag("prediction_log_fsync"),
         "log": log_predictions,
         "started": time.time(),
         "pid": 0,
@@ -162,8 +168,11 @@ def start(
     _write(path, record)
     try:
         wait_http(
-            f"http://{host}:{chosen}/v2/health/ready", timeout, alive=lambda: proc.poll() is None
+            f"http://{_local(host)}:{chosen}/v2/health/ready",
+            timeout,
+            alive=lambda: proc.poll() is None,
         )
+        _check_instance(record)
     except MlopsError:
         kill_group(proc.pid)
         path.unlink(missing_ok=True)
@@ -178,19 +187,41 @@ def _check_instance(record: dict[str, Any]) -> None:
     """The server answering on the port is the one just started (not one that won a race)."""
     import urllib.request
 
-    with urllib.request.urlopen(
-        f"http://{record['host']}:{record['port']}/version", timeout=10
-    ) as r:
-        answer = json.loads(r.read())
+    request = urllib.request.Request(f"http://{_local(record['host'])}:{record['port']}/version")
+    if record.get("token"):
+        request.add_header("Authorization", f"Bearer {record['token']}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            answer = json.loads(r.read())
+    except (OSError, ValueError):
+        answer = {}
     if answer.get("instance") != record["instance"]:
         raise MlopsError(f"another server took port {record['port']} while this one started")
 
 
+def _local(host: str) -> str:
+    """The address to reach a server bound to ``host`` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+
+
 def _write(path: Path, record: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.chmod(tmp, 0o600)  # it may hold the endpoint's token
-    tmp.replace(path)
+    """Replace the record atomically; the file is private (0600) from its first byte, as it
+    holds the endpoint's token and probe key."""
+    write_private(path, json.dumps(record, indent=1))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a fresh temporary file that only the user can read."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -260,8 +291,12 @@ def request(
     body: bytes | None = None,
     content_type: str = "application/json",
     request_id: str | None = None,
+    probe: bool = False,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request to an endpoint (with its token); status, headers, body."""
+    """One HTTP request to an endpoint (with its token); status, headers, body.
+
+    ``probe``: monitoring's own request, marked so that it is not counted as traffic.
+    """
     import urllib.error
     import urllib.request
 
@@ -271,6 +306,8 @@ def request(
         headers["X-Request-Id"] = request_id
     if record.get("token"):
         headers["Authorization"] = f"Bearer {record['token']}"
+    if probe and record.get("probe_key"):
+        headers["X-Mlops-Probe"] = record["probe_key"]
     req = urllib.request.Request(endpoint.url + path, data=body, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as response:

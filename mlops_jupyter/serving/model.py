@@ -6,6 +6,7 @@ the request (no DataFrame on the hot path); any other model goes through MLflow'
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,16 +51,10 @@ class ServedModel:
         index = {n: i for i, n in enumerate(batch.names)}
         ordered = [batch.columns[index[n]] for n in self.input_names]
         for i, (name, kind) in enumerate(zip(self.input_names, self.input_types, strict=True)):
-            if kind in NUMERIC:  # numbers (CSV gives text): as floats, for the model and the log
-                try:
-                    ordered[i] = [float(v) for v in ordered[i]]
-                except (TypeError, ValueError):
-                    row, value = next((r, v) for r, v in enumerate(ordered[i]) if not _number(v))
-                    raise BadRequest(
-                        f"column {name!r} expects {kind}, got {type(value).__name__} "
-                        f"{value!r} (row {row})",
-                        422,
-                    ) from None
+            if kind in NUMERIC:  # numbers (CSV gives text), for the model and the log
+                ordered[i] = _numbers(name, kind, ordered[i])
+            elif kind == "string":
+                _strings(name, ordered[i])
         return ordered
 
     def predict(self, columns: list[list[Any]], names: list[str]) -> list[Any]:
@@ -81,12 +76,65 @@ class ServedModel:
         return list(result)
 
 
-def _number(value: Any) -> bool:
+def _numbers(name: str, kind: str, values: list[Any]) -> list[Any]:
+    """``values`` as finite floats (ints for integer columns); 422 naming the first misfit."""
+    if kind in ("long", "integer"):
+        return [_whole(name, kind, row, v) for row, v in enumerate(values)]
     try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+        numbers = [float(v) for v in values]
+        if math.isfinite(math.fsum(numbers)):
+            return numbers
+    except (TypeError, ValueError, OverflowError):
+        pass
+    for row, value in enumerate(values):  # the slow path, only to name the value
+        _float(name, kind, row, value)
+    return numbers  # finite values whose sum overflowed
+
+
+def _float(name: str, kind: str, row: int, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRequest(
+            f"column {name!r} expects {kind}, got {type(value).__name__} "
+            f"{_short(value)} (row {row})",
+            422,
+        ) from None
+    if not math.isfinite(number):
+        raise BadRequest(f"column {name!r} row {row}: {_short(value)} is not a finite number", 422)
+    return number
+
+
+def _whole(name: str, kind: str, row: int, value: Any) -> int:
+    if type(value) is not int:
+        number = _float(name, kind, row, value)
+        if not number.is_integer():
+            raise BadRequest(
+                f"column {name!r} expects {kind} (a whole number), got {_short(value)} (row {row})",
+                422,
+            )
+        try:  # "12345678901234567890" keeps its digits; 1e3 and 2.0 are whole too
+            value = int(value) if isinstance(value, str) else int(number)
+        except ValueError:
+            value = int(number)
+    if not -(2**63) <= value < 2**63:
+        raise BadRequest(f"column {name!r} row {row}: {_short(value)} is out of range", 422)
+    return int(value)
+
+
+def _strings(name: str, values: list[Any]) -> None:
+    for row, value in enumerate(values):
+        if not isinstance(value, str) and value is not None:
+            raise BadRequest(
+                f"column {name!r} expects string, got {type(value).__name__} "
+                f"{_short(value)} (row {row})",
+                422,
+            )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:

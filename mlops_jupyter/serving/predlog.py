@@ -1,21 +1,25 @@
-"""The prediction log: every request an endpoint answers, as JSON lines, durable before replying.
+"""The prediction log: every request an endpoint answers, as JSON lines, written before replying.
 
-Each worker process appends to its own file with one ``write`` per request, made before the
-response is sent: a client that got a success has its record in the log even if the server is
-killed the instant after (the data is in the operating system's hands). Files rotate at a size
-and the oldest are removed beyond a total, so the log never grows without bound. A torn last
-line (a kill in the middle of a write) is skipped when reading.
+Each worker process appends to its own file, and a record is in the operating system's hands
+before the response is sent: a client that got an answer has its record in the log even if
+the server is killed (``kill -9``) the instant after. With the ``prediction_log_fsync``
+setting each record also reaches the disk before the answer, and so survives a power loss.
+
+Files rotate at a size and the oldest are removed beyond a total, so the log never grows
+without bound. A writer holds a shared ``flock`` on its open file, and retention removes only
+files it can lock exclusively: never a file some worker still writes, however quiet. A torn
+last line (a kill in the middle of a write) is skipped when reading.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-PROBE_PREFIX = "mlops-probe-"  # request ids of monitoring's own requests (the skew check)
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 
 
@@ -27,10 +31,12 @@ class PredictionLog:
         folder: Path,
         max_file_bytes: int = MAX_FILE_BYTES,
         max_total_bytes: int = MAX_TOTAL_BYTES,
+        fsync: bool = False,
     ):
         self.folder = folder
         self.max_file_bytes = max_file_bytes
         self.max_total_bytes = max_total_bytes
+        self.fsync = fsync
         folder.mkdir(parents=True, exist_ok=True)
         self._fd = -1
         self._size = 0
@@ -39,34 +45,67 @@ class PredictionLog:
     def _open(self) -> None:
         name = f"predictions-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns()}.jsonl"
         self.path = self.folder / name
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = 0
+        # Locked before it has its name, so retention never sees it unlocked.
+        hidden = self.folder / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.rename(hidden, self.path)
+        self._fd, self._size = fd, 0
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record (one ``write`` system call)."""
+        """Append one record; raises OSError when it could not be written whole."""
         import orjson
 
         line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-        os.write(self._fd, line)
+        view = memoryview(line)
+        while view:  # a short write (a signal, a full pipe of a slow disk) continues
+            view = view[os.write(self._fd, view) :]
+        if self.fsync:
+            os.fdatasync(self._fd)
         self._size += len(line)
         if self._size >= self.max_file_bytes:
             self.rotate()
 
     def rotate(self) -> None:
-        os.close(self._fd)
+        """Start a new file, then remove the oldest closed files beyond the total."""
+        os.close(self._fd)  # releases this file's lock: it is closed for good
         self._open()
-        files = sorted(self.folder.glob("predictions-*.jsonl"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        for old in files[:-1]:
+        stats = []
+        for path in self.folder.glob("predictions-*.jsonl"):
+            try:
+                stats.append((path.stat().st_mtime, path.stat().st_size, path))
+            except FileNotFoundError:  # removed by another worker meanwhile
+                continue
+        stats.sort()
+        total = sum(size for _, size, _ in stats)
+        for _, size, old in stats:
             if total <= self.max_total_bytes:
                 break
-            total -= old.stat().st_size
-            old.unlink(missing_ok=True)
+            if old != self.path and _remove_if_closed(old):
+                total -= size
 
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _remove_if_closed(path: Path) -> bool:
+    """Remove ``path`` unless a writer holds it open (its lock); whether it was removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False  # a worker still writes it
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    return True
 
 
 def files(folder: Path) -> list[Path]:
@@ -78,8 +117,8 @@ def read(
 ) -> Any:
     """The log as a pyarrow Table (one row per request), optionally a time window (epoch s).
 
-    Monitoring's own requests (ids starting with ``PROBE_PREFIX``) are left out unless
-    ``probes``: they are not traffic.
+    Monitoring's own requests (marked ``probe`` by the server) are left out unless ``probes``:
+    they are not traffic.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -105,8 +144,8 @@ def read(
         table = table.filter(pc.greater_equal(table["ts"], since))
     if until is not None:
         table = table.filter(pc.less(table["ts"], until))
-    if not probes and table.num_rows:
-        table = table.filter(pc.invert(pc.starts_with(table["id"], PROBE_PREFIX)))
+    if not probes and "probe" in table.column_names:
+        table = table.filter(pc.invert(pc.fill_null(table["probe"], False)))
     ts = table["ts"]
     if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
         table = table.sort_by("ts")  # several workers' files interleave in time

@@ -1,8 +1,9 @@
 """Request and response formats: MLflow scoring, Open Inference Protocol v2, TF Serving REST.
 
 Every parser turns a body into one :class:`Batch` (column names and the rows as columns), so
-validation and prediction are written once. A client mistake raises :class:`BadRequest` with a
-message naming the problem; the app answers it with a 4xx.
+validation and prediction are written once. Parsers trust nothing in the body: any shape a
+client can send either parses or raises :class:`BadRequest` with a message naming the problem,
+which the app answers with a 4xx.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 OIP_TYPES = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "BOOL", "BYTES"}
+MAX_DEPTH = 8  # tensor data nested deeper than this is no table
+CONTENT_TYPES = ("application/json", "text/csv")
 
 
 class BadRequest(Exception):
@@ -35,6 +38,23 @@ class Batch:
         return len(self.columns[0]) if self.columns else 0
 
 
+def media_type(content_type: str) -> str:
+    """``application/json`` of ``Application/JSON; charset=utf-8``; 415 for anything else.
+
+    Only JSON and CSV are accepted: a web page can POST form data or text/plain to a local
+    server without asking first (no CORS preflight), never JSON.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in CONTENT_TYPES:
+        shown = f"Content-Type {media!r}" if media else "no Content-Type"
+        raise BadRequest(
+            f"{shown}: send application/json (or text/csv), e.g. "
+            "curl -H 'Content-Type: application/json'",
+            415,
+        )
+    return media
+
+
 def _loads(body: bytes) -> Any:
     import orjson
 
@@ -46,46 +66,61 @@ def _loads(body: bytes) -> Any:
         raise BadRequest(f"malformed JSON: {exc}") from None
 
 
+def _names(names: Any, what: str) -> list[str]:
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise BadRequest(f"{what} must be a non-empty list of column names (strings)")
+    if len(set(names)) != len(names):
+        raise BadRequest(f"{what} names a column twice")
+    return names
+
+
 def _from_records(records: Any, what: str) -> Batch:
     if not isinstance(records, list) or not records:
         raise BadRequest(f"{what} must be a non-empty list of rows")
     first = records[0]
-    if isinstance(first, dict):
-        names = list(first)
-        columns: list[list[Any]] = [[] for _ in names]
-        for i, record in enumerate(records):
-            if not isinstance(record, dict) or record.keys() != first.keys():
-                raise BadRequest(f"{what}: row {i} does not have the same fields as row 0")
-            for column, name in zip(columns, names, strict=True):
-                column.append(record[name])
-        return Batch(names, columns)
-    raise BadRequest(f"{what}: rows must be objects of column: value (the model has named inputs)")
+    if not isinstance(first, dict):
+        raise BadRequest(
+            f"{what}: rows must be objects of column: value (the model has named inputs)"
+        )
+    names = _names(list(first), f"{what}: row 0")
+    columns: list[list[Any]] = [[] for _ in names]
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or record.keys() != first.keys():
+            raise BadRequest(f"{what}: row {i} does not have the same fields as row 0")
+        for column, name in zip(columns, names, strict=True):
+            column.append(record[name])
+    return Batch(names, columns)
 
 
 def _from_split(split: Any) -> Batch:
     if not isinstance(split, dict) or "columns" not in split or "data" not in split:
         raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
-    names, data = split["columns"], split["data"]
-    if not isinstance(names, list) or not isinstance(data, list) or not data:
-        raise BadRequest("dataframe_split: columns and data must be non-empty lists")
+    names = _names(split["columns"], "dataframe_split: columns")
+    data = split["data"]
+    if not isinstance(data, list) or not data:
+        raise BadRequest("dataframe_split: data must be a non-empty list of rows")
     width = len(names)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != width:
             raise BadRequest(f"dataframe_split: row {i} has not {width} values (one per column)")
-    return Batch([str(n) for n in names], [list(c) for c in zip(*data, strict=True)])
+    return Batch(names, [list(c) for c in zip(*data, strict=True)])
 
 
-def _from_columns(inputs: dict[str, Any], what: str) -> Batch:
+def _from_columns(inputs: Any, what: str) -> Batch:
+    if not isinstance(inputs, dict) or not inputs:
+        raise BadRequest(f"{what} must be an object of column: values")
     names = list(inputs)
     columns = [v if isinstance(v, list) else [v] for v in inputs.values()]
     if len({len(c) for c in columns}) > 1:
         raise BadRequest(f"{what}: every column must have the same number of values")
+    if not columns[0]:
+        raise BadRequest(f"{what}: the columns hold no values")
     return Batch(names, columns)
 
 
 def parse_mlflow(body: bytes, content_type: str) -> tuple[Batch, str]:
     """MLflow's ``/invocations``: dataframe_split, dataframe_records, instances, inputs, CSV."""
-    if content_type.startswith("text/csv"):
+    if media_type(content_type) == "text/csv":
         return _from_csv(body), "csv"
     payload = _loads(body)
     if isinstance(payload, dict):
@@ -98,9 +133,7 @@ def parse_mlflow(body: bytes, content_type: str) -> tuple[Batch, str]:
     key, value = next(iter(payload.items()))
     if key == "dataframe_split":
         return _from_split(value), key
-    if key == "dataframe_records":
-        return _from_records(value, key), key
-    if key == "instances":
+    if key in ("dataframe_records", "instances"):
         return _from_records(value, key), key
     if key == "inputs":
         if isinstance(value, dict):
@@ -118,10 +151,12 @@ def _from_csv(body: bytes) -> Batch:
         rows = [r for r in reader if r]
     except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
         raise BadRequest(f"malformed CSV: {exc or 'no header row'}") from None
+    _names(names, "the CSV header")
     if not rows:
         raise BadRequest("the CSV has a header but no rows")
-    if any(len(r) != len(names) for r in rows):
-        raise BadRequest("a CSV row has not one value per header column")
+    for i, row in enumerate(rows):
+        if len(row) != len(names):
+            raise BadRequest(f"CSV row {i} has {len(row)} values for {len(names)} header columns")
     return Batch(names, [list(c) for c in zip(*rows, strict=True)])
 
 
@@ -133,42 +168,76 @@ def parse_oip(body: bytes) -> tuple[Batch, dict[str, Any]]:
         raise BadRequest('an infer request needs "inputs": a list of tensors')
     names, columns = [], []
     for i, tensor in enumerate(inputs):
-        if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
-            raise BadRequest(f"inputs[{i}] needs name, shape, datatype and data")
-        if tensor["datatype"] not in OIP_TYPES:
-            raise BadRequest(f"inputs[{i}]: unknown datatype {tensor['datatype']!r}")
-        data, shape = tensor["data"], tensor["shape"]
-        flat = _flatten(data)
-        expected = 1
-        for dim in shape:
-            expected *= dim if isinstance(dim, int) else -1
-        if expected != len(flat):
-            raise BadRequest(
-                f"inputs[{i}] ({tensor['name']}): shape {shape} does not match {len(flat)} values"
-            )
+        name, shape, flat = _tensor(tensor, i)
         if len(shape) == 2 and len(inputs) == 1:  # one matrix: columns named by the caller
-            params = tensor.get("parameters") or {}
             width = shape[1]
-            col_names = params.get("columns") or [f"{tensor['name']}_{j}" for j in range(width)]
-            for j in range(width):
-                names.append(str(col_names[j]))
-                columns.append(flat[j::width])
+            params = tensor.get("parameters")
+            given = params.get("columns") if isinstance(params, dict) else None
+            if given is None:
+                given = [f"{name}_{j}" for j in range(width)]
+            elif not isinstance(given, list) or len(given) != width:
+                raise BadRequest(
+                    f"inputs[{i}] ({name}): parameters.columns must name its {width} columns"
+                )
+            names = _names(given, f"inputs[{i}] ({name}): parameters.columns")
+            columns = [flat[j::width] for j in range(width)]
             break
-        if len(shape) > 1 and shape[-1] != 1:
-            raise BadRequest(f"inputs[{i}] ({tensor['name']}): expected shape [n] or [n, 1]")
-        names.append(str(tensor["name"]))
+        if len(shape) > 1 and (len(shape) != 2 or shape[1] != 1):
+            raise BadRequest(f"inputs[{i}] ({name}): expected shape [n] or [n, 1]")
+        names.append(name)
         columns.append(flat)
+    if len(set(names)) != len(names):
+        raise BadRequest("two input tensors have the same name")
     if len({len(c) for c in columns}) > 1:
         raise BadRequest("every input tensor must have the same number of rows")
+    if not columns or not columns[0]:
+        raise BadRequest("the input tensors hold no rows")
     return Batch(names, columns), payload
 
 
-def _flatten(data: Any) -> list[Any]:
-    if isinstance(data, list) and data and isinstance(data[0], list):
-        return [x for row in data for x in _flatten(row)]
+def _tensor(tensor: Any, i: int) -> tuple[str, list[int], list[Any]]:
+    """Name, shape and flat data of ``inputs[i]``, each checked."""
+    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
+        raise BadRequest(f"inputs[{i}] needs name, shape, datatype and data")
+    name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"inputs[{i}]: name must be a non-empty string")
+    if not isinstance(datatype, str) or datatype not in OIP_TYPES:
+        raise BadRequest(
+            f"inputs[{i}] ({name}): unknown datatype {datatype!r}; one of "
+            + ", ".join(sorted(OIP_TYPES))
+        )
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise BadRequest(f"inputs[{i}] ({name}): shape must be [n] or [n, m] (whole numbers)")
+    flat = _flatten(tensor["data"], f"inputs[{i}] ({name})")
+    expected = shape[0] * (shape[1] if len(shape) == 2 else 1)
+    if expected != len(flat):
+        raise BadRequest(f"inputs[{i}] ({name}): shape {shape} does not match {len(flat)} values")
+    return name, shape, flat
+
+
+def _flatten(data: Any, what: str) -> list[Any]:
+    """Row-major values of nested lists (without recursion: depth is the client's choice)."""
     if not isinstance(data, list):
-        raise BadRequest("tensor data must be a list")
-    return data
+        raise BadRequest(f"{what}: data must be a list")
+    flat: list[Any] = []
+    stack = [(iter(data), 1)]
+    while stack:
+        items, depth = stack[-1]
+        for item in items:
+            if isinstance(item, list):
+                if depth >= MAX_DEPTH:
+                    raise BadRequest(f"{what}: data is nested over {MAX_DEPTH} deep")
+                stack.append((iter(item), depth + 1))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
 
 
 def parse_tfserving(body: bytes) -> tuple[Batch, str]:

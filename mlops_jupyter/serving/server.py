@@ -1,4 +1,9 @@
-"""The endpoint's process: ``python -m mlops_jupyter.serving.server RECORD`` runs uvicorn."""
+"""The endpoint's process: ``python -m mlops_jupyter.serving.server RECORD`` runs uvicorn.
+
+Everything the process and its workers print goes through one pipe to a thread that appends it
+to the server log and rotates that log at a size (workers share the pipe, so one writer
+decides when to rotate).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import json
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
+
+MAX_LOG_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 2
 
 
 def main(record_path: str) -> None:
@@ -16,6 +25,8 @@ def main(record_path: str) -> None:
     metrics.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)  # before any worker imports the client
     os.environ["MLOPS_JUPYTER_ENDPOINT"] = str(Path(record_path).resolve())
+    if record.get("server_log"):
+        capture_output(Path(record["server_log"]))
     import uvicorn
 
     from .resources import Sampler
@@ -30,7 +41,72 @@ def main(record_path: str) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
+        http="mlops_jupyter.serving.server:HttpProtocol",
     )
+
+
+def _protocol() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HttpProtocol(HttpToolsProtocol):  # type: ignore[misc]
+        """uvicorn's protocol, except that bytes that are not valid HTTP get a JSON 400 too."""
+
+        def send_400_response(self, msg: str) -> None:
+            import uuid
+
+            body = json.dumps(
+                {
+                    "error_code": "BAD_REQUEST",
+                    "message": f"{msg} (not valid HTTP: check the request line and headers)",
+                    "request_id": uuid.uuid4().hex,
+                }
+            ).encode()
+            head = (
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            )
+            self.transport.write(head + body)
+            self.transport.close()
+
+    return HttpProtocol
+
+
+def __getattr__(name: str) -> type:
+    if name == "HttpProtocol":  # made on first use: only the server process imports uvicorn
+        return _protocol()
+    raise AttributeError(name)
+
+
+def capture_output(path: Path, max_bytes: int = MAX_LOG_BYTES) -> threading.Thread:
+    """Send this process's stdout and stderr (and its children's) to ``path``, rotated."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    thread = threading.Thread(
+        target=pump, args=(read_fd, path, max_bytes), name="server-log", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def pump(read_fd: int, path: Path, max_bytes: int, backups: int = LOG_BACKUPS) -> None:
+    """Copy what arrives on ``read_fd`` to ``path``; past ``max_bytes``, ``path`` becomes
+    ``path.1`` (``path.1`` becomes ``path.2``, ...) and a new file starts."""
+    out = open(path, "ab", buffering=0)  # noqa: SIM115 - reopened at each rotation
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            out.write(chunk)
+            if out.tell() >= max_bytes:
+                out.close()
+                for n in range(backups, 0, -1):
+                    older = path.with_name(f"{path.name}.{n - 1}" if n > 1 else path.name)
+                    if older.exists():
+                        os.replace(older, path.with_name(f"{path.name}.{n}"))
+                out = open(path, "ab", buffering=0)  # noqa: SIM115
+    out.close()
 
 
 if __name__ == "__main__":

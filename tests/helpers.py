@@ -1,0 +1,120 @@
+"""Helpers the tests share: git, notebooks, a training cell, requests to an endpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+VEGA_DATA = Path(__import__("vega_datasets").__file__).parent / "_data"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+TEAM_PROFILE = """[profiles.team]
+mlflow_tracking_uri = "{mlflow}"
+dvc_remote = "team"
+dvc_remote_url = "s3://dvc/{prefix}"
+s3_endpoint_url = "{s3}"
+"""
+
+
+def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
+    """Write a notebook: a cell tagged ``parameters`` (if given), then ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    if parameters is not None:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+TRAIN_CELL = """import mlflow
+import numpy as np
+from sklearn.linear_model import Ridge
+from mlops_jupyter import datasets, tracking
+df = datasets.load(window)
+X = (df[["date"]].astype("int64") // 10**9 // 3600) % 24
+noise = np.random.normal(size=len(df))
+model = Ridge(alpha=alpha).fit(X, df["temp"] + noise)
+rmse = float(((model.predict(X) - df["temp"]) ** 2).mean() ** 0.5)
+mlflow.log_metric("rmse", rmse)
+for step in range(5):
+    tracking.log_metric("loss", rmse / (step + 1), step=step)
+assert not fail, "asked to fail"
+"""
+
+
+def call(
+    url: str, body: bytes | None = None, content_type: str = "application/json", headers=None
+) -> tuple[int, dict[str, str], Any]:
+    """One request: status, headers and the JSON answer (an HTTP error is an answer too)."""
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+def send(url: str, frame, request_id: str | None = None) -> list:
+    """POST ``frame`` to an endpoint's /invocations (``dataframe_split``); its predictions."""
+    body = json.dumps({"dataframe_split": {"columns": list(frame), "data": frame.values.tolist()}})
+    headers = {"Content-Type": "application/json"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    request = urllib.request.Request(url + "/invocations", body.encode(), headers)
+    try:
+        return json.loads(urllib.request.urlopen(request, timeout=30).read())["predictions"]
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(exc.read().decode()) from None
+
+
+FEATURES = [f"f{i}" for i in range(4)]
+
+
+def train_classifier(project, alpha: float = 1.0, name: str = "clf", alias: str = "champion"):
+    """A LogisticRegression on four numeric features, registered as ``NAME@ALIAS``; its
+    version and training frame."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_jupyter import tracking
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=FEATURES)
+    y = (X.f0 + X.f1 > 0).astype(int)
+    with tracking.run(name=f"{name}-{alpha}", project=project) as run:
+        model = LogisticRegression(C=alpha).fit(X, y)
+        tracking.log_model(model, input_example=X.head(3))
+    return tracking.register(run.id, name, alias=alias, project=project), X
+
+
+def serve_classifier(root: Path, workers: int = 1):
+    """A git project at ``root`` serving ``clf@champion``; the endpoint and training frame."""
+    from mlops_jupyter import serving
+
+    root.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    _, X = train_classifier(root)
+    return serving.start("clf@champion", workers=workers, project=root), X
