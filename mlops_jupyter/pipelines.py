@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -139,7 +140,9 @@ def add_stage(
     _yaml_dump(ws.root / PARAMS_FILE, all_params)
     dvc_yaml = _yaml_load(ws.root / "dvc.yaml")
     spec: dict[str, Any] = {
-        "cmd": f"mlops-jupyter run {rel_nb} --stage {name}",
+        # DVC runs this through a shell: every path quoted, so a space or `$(...)` in a
+        # notebook's name stays part of the name
+        "cmd": f"mlops-jupyter run {shlex.quote(rel_nb)} --stage {shlex.quote(name)}",
         "deps": dep_paths,
     }
     if params:

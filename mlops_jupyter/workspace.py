@@ -196,9 +196,24 @@ class Workspace:
 
     @property
     def state_dir(self) -> Path:
-        return self.resolve_setting(self.settings.state_dir)
+        """The state folder, made on first use with a ``.gitignore`` of its own: it holds the
+        tracking store, prediction logs with request inputs and endpoint tokens, which must
+        never reach a commit, whichever command made the folder."""
+        folder = self._resolve(self.settings.state_dir)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("# made by mlops-jupyter: local state, never committed\n*\n")
+        return folder
 
     def resolve_setting(self, value: str) -> Path:
+        """A path setting as an absolute path (one under the state folder makes that folder)."""
+        path = self._resolve(value)
+        if self._in_state_dir(path):
+            self.state_dir  # noqa: B018 - made, with its .gitignore
+        return path
+
+    def _resolve(self, value: str) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.root / path
 
@@ -220,7 +235,7 @@ class Workspace:
 
     def _in_state_dir(self, path: Path) -> bool:
         try:
-            path.relative_to(self.state_dir)
+            path.relative_to(self._resolve(self.settings.state_dir))
         except ValueError:
             return False
         return True

@@ -118,3 +118,16 @@ def serve_classifier(root: Path, workers: int = 1):
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     _, X = train_classifier(root)
     return serving.start("clf@champion", workers=workers, project=root), X
+
+
+def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
+    """Poll ``condition()`` until it is truthy (its value), failing after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"still not true after {timeout} s: {condition}"
+        time.sleep(every)

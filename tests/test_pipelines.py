@@ -97,10 +97,12 @@ def test_pipeline_mistakes_get_one_line(pipeline):
         pipelines.run(["trian"])
     with pytest.raises(MlopsError, match="is already versioned"):
         pipelines.add_stage("bad", "notebooks/train.ipynb", outs={"data/temps_1h.csv": None})
-    make_notebook(pipeline / "notebooks" / "check.ipynb", "alpha = 1.0", CHECK)
-    pipelines.add_stage("check", "notebooks/check.ipynb", {"alpha": -1.0})
+    odd = "notebooks/My check $(touch pwned); touch pwned2.ipynb"  # one path, not a command
+    make_notebook(pipeline / odd, "alpha = 1.0", CHECK)
+    pipelines.add_stage("check", odd, {"alpha": -1.0})
     with pytest.raises(MlopsError) as exc:
         pipelines.run(["check"])
     message = str(exc.value)
     assert message.startswith("the pipeline stopped:") and "alpha must be positive" in message
     assert "\n" not in message
+    assert not list(pipeline.glob("pwned*"))  # the notebook ran, and nothing else did

@@ -153,6 +153,21 @@ async def test_paths_never_leave_the_server_root(jp_fetch, project):
     assert inside["project"] == str(project)
 
 
+class TestAServerRootInsideAProject:
+    @pytest.fixture
+    def jp_root_dir(self, repo):
+        (repo / "notebooks").mkdir()
+        return repo / "notebooks"  # `jupyter lab` started in a repository's subfolder
+
+    async def test_the_project_above_the_root_is_refused(self, jp_fetch, repo):
+        for route in ("status", "datasets", "endpoints"):
+            code, message = await failure(jp_fetch, route)
+            assert code == 403 and f"belongs to the git repository at {repo}" in message
+        code, _ = await failure(jp_fetch, "endpoints", "POST", json.dumps({"model": "m@x"}))
+        assert code == 403
+        assert not (repo / ".mlops").exists()  # nothing was made above the root
+
+
 async def test_a_request_without_a_token_is_refused(jp_fetch, http_server_client, jp_base_url):
     for method, route, body in (("GET", "datasets", None), ("POST", "endpoints", b"{}")):
         with pytest.raises(tornado.httpclient.HTTPClientError) as raised:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import FEATURES, call, serve_classifier, train_classifier
+from helpers import FEATURES, call, serve_classifier, train_classifier, wait_for
 
 from mlops_jupyter import serving, tracking
 from mlops_jupyter.errors import MlopsError
@@ -367,7 +367,7 @@ def test_a_failing_model_is_a_500_with_an_error_id_in_the_log(project):
         assert status == 500
         error_id = re.search(r"error id (\w+)", answer["message"]).group(1)
         server_log = endpoints.record_of(endpoint)["server_log"]
-        assert error_id in Path(server_log).read_text()
+        wait_for(lambda: error_id in Path(server_log).read_text())  # the log's writer thread
         listed = subprocess.run(
             [sys.executable, "-m", "mlops_jupyter.cli", "serve", "status"],
             capture_output=True, text=True, check=True,

@@ -224,3 +224,38 @@ def test_two_projects_in_one_process_keep_their_own_stores(shell, project, tmp_p
     assert "MLFLOW_TRACKING_URI" not in os.environ  # MLflow's copy is not left to outrank settings
     assert tracking.runs()["name"].tolist() == ["here"]
     assert tracking.runs(project=other)["name"].tolist() == ["there"]
+
+
+SECRET_CELLS = [
+    ('db_password = "hunter2-very-secret"', 'db_password = "<redacted>"'),
+    ("client = connect(api_key='AbC123xyz789', user='me')", "client = connect(api_key='<redacted>', user='me')"),
+    ('os.environ["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG"', 'os.environ["AWS_SECRET_ACCESS_KEY"] = "<redacted>"'),
+    ("%env HF_TOKEN=hf_abcdefghijklmnop", "%env HF_TOKEN=<redacted>"),
+    ('uri = "postgresql://ml:s3cr3t@db:5432/mlflow"', 'uri = "postgresql://ml:<redacted>@db:5432/mlflow"'),
+    ("key_id = 'AKIAIOSFODNN7EXAMPLE'", "key_id = '<redacted>'"),
+    ('headers = {"Authorization": "Bearer abcdef0123456789"}', 'headers = {"Authorization": "Bearer <redacted>"}'),
+    ('author = "Jane"; sort_key = "date"', 'author = "Jane"; sort_key = "date"'),  # not secrets
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "kept"), SECRET_CELLS)
+def test_secrets_typed_in_cells_are_redacted_from_the_run(typed, kept):
+    from mlops_jupyter.tracking.redact import redact
+
+    assert redact(typed) == kept
+
+
+def test_history_is_redacted_and_can_be_turned_off(shell, project, monkeypatch):
+    shell.run('db_password = "hunter2-very-secret"')
+    shell.run("%%track -n kept\nx = 1")
+    client = tracking.client()
+    run = tracking.get_run("kept")
+    history = Path(client.download_artifacts(run.info.run_id, "code/history.json")).read_text()
+    assert "hunter2" not in history and "<redacted>" in history
+
+    monkeypatch.setenv("MLOPS_JUPYTER_TRACK_HISTORY", "false")
+    shell.run("%%track -n alone\nx = 2")
+    artifacts = {
+        a.path for a in client.list_artifacts(tracking.get_run("alone").info.run_id, "code")
+    }
+    assert artifacts == {"code/cell.py"}

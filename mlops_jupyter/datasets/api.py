@@ -41,8 +41,16 @@ def init(project: PathLike | None = None) -> Workspace:
     ws = Workspace.find(folder)
     if dvcstore.is_initialized(ws) and dvcstore.remotes(ws)[0]:
         return ws
-    files = dvcstore.init(ws)
-    gitcmd.commit_paths(ws.root, files, "Set up DVC for data versions (mlops-jupyter)")
+    ignore = ws.root / ".gitignore"
+    before = ignore.read_bytes() if ignore.exists() else None
+    with gitcmd.locked(ws.root):
+        files = [f for f in dvcstore.init(ws) if f != ".gitignore"]
+        gitcmd.commit_paths(
+            ws.root,
+            files,
+            "Set up DVC for data versions (mlops-jupyter)",
+            ignore_lines={".gitignore": _new_lines(before, ignore)},
+        )
     return ws
 
 
@@ -80,17 +88,21 @@ def add(
             f"{rel} is committed to git itself; let DVC hold it: `git rm -r --cached {rel}` "
             "and commit, then add it again"
         )
+    with gitcmd.locked(ws.root):  # one add at a time: the next number is ours until committed
+        return _add_locked(ws, target, name, message.strip())
+
+
+def _add_locked(ws: Workspace, target: Path, name: str, message: str) -> Version:
     existing = catalog.versions(ws, name)
     number = (existing[-1].number or 0) + 1 if existing else 1
     tag = tag_name(name, number)
-    message = message.strip()
     dvc_file = target.with_name(target.name + ".dvc")
-    saved = {
-        f: f.read_bytes() if f.exists() else None for f in (dvc_file, target.parent / ".gitignore")
-    }
+    ignore = target.parent / ".gitignore"
+    saved = {f: f.read_bytes() if f.exists() else None for f in (dvc_file, ignore)}
     temporaries = set(target.parent.glob(".*.tmp"))  # DVC's own, while it links into the cache
     fmt = tables.table_format(target) if target.is_file() else None
     pool = ThreadPoolExecutor(max_workers=1)
+    committed = False
     try:
         profiling: Future[dict[str, Any]] | None = None
         if fmt:  # profile while DVC hashes and copies: the two overlap on two cores
@@ -108,20 +120,27 @@ def add(
         dvcstore.write_meta(dvc_file, {META_KEY: meta}, message or None)
         gitcmd.commit_paths(
             ws.root,
-            dvcstore.git_files_for(ws, target),
+            [ws.rel(dvc_file)],
             f"Add dataset {tag}" + (f": {message}" if message else ""),
             tag=tag,
             tag_message=catalog.tag_message(message, summary),
+            ignore_lines={ws.rel(ignore): _new_lines(saved[ignore], ignore)},
         )
-    except BaseException:
-        if gitcmd.resolve(ws.root, tag) is None:
+        committed = True
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not committed:  # interrupted or refused: leave the workspace as it was
             _restore(saved)
             for left in set(target.parent.glob(".*.tmp")) - temporaries:
                 left.unlink(missing_ok=True)  # what an interrupted DVC left half-written
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
     return catalog.resolve(ws, tag)
+
+
+def _new_lines(before: bytes | None, path: Path) -> list[str]:
+    """The lines DVC added to ``path`` (a .gitignore), which the version's commit holds."""
+    old = set((before or b"").decode("utf-8", "replace").splitlines())
+    now = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return [line for line in now.splitlines() if line.strip() and line not in old]
 
 
 def _profile(path: Path, fmt: str, shown: str) -> dict[str, Any]:
@@ -282,16 +301,18 @@ def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:
 def checkout(ref: str, force: bool = False, project: PathLike | None = None) -> Version:
     """Put a version's data back in the workspace (its file or folder, and its ``.dvc`` file).
 
-    Refuses when the workspace data has changes that are not a version yet, unless ``force``.
+    Refuses, unless ``force``, when the workspace holds data that no version (nor DVC's cache)
+    has: whether or not its ``.dvc`` file is there, that data is the user's.
     """
     ws = _workspace(project)
     version = catalog.resolve(ws, ref)
     target = ws.root / version.path
     dvc_file = target.with_name(target.name + ".dvc")
-    if not force and target.exists() and dvc_file.exists() and dvcstore.is_modified(ws, dvc_file):
+    lost = dvcstore.unsaved(ws, target, dvc_file) if target.exists() and not force else None
+    if lost:
         raise MlopsError(
-            f"{version.path} has changes that are not a version yet; add them first "
-            f"(`%dataset add {version.path} --name {version.name}`) or pass --force to drop them"
+            f"{version.path} holds {lost}; a checkout would lose it: add it first "
+            f"(`%dataset add {version.path} --name {version.name}`) or pass --force to drop it"
         )
     text = gitcmd.show_file(ws.root, version.commit, version.path + ".dvc")
     if text is None:  # pragma: no cover - a tag always points at a commit holding the file

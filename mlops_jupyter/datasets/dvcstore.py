@@ -318,13 +318,32 @@ def is_modified(ws: Workspace, dvc_file: Path) -> bool:
         return bool(repo.status(targets=[str(dvc_file)]))
 
 
-def git_files_for(ws: Workspace, path: Path) -> list[str]:
-    """The files a version's commit holds: the ``.dvc`` file and the folder's ``.gitignore``."""
-    files = [ws.rel(path.with_name(path.name + ".dvc"))]
-    ignore = path.parent / ".gitignore"
-    if ignore.exists():
-        files.append(ws.rel(ignore))
-    return files
+def unsaved(ws: Workspace, path: Path, dvc_file: Path) -> str | None:
+    """What of the data at ``path`` neither a version nor DVC's cache holds (None: nothing).
+
+    Data that matches its ``.dvc`` file, or whose every byte DVC's cache has, can be got back;
+    anything else is the user's own work, which a checkout would destroy.
+    """
+    if dvc_file.exists() and not is_modified(ws, dvc_file):
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    lost = [f for f in files if cached_path(ws, _md5(f)) is None]
+    if not lost:
+        return None
+    if path.is_file():
+        return f"{path.stat().st_size:,} bytes that no version holds"
+    shown = ", ".join(p.relative_to(path).as_posix() for p in lost[:3])
+    return f"{len(lost)} file(s) that no version holds ({shown}{', ...' if len(lost) > 3 else ''})"
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as data:
+        while chunk := data.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def is_tracked_by_git(ws: Workspace, path: Path) -> bool:

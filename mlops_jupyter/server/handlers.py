@@ -21,6 +21,7 @@ from tornado.ioloop import IOLoop
 
 from ..errors import MlopsError, NotFoundError
 from ..tracking.remote import StoreUnavailable
+from ..workspace import find_root
 
 PREFIX = "mlops-jupyter/api/v1"
 
@@ -62,6 +63,13 @@ class Handler(APIHandler):
             raise tornado.web.HTTPError(403, "the path is outside the server's root")
         if not folder.is_dir():
             raise tornado.web.HTTPError(404, f"no folder {relative!r} in the server's root")
+        top = find_root(folder)
+        if top is not None and top in self.root.parents:  # the project would be above the root
+            raise tornado.web.HTTPError(
+                403,
+                f"this folder belongs to the git repository at {top}, above the server's root; "
+                "start JupyterLab at the repository's top to use it as a project",
+            )
         return folder
 
     def body(self) -> dict[str, Any]:

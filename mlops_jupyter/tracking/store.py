@@ -37,7 +37,7 @@ def tracking_uri(ws: Workspace) -> str:
     """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or ws.settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = "sqlite:///" + str(ws.root / uri.removeprefix("sqlite:///"))
+        uri = "sqlite:///" + str(ws.resolve_setting(uri.removeprefix("sqlite:///")))
     elif "://" not in uri and not uri.startswith("databricks"):
         uri = str(ws.resolve_setting(uri))  # a plain folder: MLflow's file store
     return uri

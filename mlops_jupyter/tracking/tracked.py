@@ -29,6 +29,7 @@ from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
 from . import environment, pending, remote, store
+from .redact import redact
 
 PLAIN = (str, int, float, bool)
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -215,6 +216,8 @@ def run(
             tags=[RunTag("mlops.params", json.dumps(params))],
             synchronous=True,
         )
+        if not ws.settings.flag("track_history"):
+            history = None
         _log_snapshot(code, history, notebook_file)
         lineage.start(ws, handle.id)
         if autolog:
@@ -317,11 +320,12 @@ def _log_snapshot(code: str | None, history: list[str] | None, notebook: Path | 
 
     folder = Path(tempfile.mkdtemp(prefix="mlops-run-"))
     try:
-        if code is not None:
+        if code is not None:  # secrets typed into cells do not travel with the run
             (folder / "code").mkdir()
-            (folder / "code" / "cell.py").write_text(code, encoding="utf-8")
+            (folder / "code" / "cell.py").write_text(redact(code), encoding="utf-8")
             if history:
-                (folder / "code" / "history.json").write_text(json.dumps(history), "utf-8")
+                kept = [redact(cell) for cell in history]
+                (folder / "code" / "history.json").write_text(json.dumps(kept), "utf-8")
         if notebook is not None and notebook.is_file():
             (folder / "code").mkdir(exist_ok=True)
             shutil.copyfile(notebook, folder / "code" / notebook.name)
