@@ -243,3 +243,17 @@ class Workspace:
     def rel(self, path: Path) -> str:
         """``path`` relative to the project root, with forward slashes."""
         return path.relative_to(self.root).as_posix()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a fresh temporary file that only the user can read."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

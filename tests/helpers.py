@@ -110,12 +110,15 @@ def train_classifier(project, alpha: float = 1.0, name: str = "clf", alias: str 
     return tracking.register(run.id, name, alias=alias, project=project), X
 
 
-def serve_classifier(root: Path, workers: int = 1):
-    """A git project at ``root`` serving ``clf@champion``; the endpoint and training frame."""
+def serve_classifier(root: Path, workers: int = 1, settings: str = ""):
+    """A git project at ``root`` (``settings``: its mlops.toml) serving ``clf@champion``; the
+    endpoint and training frame."""
     from mlops_jupyter import serving
 
     root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    if settings:
+        (root / "mlops.toml").write_text(settings)
     _, X = train_classifier(root)
     return serving.start("clf@champion", workers=workers, project=root), X
 

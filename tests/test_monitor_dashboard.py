@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +98,18 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
     traffic(endpoint)
     with pytest.raises(MlopsError, match=f"port {endpoint.url.rsplit(':', 1)[1]} .* in use"):
         publish.publish(endpoint.name, port=int(endpoint.url.rsplit(":", 1)[1]))
-    page_of = publish.publish(endpoint.name, refresh=30)
+    page_of = publish.publish(endpoint.name, refresh=30, max_kernels=1)
     try:
         assert page_of.url.startswith("http://127.0.0.1:")
         assert publish.publish(endpoint.name).url == page_of.url  # published once
+        token = page_of.url.split("token=")[1]
+        assert token not in Path(f"/proc/{page_of.pid}/cmdline").read_text()  # not in `ps`
+        host, port = page_of.url.split("/")[2].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/")  # no token: Voilà's login page, not the dashboard
+        answer = connection.getresponse()
+        assert (answer.status, answer.getheader("Location")) == (302, "/login?next=%2F")
+        connection.close()
         with chromium_page(1200, 1500) as page:
             page.goto(page_of.url)
             page.wait_for_selector(".mlops-scorecard", timeout=120_000)
@@ -111,10 +122,13 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
             assert "monitoring.dashboard(" not in text  # sources hidden
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            with pytest.raises(urllib.error.HTTPError) as busy:  # the one kernel is in use
+                urllib.request.urlopen(page_of.url, timeout=60)
+            assert busy.value.code == 503 and b"already serves 1 open pages" in busy.value.read()
     finally:
         publish.stop(endpoint.name)
     with socket.socket() as probe:  # the port is free again
-        probe.bind(("127.0.0.1", int(page_of.url.split(":")[2].strip("/"))))
+        probe.bind(("127.0.0.1", int(port)))
     assert publish.dashboards(project) == []
     with pytest.raises(MlopsError, match="no dashboard of 'm' is published"):
         publish.stop(endpoint.name)

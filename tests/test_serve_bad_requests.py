@@ -24,18 +24,21 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mlops_jupyter import serving
+from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.serving import endpoints, predlog, protocols
 from mlops_jupyter.serving.model import ServedModel
 from mlops_jupyter.serving.protocols import BadRequest
 
+ALLOWED = "http://notebook.example:8888"
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """One endpoint on a LogisticRegression of four numeric features, shared by the module."""
+    """One endpoint on a LogisticRegression of four numeric features, shared by the module;
+    the page at ``ALLOWED`` may call it from a browser."""
     root = tmp_path_factory.mktemp("bad") / "project"
-    endpoint, _ = serve_classifier(root)
+    endpoint, _ = serve_classifier(root, settings=f'serve_allow_origins = "{ALLOWED}"\n')
     yield endpoint, root
     serving.stop(endpoint.name, project=root)
 
@@ -232,6 +235,67 @@ def test_a_client_id_cannot_hide_traffic_only_the_probe_key_does(served):
     traffic = set(predlog.read(folder)["id"].to_pylist())
     assert {"mlops-probe-1", "wrong-key"} <= traffic and "real-probe" not in traffic
     assert "real-probe" in set(predlog.read(folder, probes=True)["id"].to_pylist())
+
+
+# -- web pages: the Host, Origin and Content-Type checks ----------------------------------------
+def test_a_web_page_cannot_post_predictions_or_rebind_dns(served):
+    endpoint, root = served
+    body = json.dumps(ROW).encode()
+    port = endpoint.url.rsplit(":", 1)[1]
+    refused = [
+        ({"Content-Type": b"text/plain"}, 415),  # a form or fetch() with no preflight
+        ({"Content-Type": b"application/x-www-form-urlencoded"}, 415),
+        ({"Content-Type": b"multipart/form-data; boundary=x"}, 415),
+        ({"Origin": b"http://evil.example"}, 403),  # a page of another site
+        ({"Origin": b"null"}, 403),  # a sandboxed frame or a file:// page
+        ({"Host": f"evil.example:{port}".encode()}, 403),  # DNS rebinding
+    ]
+    for headers, status in refused:
+        code, _, answer = raw(
+            endpoint, "/invocations", body, {"Content-Type": b"application/json", **headers}
+        )
+        assert code == status, (headers, answer)
+        assert answer["request_id"]
+    log = serving.logs("clf", 10_000, project=root)
+    assert "inputs" not in log.columns or log[log["status"] != 200]["inputs"].isna().all()
+
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):  # this machine's names: served
+        code, _, _ = raw(
+            endpoint,
+            "/invocations",
+            body,
+            {"Content-Type": b"application/json; charset=utf-8", "Host": host.encode()},
+        )
+        assert code == 200
+    same_origin = {"Origin": endpoint.url.encode(), "Content-Type": b"application/json"}
+    assert raw(endpoint, "/invocations", body, same_origin)[0] == 200
+
+
+def test_an_allowed_origin_gets_cors_headers_and_its_preflight(served):
+    endpoint, _ = served
+    preflight = urllib.request.Request(
+        endpoint.url + "/invocations", method="OPTIONS",
+        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"},
+    )  # fmt: skip
+    with urllib.request.urlopen(preflight) as response:
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+        assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+    status, headers, answer = call(
+        endpoint.url + "/invocations", json.dumps(ROW).encode(), headers={"Origin": ALLOWED}
+    )
+    assert status == 200 and headers["access-control-allow-origin"] == ALLOWED
+    assert len(answer["predictions"]) == 1
+
+
+def test_the_record_is_private_and_the_token_never_on_a_command_line(served):
+    endpoint, _ = served
+    assert endpoint.record.stat().st_mode & 0o777 == 0o600
+    assert not [p for p in endpoint.record.parent.iterdir() if p.name != endpoint.record.name]
+    key = endpoints.record_of(endpoint)["probe_key"]
+    assert key not in Path(f"/proc/{endpoint.pid}/cmdline").read_bytes().decode()
+    with pytest.raises(MlopsError, match="another server took port"):
+        endpoints._check_instance({**endpoints.record_of(endpoint), "instance": "not-ours"})
 
 
 def test_none_of_the_requests_above_was_a_server_error(served):

@@ -19,11 +19,28 @@ from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
 from ..netutil import kill_group, pick_port, pid_alive, wait_port
-from ..workspace import Workspace
+from ..workspace import Workspace, write_private
 
 PathLike = str | os.PathLike[str]
 DEFAULT_PORT = 8866
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_KERNELS = 8
+
+
+def _config(token: str, max_kernels: int) -> dict[str, Any]:
+    """Voilà's configuration: the token, the kernel limit, idle kernels culled."""
+    return {
+        "Voila": {"token": token},
+        "VoilaConfiguration": {
+            "multi_kernel_manager_class": "mlops_jupyter.monitoring.voila_kernels."
+            "LimitedKernelManager"
+        },
+        "LimitedKernelManager": {
+            "max_kernels": max_kernels,
+            "cull_idle_timeout": 600,
+            "cull_interval": 60,
+            "cull_connected": False,
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -65,10 +82,12 @@ def publish(
     refresh: float = 60,
     project: PathLike | None = None,
     timeout: float = 120,
+    max_kernels: int = MAX_KERNELS,
 ) -> Dashboard:
     """Write the dashboard notebook of ``endpoint`` and serve it with Voilà; returns its URL.
 
-    A host other than this machine gets a token in the URL.
+    The URL holds a token (Voilà refuses requests without it). Each page load runs a kernel:
+    at most ``max_kernels`` at once, and one idle for 10 minutes is ended.
     """
     import nbformat
 
@@ -86,24 +105,26 @@ def publish(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{endpoint}.ipynb"
     nbformat.write(notebook(endpoint, ws.root, refresh), path)
-    token = "" if host in LOCAL_HOSTS else secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)  # local pages too: any site could open localhost
     logs = ws.resolve_setting(ws.settings.logs_dir)
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"dashboard-{endpoint}.log"
+    # Voilà reads voila.json in its working folder: the token goes there (0600), never on the
+    # command line where `ps` shows it to every user of the machine.
+    work = folder / endpoint
+    work.mkdir(exist_ok=True)
+    write_private(work / "voila.json", json.dumps(_config(token, max_kernels), indent=1))
     command = [
         sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={chosen}",
-        f"--Voila.ip={host}", "--strip_sources=True", f"--Voila.token={token}",
+        f"--Voila.ip={host}", "--strip_sources=True",
     ]  # fmt: skip
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log, start_new_session=True)
-    url = f"http://{host}:{chosen}/" + (f"?token={token}" if token else "")
+        proc = subprocess.Popen(command, cwd=work, stdout=log, stderr=log, start_new_session=True)
+    url = f"http://{host}:{chosen}/?token={token}"
     record = {"endpoint": endpoint, "url": url, "pid": proc.pid, "notebook": str(path),
               "log": str(log_path), "started": time.time()}  # fmt: skip
     record_path = folder / f"{endpoint}.json"
-    tmp = record_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.chmod(tmp, 0o600)  # the URL may hold the token
-    tmp.replace(record_path)
+    write_private(record_path, json.dumps(record, indent=1))  # the URL holds the token
     try:
         wait_port(host, chosen, timeout, alive=lambda: proc.poll() is None)
     except MlopsError:

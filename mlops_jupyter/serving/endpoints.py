@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
 from ..netutil import kill_group, pick_port, pid_alive, wait_http
-from ..workspace import Workspace
+from ..workspace import Workspace, write_private
 
 DEFAULT_PORT = 5100
 
@@ -208,20 +208,6 @@ def _write(path: Path, record: dict[str, Any]) -> None:
     """Replace the record atomically; the file is private (0600) from its first byte, as it
     holds the endpoint's token and probe key."""
     write_private(path, json.dumps(record, indent=1))
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a fresh temporary file that only the user can read."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import re
 
 REDACTED = "<redacted>"
-_NAMES = (
-    r"\w*(?:token|passw(?:or)?d|pwd|secret|api_?key|access_?key|private_?key|credential)\w*"
-)
+_NAMES = r"\w*(?:token|passw(?:or)?d|pwd|secret|api_?key|access_?key|private_?key|credential)\w*"
 _PATTERNS = [
     # password = "...", "api_key": '...', token="...", os.environ["DB_PASSWORD"] = "..."
     re.compile(
