@@ -23,3 +23,11 @@ def close_matches(word: str, choices: list[str], n: int = 5) -> str:
     shown = choices[:n]
     more = f" (+{len(choices) - len(shown)} more)" if len(choices) > len(shown) else ""
     return f"known: {', '.join(shown)}{more}"
+
+
+def first_line(error: BaseException | str, limit: int = 300) -> str:
+    """The first non-empty line of an error (or its type's name), at most ``limit`` characters."""
+    text = str(error).strip()
+    if text:
+        return text.splitlines()[0][:limit]
+    return type(error).__name__ if isinstance(error, BaseException) else "unknown error"

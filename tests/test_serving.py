@@ -22,7 +22,7 @@ from helpers import FEATURES, call, serve_classifier, train_classifier, wait_for
 
 from mlops_jupyter import serving, tracking
 from mlops_jupyter.errors import MlopsError
-from mlops_jupyter.serving import endpoints
+from mlops_jupyter.serving import endpoints, predlog
 
 
 @pytest.fixture(scope="module")
@@ -344,6 +344,54 @@ def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
     assert predlog.read(tmp_path).num_rows == table.num_rows
     window = predlog.read(tmp_path, since=1_490.0)
     assert window["id"].to_pylist() == [str(i) for i in range(490, 500)]
+
+
+QUIET = """
+import sys, time
+from pathlib import Path
+from mlops_jupyter.serving.predlog import PredictionLog
+log = PredictionLog(Path(sys.argv[1]), max_file_bytes=2_000, max_total_bytes=20_000)
+for i in range(int(sys.argv[3])):
+    log.write({"id": f"{sys.argv[2]}-{i}", "ts": time.time(), "outputs": [i]})
+    time.sleep(float(sys.argv[4]))
+log.close()
+"""
+
+
+def test_two_workers_at_different_rates_under_rotation_lose_no_open_file(tmp_path):
+    """A quiet worker's open file is never removed by a busy worker's retention."""
+    writers = [
+        subprocess.Popen([sys.executable, "-c", QUIET, str(tmp_path), name, count, pause])
+        for name, count, pause in (("quiet", "30", "0.05"), ("busy", "6000", "0"))
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    ids = predlog.read(tmp_path)["id"].to_pylist()
+    assert [i for i in ids if i.startswith("quiet")] == [f"quiet-{i}" for i in range(30)]
+    assert ids[-1] == "busy-5999" or "busy-5999" in ids  # the newest of the busy one kept
+    assert sum(f.stat().st_size for f in predlog.files(tmp_path)) <= 20_000 + 2 * 2_100
+
+
+def test_the_server_log_rotates_at_its_size(tmp_path):
+    from mlops_jupyter.serving.server import pump
+
+    read_fd, write_fd = os.pipe()
+    path = tmp_path / "serve.log"
+    thread = threading.Thread(target=pump, args=(read_fd, path, 300))
+    thread.start()
+    for n in range(200):
+        os.write(write_fd, f"line {n}\n".encode())
+        if n % 50 == 49:  # in bursts, each read by the pump before the next
+            last = f"line {n}\n"
+            wait_for(
+                lambda last=last: any(f.read_text().endswith(last) for f in tmp_path.iterdir())
+            )
+    os.close(write_fd)
+    thread.join(timeout=10)
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["serve.log", "serve.log.1", "serve.log.2"]  # 2 kept
+    assert all(f.stat().st_size < 300 + 500 for f in files)
+    newest = path.read_text() or path.with_name("serve.log.1").read_text()  # just rotated?
+    assert newest.endswith("line 199\n")
 
 
 def test_a_failing_model_is_a_500_with_an_error_id_in_the_log(project):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MlopsError, NotFoundError
+from ..errors import MlopsError, NotFoundError, first_line
 from ..git import git
 from ..workspace import Workspace
 
@@ -106,7 +106,7 @@ def add(ws: Workspace, path: Path) -> dict[str, Any]:
         try:
             repo.add(str(path))
         except DvcException as exc:
-            raise MlopsError(f"DVC could not add {rel}: {_first_line(exc)}") from None
+            raise MlopsError(f"DVC could not add {rel}: {first_line(exc)}") from None
     return read_dvc_file(path.with_name(path.name + ".dvc").read_text(encoding="utf-8"), rel)
 
 
@@ -242,7 +242,7 @@ def transfer(
                 "no DVC remote is configured; add one with `%dataset remote add NAME URL`"
             ) from None
         except DvcException as exc:
-            raise MlopsError(f"remote {remote or 'default'}: {_first_line(exc)}") from None
+            raise MlopsError(f"remote {remote or 'default'}: {first_line(exc)}") from None
         cache = repo.cache.local
         src, dest = (cache, odb) if direction == "push" else (odb, cache)
         where = odb.fs.unstrip_protocol(odb.path)
@@ -257,7 +257,7 @@ def transfer(
             result = repo.cloud.transfer(src, dest, objs, callback=callback, cache_odb=cache)
         except Exception as exc:  # noqa: BLE001 - storage errors surface from fsspec and boto
             _explain_storage(ws, repo, remote, direction)
-            said = _first_line(exc) if isinstance(exc, DvcException) else f"{exc!r}"[:200]
+            said = first_line(exc) if isinstance(exc, DvcException) else f"{exc!r}"[:200]
             raise MlopsError(f"{direction} failed: {said}") from None
         finally:
             callback.close()
@@ -309,7 +309,7 @@ def checkout(ws: Workspace, dvc_file: Path) -> None:
         try:
             repo.checkout(targets=[str(dvc_file)], force=True)
         except DvcException as exc:
-            raise MlopsError(f"checkout failed: {_first_line(exc)}") from None
+            raise MlopsError(f"checkout failed: {first_line(exc)}") from None
 
 
 def is_modified(ws: Workspace, dvc_file: Path) -> bool:
@@ -348,8 +348,3 @@ def _md5(path: Path) -> str:
 
 def is_tracked_by_git(ws: Workspace, path: Path) -> bool:
     return bool(git(ws.root, "ls-files", "--", ws.rel(path)))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,8 +53,7 @@ def read_arrow(path: Path, fmt: str, display_name: str | None = None) -> pa.Tabl
 
             return pj.read_json(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MlopsError(f"{shown} is not a readable {fmt} file: {first}") from None
+        raise MlopsError(f"{shown} is not a readable {fmt} file: {first_line(exc)}") from None
     raise MlopsError(f"{shown}: unknown table format {fmt!r}")
 
 

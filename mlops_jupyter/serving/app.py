@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import first_line
 from . import openapi, protocols
 from .guard import Guard
 from .model import ServedModel
@@ -98,10 +99,9 @@ class Endpoint:
             self._failures += 1
             delay = min(CHECK_SECONDS * 2**self._failures, MAX_BACKOFF_SECONDS)
             self._next_check = time.monotonic() + delay
-            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
             log.error(
                 "reload failed (%s: %s); still serving version %s; next try in %.0f s",
-                type(exc).__name__, first_line, self.model.version, delay,
+                type(exc).__name__, first_line(exc, 200), self.model.version, delay,
                 exc_info=self._failures == 1,  # the traceback once per streak of failures
             )  # fmt: skip
         finally:
@@ -347,8 +347,7 @@ def _refusal(exc: Exception) -> str | None:
         "INVALID_PARAMETER_VALUE",
         "BAD_REQUEST",
     ):
-        lines = str(getattr(exc, "message", exc)).strip().splitlines()
-        return lines[0][:300] if lines else type(exc).__name__
+        return first_line(getattr(exc, "message", None) or exc)
     return None
 
 

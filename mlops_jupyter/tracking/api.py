@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import lineage
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 from ..workspace import Workspace
 from . import names, registry, store
 
@@ -55,7 +55,7 @@ def runs(
             ids, filter, max_results=max_results, order_by=list(order_by), page_token=page_token
         )
     except MlflowException as exc:
-        raise MlopsError(f"bad run filter or order: {_first_line(exc.message)}") from None
+        raise MlopsError(f"bad run filter or order: {first_line(exc.message)}") from None
     frame = runs_frame(page)
     frame.attrs["more"] = bool(page.token)
     frame.attrs["token"] = page.token
@@ -193,7 +193,3 @@ def _sklearn_types(model: Any) -> list[str]:
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     return [t for t in untrusted if t.startswith("sklearn.")]
-
-
-def _first_line(text: str) -> str:
-    return str(text).strip().splitlines()[0] if str(text).strip() else "unknown error"
