@@ -77,6 +77,18 @@ class Settings:
             "and MLflow artifacts; empty for AWS S3."
         },
     )
+    serve_port: str = field(
+        default="5100",
+        metadata={"help": "First port tried for a model endpoint (the next free one is used)."},
+    )
+    dashboard_port: str = field(
+        default="8866",
+        metadata={"help": "First port tried for a published dashboard (Voilà)."},
+    )
+    ui_port: str = field(
+        default="5000",
+        metadata={"help": "First port tried for the MLflow UI (`%track ui`)."},
+    )
     serve_allow_origins: str = field(
         default="",
         metadata={
@@ -102,6 +114,13 @@ class Settings:
         default="",
         metadata={"help": "The [profiles.NAME] of the settings file in use (empty: none)."},
     )
+
+    def port(self, name: str) -> int:
+        """A port setting as a number; :class:`MlopsError` when it is not one."""
+        value = str(getattr(self, name)).strip()
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise MlopsError(f"setting {name} must be a port number (1-65535), not {value!r}")
+        return int(value)
 
     def flag(self, name: str) -> bool:
         """A yes/no setting: true, 1, yes or on mean yes."""

@@ -23,7 +23,7 @@ def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
     settings = scratch / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    port = pick_port(None, 8900)
+    port = pick_port(None, int(os.environ.get("MLOPS_TEST_PORT", 8900)))
     env = dict(
         os.environ,
         JUPYTERLAB_SETTINGS_DIR=str(scratch / "lab-settings"),

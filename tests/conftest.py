@@ -10,28 +10,70 @@ import pytest
 from helpers import TEAM_PROFILE, TRAIN_CELL, VEGA_DATA, git, make_notebook
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
-BINDER = pytest.StashKey["object"]()
-TEAM = pytest.StashKey["object"]()
+BACKGROUND = pytest.StashKey["object"]()
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest-xdist
+PORT_SETTINGS = (
+    "MLOPS_JUPYTER_SERVE_PORT",
+    "MLOPS_JUPYTER_DASHBOARD_PORT",
+    "MLOPS_JUPYTER_UI_PORT",
+)
+FIRST = ("tests/test_demo.py", "tests/test_sidebar.py")  # the longest: started first
+
+
+def pytest_configure(config):
+    """A worker gets a port block of its own (endpoints, dashboards, MLflow UI, the tests'
+    own servers); the one process that starts background things makes their shared folder."""
+    if WORKER:
+        base = 20_000 + 1_000 * int(WORKER.removeprefix("gw"))
+        for offset, name in enumerate((*PORT_SETTINGS, "MLOPS_TEST_PORT")):
+            os.environ[name] = str(base + 200 * offset)
+        return
+    import tempfile
+
+    from background import SHARED_ENV, Background
+
+    folder = tempfile.mkdtemp(prefix="mlops-tests-")
+    os.environ[SHARED_ENV] = folder  # inherited by xdist's workers, started after this
+    config.stash[BACKGROUND] = Background(Path(folder))
+
+
+def pytest_itemcollected(item):
+    """Under xdist, a module's tests stay on one worker (its module fixtures are made once)
+    and the team's tests share one worker (they share one MLflow server)."""
+    group = "team" if _needs_team(item) else item.nodeid.split("::")[0]
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_collection_modifyitems(items):
-    """The Binder test last, so that its environment installs while the others run."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/test_binder.py"))
+    """The longest tests first, the Binder test last (its environment installs meanwhile)."""
+
+    def rank(item) -> int:
+        if item.nodeid.startswith(FIRST):
+            return 0
+        if _needs_team(item):  # one worker runs them all, one after another: a long group
+            return 1
+        return 3 if item.nodeid.startswith("tests/test_binder.py") else 2
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session):
-    """Start now, in the background, what selected tests will wait for: the Binder test's
-    environment, and the team's services (PostgreSQL, S3, an MLflow server)."""
-    if any(item.nodeid.startswith("tests/test_binder.py") for item in session.items):
-        import tempfile
+    """Without xdist, start what the selected tests will wait for now, in the background."""
+    background = session.config.stash.get(BACKGROUND, None)
+    if background is not None and not WORKER:
+        ids = [item.nodeid for item in session.items]
+        background.start(binder=_binder(ids), team=any(_needs_team(i) for i in session.items))
 
-        from binder_setup import BinderInstall
 
-        session.config.stash[BINDER] = BinderInstall(Path(tempfile.mkdtemp(prefix="binder-")))
-    if any(_needs_team(item) for item in session.items):
-        from services import Starting
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under xdist (the controller): start them once the first worker says what it collected."""
+    background = node.config.stash.get(BACKGROUND, None)
+    if background is not None:
+        background.start(binder=_binder(ids), team=any(i.endswith("@team") for i in ids))
 
-        session.config.stash[TEAM] = Starting()
+
+def _binder(ids) -> bool:
+    return any(i.startswith("tests/test_binder.py") for i in ids)
 
 
 def _needs_team(item) -> bool:
@@ -42,21 +84,17 @@ def _needs_team(item) -> bool:
 
 
 def pytest_sessionfinish(session):
-    install = session.config.stash.get(BINDER, None)
-    if install is not None:
-        install.remove()
-    team = session.config.stash.get(TEAM, None)
-    if team is not None:
-        team.close()
+    background = session.config.stash.get(BACKGROUND, None)
+    if background is not None:
+        background.close()
 
 
 @pytest.fixture
-def binder_install(request):
+def binder_install():
     """The repository copy and the venv installed from binder/requirements.txt (waited for)."""
-    install = request.config.stash.get(BINDER, None)
-    assert install is not None, "the Binder install starts when test_binder.py is collected"
-    install.wait()
-    return install
+    import background
+
+    return background.binder_install()
 
 
 GIT_ENV = {
@@ -75,7 +113,7 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     # DVC keeps a site cache under the user's folders; keep tests from sharing one.
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path_factory.mktemp("dvc-site")))
     for key in list(os.environ):
-        if key.startswith(("MLOPS_JUPYTER_", "MLFLOW_")):
+        if key.startswith(("MLOPS_JUPYTER_", "MLFLOW_")) and key not in PORT_SETTINGS:
             monkeypatch.delenv(key)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     yield
@@ -101,14 +139,12 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def team(request):
+def team():
     """PostgreSQL, an S3-compatible server (moto) and an MLflow server on 127.0.0.1, for the
     whole session (started in the background when the session begins)."""
-    starting = request.config.stash.get(TEAM, None)
-    assert starting is not None, (
-        "the team's services start when a test that needs them is collected"
-    )
-    return starting.get()
+    import background
+
+    return background.team()
 
 
 @pytest.fixture

@@ -106,6 +106,11 @@ class Process:
     def stop(self) -> None:
         kill_group(self.proc.pid)
 
+    def __getstate__(self) -> dict:
+        """Pickled for pytest-xdist's workers: what they use (URLs, ports), not the process
+        handle, which stays with the controller that started and stops it."""
+        return {k: v for k, v in self.__dict__.items() if k != "proc"}
+
 
 class S3Server(Process):
     """moto's S3 in server mode."""

@@ -4,6 +4,7 @@ real Prometheus (Debian's) scraping an endpoint's /metrics on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ def test_prometheus_scrapes_an_endpoint(endpoint, project, shell, tmp_path):
     linted = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
-    port = pick_port(None, 19090)
+    port = pick_port(None, int(os.environ.get("MLOPS_TEST_PORT", 19090)) + 50)
     prometheus = Process(
         ["prometheus", f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
          f"--storage.tsdb.path={tmp_path / 'tsdb'}"],

@@ -22,7 +22,6 @@ from ..netutil import kill_group, pick_port, pid_alive, wait_port
 from ..workspace import Workspace, write_private
 
 PathLike = str | os.PathLike[str]
-DEFAULT_PORT = 8866
 MAX_KERNELS = 8
 
 
@@ -100,7 +99,7 @@ def publish(
         return current[endpoint]
     if refresh < 5:
         raise MlopsError("--refresh must be at least 5 seconds")
-    chosen = pick_port(port, DEFAULT_PORT, host)
+    chosen = pick_port(port, ws.settings.port("dashboard_port"), host)
     folder = _folder(ws)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{endpoint}.ipynb"

@@ -21,7 +21,6 @@ from ..errors import MlopsError, NotFoundError, close_matches
 from ..netutil import kill_group, pick_port, pid_alive, wait_http
 from ..workspace import Workspace, write_private
 
-DEFAULT_PORT = 5100
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def start(
             f"endpoint {name} is already running at {running[name].url}; stop it "
             f"(`%serve stop {name}`) or pick another --name"
         )
-    chosen = pick_port(port, DEFAULT_PORT, host)
+    chosen = pick_port(port, ws.settings.port("serve_port"), host)
     state = ws.state_dir / "serving" / name
     logs = ws.resolve_setting(ws.settings.logs_dir)
     logs.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ def start(port: int | None = None, project: str | os.PathLike[str] | None = None
     store.connect(ws)  # creates the embedded store the first time; probes a server
     if remote.is_server(uri):
         return uri  # a tracking server is its own UI
-    chosen = pick_port(port, 5000)
+    chosen = pick_port(port, ws.settings.port("ui_port"))
     url = f"http://127.0.0.1:{chosen}"
     logs = ws.resolve_setting(ws.settings.logs_dir)
     logs.mkdir(parents=True, exist_ok=True)
