@@ -22,7 +22,6 @@ from ..netutil import kill_group, pick_port, pid_alive, wait_http
 from ..workspace import Workspace, write_private
 
 
-
 @dataclass(frozen=True)
 class Endpoint:
     """What the project knows of a running endpoint."""
