@@ -17,7 +17,6 @@ PORT_SETTINGS = (
     "MLOPS_JUPYTER_DASHBOARD_PORT",
     "MLOPS_JUPYTER_UI_PORT",
 )
-FIRST = ("tests/test_demo.py", "tests/test_sidebar.py")  # the longest: started first
 
 
 def pytest_configure(config):
@@ -50,16 +49,8 @@ def pytest_itemcollected(item):
 
 
 def pytest_collection_modifyitems(items):
-    """The longest tests first, the Binder test last (its environment installs meanwhile)."""
-
-    def rank(item) -> int:
-        if item.nodeid.startswith(FIRST):
-            return 0
-        if _needs_team(item):  # one worker runs them all, one after another: a long group
-            return 1
-        return 3 if item.nodeid.startswith("tests/test_binder.py") else 2
-
-    items.sort(key=rank)
+    """The Binder test last, so that its environment installs while the others run."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_binder.py"))
 
 
 def pytest_collection_finish(session):
