@@ -111,7 +111,7 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
         assert (answer.status, answer.getheader("Location")) == (302, "/login?next=%2F")
         connection.close()
         with chromium_page(1200, 1500) as page:
-            page.goto(page_of.url)
+            page.goto(page_of.url, timeout=120_000)  # Voilà runs the notebook first
             page.wait_for_selector(".mlops-scorecard", timeout=120_000)
             page.wait_for_function(
                 "document.querySelectorAll('.vega-embed svg, .vega-embed canvas').length >= 3",
