@@ -127,7 +127,8 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
             assert busy.value.code == 503 and b"already serves 1 open pages" in busy.value.read()
     finally:
         publish.stop(endpoint.name)
-    with socket.socket() as probe:  # the port is free again
+    with socket.socket() as probe:  # the port is free again for a server (as servers bind:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT)
         probe.bind(("127.0.0.1", int(port)))
     assert publish.dashboards(project) == []
     with pytest.raises(MlopsError, match="no dashboard of 'm' is published"):

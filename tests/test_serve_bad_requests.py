@@ -166,6 +166,7 @@ TENSORS = [{"name": c, "shape": [1], "datatype": "FP64", "data": [0.5]} for c in
         ("/invocations", ROW, {"X-Request-Id": b"\xff\xfe-id"}, 400, "X-Request-Id must be"),
         ("/invocations", ROW, {"Content-Type": b"application/\xffjson"}, 415, "send application/json"),
         ("/invocations", ROW, {"Content-Type": b"text/plain"}, 415, "Content-Type 'text/plain'"),
+        ("/v2/models/clf/infer", b"f0,f1,f2,f3\n1,2,3,4\n", {"Content-Type": b"text/csv"}, 415, "/v2/models/clf/infer takes application/json"),
         ("/invocations", ROW, {"Content-Type": b"application/x-www-form-urlencoded"}, 415, "curl -H"),
         ("/v2/models/clf/infer", {"inputs": [{**TENSORS[0], "datatype": ["FP64"]}]}, {}, 400, "unknown datatype ['FP64']"),
         ("/v2/models/clf/infer", {"inputs": [{**TENSORS[0], "shape": 1}]}, {}, 400, "shape must be [n] or [n, m]"),

@@ -33,7 +33,9 @@ async def get(jp_fetch, route: str, **params: str):
 
 
 async def post(jp_fetch, route: str, body=None):
-    response = await jp_fetch(API, route, method="POST", body=json.dumps(body or {}))
+    response = await jp_fetch(  # starting an endpoint may take long on a loaded machine
+        API, route, method="POST", body=json.dumps(body or {}), request_timeout=120
+    )
     return json.loads(response.body)
 
 

@@ -367,8 +367,16 @@ def test_two_workers_at_different_rates_under_rotation_lose_no_open_file(tmp_pat
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     ids = predlog.read(tmp_path)["id"].to_pylist()
     assert [i for i in ids if i.startswith("quiet")] == [f"quiet-{i}" for i in range(30)]
-    assert ids[-1] == "busy-5999" or "busy-5999" in ids  # the newest of the busy one kept
+    assert "busy-5999" in ids  # the newest of the busy one kept
     assert sum(f.stat().st_size for f in predlog.files(tmp_path)) <= 20_000 + 2 * 2_100
+
+
+def _text(path: Path) -> str:
+    """A log file's text; empty when rotation moved it away meanwhile."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def test_the_server_log_rotates_at_its_size(tmp_path):
@@ -382,9 +390,7 @@ def test_the_server_log_rotates_at_its_size(tmp_path):
         os.write(write_fd, f"line {n}\n".encode())
         if n % 50 == 49:  # in bursts, each read by the pump before the next
             last = f"line {n}\n"
-            wait_for(
-                lambda last=last: any(f.read_text().endswith(last) for f in tmp_path.iterdir())
-            )
+            wait_for(lambda last=last: any(_text(f).endswith(last) for f in tmp_path.iterdir()))
     os.close(write_fd)
     thread.join(timeout=10)
     files = sorted(tmp_path.iterdir())

@@ -246,7 +246,6 @@ class App:
                 endpoint.log.write(answer.record)  # before the response: an answer is logged
             except OSError as exc:
                 log.error("the prediction log could not be written: %s", exc)
-                answer.record = None
                 answer.fail(503, f"the prediction log could not be written ({exc.strerror}); "
                             "the server's disk needs attention", endpoint)  # fmt: skip
         if answer.protocol != "other" or answer.status >= 400:  # not health checks

@@ -12,7 +12,10 @@ import os
 import shutil
 import sys
 import threading
+import uuid
 from pathlib import Path
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_LOG_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 2
@@ -45,36 +48,23 @@ def main(record_path: str) -> None:
     )
 
 
-def _protocol() -> type:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+class HttpProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's protocol, except that bytes that are not valid HTTP get a JSON 400 too."""
 
-    class HttpProtocol(HttpToolsProtocol):  # type: ignore[misc]
-        """uvicorn's protocol, except that bytes that are not valid HTTP get a JSON 400 too."""
-
-        def send_400_response(self, msg: str) -> None:
-            import uuid
-
-            body = json.dumps(
-                {
-                    "error_code": "BAD_REQUEST",
-                    "message": f"{msg} (not valid HTTP: check the request line and headers)",
-                    "request_id": uuid.uuid4().hex,
-                }
-            ).encode()
-            head = (
-                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
-            )
-            self.transport.write(head + body)
-            self.transport.close()
-
-    return HttpProtocol
-
-
-def __getattr__(name: str) -> type:
-    if name == "HttpProtocol":  # made on first use: only the server process imports uvicorn
-        return _protocol()
-    raise AttributeError(name)
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(
+            {
+                "error_code": "BAD_REQUEST",
+                "message": f"{msg} (not valid HTTP: check the request line and headers)",
+                "request_id": uuid.uuid4().hex,
+            }
+        ).encode()
+        head = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(head + body)
+        self.transport.close()
 
 
 def capture_output(path: Path, max_bytes: int = MAX_LOG_BYTES) -> threading.Thread:
