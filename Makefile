@@ -39,10 +39,10 @@ lab: $(STAMP)
 stop: $(STAMP)
 	$(BIN)/python -m mlops_jupyter.demo --project $(DEMO) --stop
 
-# PYTEST_ARGS="-n 3 --dist loadgroup" spreads the tests over processes (pytest-xdist): worth it with
-# more than two cores; on two, the tests' own servers and kernels already use both. Line coverage:
-# PYTEST_ARGS="--cov --cov-report=term" (in-process code only; it slows the suite about 2x here).
-PYTEST_ARGS ?=
+# The tests run in two processes (pytest-xdist; a module's tests stay together) and print the line
+# coverage of mlops_jupyter, including the endpoint, kernel, CLI and Voila processes they start.
+# PYTEST_ARGS replaces those options: PYTEST_ARGS="-x" runs one process, without coverage.
+PYTEST_ARGS ?= -n 2 --dist loadgroup --cov --cov-report=term
 test: $(STAMP) lint
 	cd labextension && npx --no vitest run --silent
 	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)

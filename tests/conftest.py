@@ -48,9 +48,28 @@ def pytest_itemcollected(item):
         item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
+# The longest modules first, so that under xdist no worker is left alone with one at the end.
+LONGEST_FIRST = (
+    "tests/test_demo.py",
+    "tests/test_track_notebooks.py",
+    "tests/test_pipelines.py",
+    "tests/test_reproduce.py",
+    "tests/test_monitor_dashboard.py",
+    "tests/test_serving.py",
+    "tests/test_serve_bad_requests.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """The Binder test last, so that its environment installs while the others run."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/test_binder.py"))
+    """The longest modules first; the Binder test last, so that its environment installs
+    while the others run."""
+
+    def rank(item) -> tuple[bool, int]:
+        module = item.nodeid.split("::")[0]
+        first = LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+        return module == "tests/test_binder.py", first
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session):

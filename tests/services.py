@@ -86,6 +86,11 @@ class Postgres:
         ).stdout  # fmt: skip
 
 
+# MLflow 3's server runs three job consumers (huey) beside itself, polling all the time; the
+# tests use no server-side jobs.
+NO_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 class Process:
     """A server process of the tests, in its own process group, logging to a file."""
 
@@ -96,7 +101,7 @@ class Process:
                 argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **NO_JOBS, **(env or {})},
                 start_new_session=True,
             )
 

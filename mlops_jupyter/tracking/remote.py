@@ -58,14 +58,17 @@ def auth() -> dict[str, Any]:
     return kwargs
 
 
-def probe(uri: str, timeout: float = 5.0) -> None:
+def probe(uri: str, connect: float = 5.0, answer: float = 30.0) -> None:
     """One authenticated request that reads the store (so its database too);
-    :class:`StoreUnavailable` saying why when it fails."""
+    :class:`StoreUnavailable` saying why when it fails.
+
+    A host that does not accept the connection fails in ``connect`` seconds; a server's first
+    answer may take a few seconds (it opens its database), so it gets ``answer`` seconds."""
     import requests
 
     url = uri.rstrip("/") + SEARCH
     try:
-        response = requests.post(url, json={"max_results": 1}, timeout=timeout, **auth())
+        response = requests.post(url, json={"max_results": 1}, timeout=(connect, answer), **auth())
     except requests.exceptions.SSLError as exc:
         raise StoreUnavailable(
             f"the MLflow tracking server at {uri} failed the TLS check ({_reason(exc)}); "
