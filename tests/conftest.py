@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import TEAM_PROFILE, TRAIN_CELL, VEGA_DATA, git, make_notebook
+from helpers import GIT_ENV, TEAM_PROFILE, TRAIN_CELL, VEGA_DATA, git, make_notebook
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 BACKGROUND = pytest.StashKey["object"]()
@@ -110,15 +110,6 @@ def binder_install():
     import background
 
     return background.binder_install()
-
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test User",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test User",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-    "DVC_NO_ANALYTICS": "1",
-}
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,15 @@ from typing import Any
 VEGA_DATA = Path(__import__("vega_datasets").__file__).parent / "_data"
 
 
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test User",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test User",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "DVC_NO_ANALYTICS": "1",
+}
+
+
 def git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=root, check=True, capture_output=True, text=True

@@ -49,7 +49,8 @@ def metrics(endpoint: Endpoint) -> dict[str, float | None]:
 
 
 def status(project: PathLike | None = None) -> Any:
-    """Every running endpoint: model, version, URL, uptime, requests, errors, p95 latency."""
+    """Every running endpoint: model, version, URL, uptime, requests, errors, p95 latency, and
+    how its workers call the model (adaptive batches or one call per request)."""
     import pandas as pd
 
     rows = []
@@ -65,10 +66,17 @@ def status(project: PathLike | None = None) -> Any:
                 "requests": int(seen.get("requests") or 0),
                 "errors": int(seen.get("errors") or 0),
                 "p95_ms": seen.get("p95_ms"),
+                "batching": _batching(ep),
             }
         )
-    columns = ["endpoint", "model", "version", "url", "uptime_s", "requests", "errors", "p95_ms"]
+    columns = ["endpoint", "model", "version", "url", "uptime_s", "requests", "errors", "p95_ms",
+               "batching"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def _batching(endpoint: Endpoint) -> str:
+    status, _, body = endpoints.request(endpoint, "/version")
+    return str(orjson.loads(body).get("batching", "")) if status == 200 else ""
 
 
 def predict(

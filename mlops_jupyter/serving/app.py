@@ -30,6 +30,7 @@ import orjson
 
 from ..errors import first_line
 from . import openapi, protocols
+from .batcher import Batcher
 from .guard import Guard
 from .model import ServedModel
 from .predlog import PredictionLog
@@ -63,6 +64,7 @@ class Endpoint:
         )
         self.metrics = _Metrics(self.record["name"])
         self.metrics.version(self.model)
+        self.batcher = Batcher(int(self.record.get("max_batch_rows", 256)), self.metrics.batch)
         self.generation = self.record.get("generation", 0)
         self._next_check = time.monotonic() + CHECK_SECONDS
         self._checking = False
@@ -147,6 +149,14 @@ class _Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.rows = Counter("mlops_predicted_rows", "Rows predicted", ["endpoint"])
+        self.batch_requests = Histogram(
+            "mlops_batch_requests", "Requests predicted in one call", ["endpoint"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )  # fmt: skip
+        self.queue_time = Histogram(
+            "mlops_queue_seconds", "Time a request waited for its prediction call", ["endpoint"],
+            buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+        )  # fmt: skip
         self.model_version = Gauge(
             "mlops_model_version", "Model version served", ["endpoint", "model"],
             multiprocess_mode="mostrecent",
@@ -155,6 +165,13 @@ class _Metrics:
         self._latency = self.latency.labels(endpoint)
         self._rows = self.rows.labels(endpoint)
         self._by_status: dict[tuple[str, int], Any] = {}
+
+    def batch(self, waits: list[float]) -> None:
+        """One prediction call: how many requests it served, how long each waited for it."""
+        self.batch_requests.labels(self.endpoint).observe(len(waits))
+        queue_time = self.queue_time.labels(self.endpoint)
+        for seconds in waits:
+            queue_time.observe(seconds)
 
     def version(self, model: ServedModel) -> None:
         number = float(model.version) if model.version.isdigit() else 0.0
@@ -289,11 +306,10 @@ class App:
         body = await _body(receive, endpoint.max_body)
         model = endpoint.model
         batch, echo = _parse(kind, body, media)
-        columns = model.check(batch)
+        names, columns = model.check(batch)
         answer.rows = batch.rows
-        names = model.input_names or batch.names
         try:
-            outputs = model.predict(columns, names)
+            outputs = await endpoint.batcher.predict(model, names, columns, batch.rows)
         except Exception as exc:  # noqa: BLE001 - the model failed, not the client
             refused = _refusal(exc)
             if refused:
@@ -425,7 +441,7 @@ def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
     if path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready"):
         return b"{}", b"application/json"
     if path == "/version":
-        answer = {"model": model.name, "version": model.version}
+        answer = {"model": model.name, "version": model.version, "batching": _batching(model)}
         answer["instance"] = endpoint.record.get("instance")
         return orjson.dumps(answer), b"application/json"
     if path == "/metrics":
@@ -451,6 +467,15 @@ def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
     raise BadRequest(f"no route GET {path}; see /openapi.json", 404)
 
 
+def _batching(model: ServedModel) -> str:
+    """How the worker calls the model, as ``%serve status`` shows it."""
+    if model.direct is not None:
+        return "compiled linear, one call per request"
+    if model.batchable:
+        return "adaptive batches"
+    return "one call per request (its batch predictions differ, or it has no input example)"
+
+
 def _parse(kind: str, body: bytes, media: str) -> tuple[Batch, Any]:
     if kind == "mlflow":
         return protocols.parse_mlflow(body, media)
@@ -472,14 +497,7 @@ def _respond(
             "model_name": endpoint.record["name"],
             "model_version": endpoint.model.version,
             "id": echo.get("id", request_id) if isinstance(echo, dict) else request_id,
-            "outputs": [
-                {
-                    "name": "predict",
-                    "shape": [len(outputs)],
-                    "datatype": protocols.oip_datatype(outputs),
-                    "data": outputs,
-                }
-            ],
+            "outputs": protocols.oip_outputs(outputs),
         }
     )
 

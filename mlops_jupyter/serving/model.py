@@ -28,16 +28,26 @@ class ServedModel:
     estimator: Any = field(default=None, repr=False)
     direct: Any = field(default=None, repr=False)  # the same predictions without sklearn's checks
 
+    optional: frozenset[str] = frozenset()  # signature columns a request may leave out
+    schema: Any = field(default=None, repr=False)  # MLflow's input schema
+    predict_fn: str = "predict"  # the estimator's method the model was logged with
+    batchable: bool = False  # predictions of rows together equal those of each row alone
+
     @property
     def fast(self) -> bool:
         return self.estimator is not None
 
-    def check(self, batch: Batch) -> list[list[Any]]:
-        """The batch's columns in signature order, after checking names and types."""
+    @property
+    def required(self) -> list[str]:
+        return [n for n in self.input_names if n not in self.optional]
+
+    def check(self, batch: Batch) -> tuple[list[str], list[list[Any]]]:
+        """The batch's column names and values in signature order, after checking names and
+        types (values kept JSON-safe for the log: dates and base64 stay text)."""
         if not self.input_names:
-            return batch.columns
+            return batch.names, batch.columns
         given = set(batch.names)
-        missing = [n for n in self.input_names if n not in given]
+        missing = [n for n in self.required if n not in given]
         extra = [n for n in batch.names if n not in set(self.input_names)]
         if missing or extra:
             parts = []
@@ -49,13 +59,17 @@ class ServedModel:
                 f"{'; '.join(parts)}; the model expects {', '.join(self.input_names)}", 422
             )
         index = {n: i for i, n in enumerate(batch.names)}
-        ordered = [batch.columns[index[n]] for n in self.input_names]
-        for i, (name, kind) in enumerate(zip(self.input_names, self.input_types, strict=True)):
-            if kind in NUMERIC:  # numbers (CSV gives text), for the model and the log
-                ordered[i] = _numbers(name, kind, ordered[i])
-            elif kind == "string":
-                _strings(name, ordered[i])
-        return ordered
+        names, ordered = [], []
+        for name, kind in zip(self.input_names, self.input_types, strict=True):
+            if name not in index:
+                continue  # an optional column left out
+            values = batch.columns[index[name]]
+            check = CHECKS.get(kind)
+            if check is not None:
+                values = check(name, kind, values, name in self.optional)
+            names.append(name)
+            ordered.append(values)
+        return names, ordered
 
     def predict(self, columns: list[list[Any]], names: list[str]) -> list[Any]:
         """Predictions for checked columns, as plain Python values."""
@@ -63,11 +77,19 @@ class ServedModel:
             import numpy as np
 
             matrix = np.array(columns, dtype=np.float64).T
-            predict = self.direct or self.estimator.predict
+            predict = self.direct or getattr(self.estimator, self.predict_fn)
             return list(predict(matrix).tolist())
         import pandas as pd
 
         frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
+        for name, kind in zip(self.input_names, self.input_types, strict=True):
+            if kind == "datetime" and name in frame:  # any ISO 8601 form, row by row
+                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+        if self.schema is not None and self.input_names:
+            # each column as the signature declares it, as `mlflow models serve` does
+            from mlflow.utils.proto_json_utils import cast_df_types_according_to_schema
+
+            frame = cast_df_types_according_to_schema(frame, self.schema)
         result = self.pyfunc.predict(frame)
         if hasattr(result, "tolist"):
             return list(result.tolist())
@@ -76,13 +98,17 @@ class ServedModel:
         return list(result)
 
 
-def _numbers(name: str, kind: str, values: list[Any]) -> list[Any]:
-    """``values`` as finite floats (ints for integer columns); 422 naming the first misfit."""
-    if kind in ("long", "integer"):
+def _numbers(name: str, kind: str, values: list[Any], optional: bool = False) -> list[Any]:
+    """``values`` as finite floats (ints for integer columns); 422 naming the first misfit.
+    An optional column may hold nulls."""
+    one = _whole if kind in INT_RANGE else _float
+    if optional and any(v is None for v in values):
+        return [None if v is None else one(name, kind, row, v) for row, v in enumerate(values)]
+    if kind in INT_RANGE:
         return [_whole(name, kind, row, v) for row, v in enumerate(values)]
     try:
         numbers = [float(v) for v in values]
-        if math.isfinite(math.fsum(numbers)):
+        if math.isfinite(math.fsum(numbers)) and not any(v is True or v is False for v in values):
             return numbers
     except (TypeError, ValueError, OverflowError):
         pass
@@ -92,17 +118,18 @@ def _numbers(name: str, kind: str, values: list[Any]) -> list[Any]:
 
 
 def _float(name: str, kind: str, row: int, value: Any) -> float:
+    if isinstance(value, bool):
+        raise _misfit(name, kind, row, value)
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise BadRequest(
-            f"column {name!r} expects {kind}, got {type(value).__name__} "
-            f"{_short(value)} (row {row})",
-            422,
-        ) from None
+        raise _misfit(name, kind, row, value) from None
     if not math.isfinite(number):
         raise BadRequest(f"column {name!r} row {row}: {_short(value)} is not a finite number", 422)
     return number
+
+
+INT_RANGE = {"integer": 2**31, "long": 2**63}
 
 
 def _whole(name: str, kind: str, row: int, value: Any) -> int:
@@ -117,19 +144,92 @@ def _whole(name: str, kind: str, row: int, value: Any) -> int:
             value = int(value) if isinstance(value, str) else int(number)
         except ValueError:
             value = int(number)
-    if not -(2**63) <= value < 2**63:
-        raise BadRequest(f"column {name!r} row {row}: {_short(value)} is out of range", 422)
+    bound = INT_RANGE[kind]
+    if not -bound <= value < bound:
+        raise BadRequest(
+            f"column {name!r} row {row}: {_short(value)} is out of range for {kind}", 422
+        )
     return int(value)
 
 
-def _strings(name: str, values: list[Any]) -> None:
+def _strings(name: str, kind: str, values: list[Any], optional: bool) -> list[Any]:
     for row, value in enumerate(values):
-        if not isinstance(value, str) and value is not None:
+        if not isinstance(value, str) and not (value is None and optional):
+            raise _misfit(name, kind, row, value)
+    return values
+
+
+TRUE, FALSE = {"true", "True", "TRUE", "1"}, {"false", "False", "FALSE", "0"}
+
+
+def _booleans(name: str, kind: str, values: list[Any], optional: bool) -> list[Any]:
+    """JSON's true and false; from CSV text, true/false or 1/0."""
+    out: list[Any] = []
+    for row, value in enumerate(values):
+        if isinstance(value, bool) or (value is None and optional):
+            out.append(value)
+        elif isinstance(value, str) and (value in TRUE or value in FALSE):
+            out.append(value in TRUE)
+        elif type(value) is int and value in (0, 1):
+            out.append(bool(value))
+        else:
+            raise _misfit(name, kind, row, value)
+    return out
+
+
+def _datetimes(name: str, kind: str, values: list[Any], optional: bool) -> list[Any]:
+    """ISO 8601 text (kept as text: MLflow parses it for the model)."""
+    from datetime import datetime
+
+    for row, value in enumerate(values):
+        if value is None and optional:
+            continue
+        try:
+            datetime.fromisoformat(value)
+        except (TypeError, ValueError):
             raise BadRequest(
-                f"column {name!r} expects string, got {type(value).__name__} "
-                f"{_short(value)} (row {row})",
+                f"column {name!r} expects datetime (ISO 8601 text such as "
+                f"'2024-05-01T12:30:00'), got {_short(value)} (row {row})",
                 422,
-            )
+            ) from None
+    return values
+
+
+def _binaries(name: str, kind: str, values: list[Any], optional: bool) -> list[Any]:
+    """base64 text (kept as text: MLflow decodes it for the model)."""
+    import base64
+    import binascii
+
+    for row, value in enumerate(values):
+        if value is None and optional:
+            continue
+        try:
+            base64.b64decode(value, validate=True)
+        except (TypeError, ValueError, binascii.Error):
+            raise BadRequest(
+                f"column {name!r} expects binary as base64 text, got {_short(value)} (row {row})",
+                422,
+            ) from None
+    return values
+
+
+def _misfit(name: str, kind: str, row: int, value: Any) -> BadRequest:
+    return BadRequest(
+        f"column {name!r} expects {kind}, got {type(value).__name__} {_short(value)} (row {row})",
+        422,
+    )
+
+
+CHECKS = {
+    "integer": _numbers,
+    "long": _numbers,
+    "float": _numbers,
+    "double": _numbers,
+    "string": _strings,
+    "boolean": _booleans,
+    "datetime": _datetimes,
+    "binary": _binaries,
+}
 
 
 def _short(value: Any) -> str:
@@ -145,17 +245,56 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
     schema = pyfunc.metadata.get_input_schema()
     names: list[str] = []
     types: list[str] = []
+    optional: frozenset[str] = frozenset()
     if schema is not None and schema.has_input_names():
         names = list(schema.input_names())
         types = [str(getattr(t, "name", t)) for t in schema.input_types()]
+        optional = frozenset(names) - set(schema.required_input_names())
     estimator = None
-    if "sklearn" in pyfunc.metadata.flavors and names and set(types) <= NUMERIC:
+    if "sklearn" in pyfunc.metadata.flavors and names and set(types) <= NUMERIC and not optional:
         estimator = mlflow.sklearn.load_model(uri)
         # the estimator was fitted on a DataFrame; the fast path hands it the same columns as
         # an array, in signature order
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    direct = compile_linear(estimator, len(names)) if estimator is not None else None
-    return ServedModel(name, version, uri, run_id, names, types, pyfunc, estimator, direct)
+    # `pyfunc_predict_fn` at logging time: predict_proba, predict_log_proba, score_samples...
+    predict_fn = pyfunc.metadata.flavors.get("python_function", {}).get("predict_fn", "predict")
+    direct = None
+    if estimator is not None and predict_fn == "predict":
+        direct = compile_linear(estimator, len(names))
+    served = ServedModel(
+        name, version, uri, run_id, names, types, pyfunc, estimator, direct, optional, schema,
+        predict_fn,
+    )  # fmt: skip
+    served.batchable = batchable(served)
+    return served
+
+
+def batchable(model: ServedModel) -> bool:
+    """Whether ``model`` predicts its input example's rows together as it predicts each alone
+    (so that concurrent requests may share one call); False when that cannot be checked."""
+    import pandas as pd
+
+    example = getattr(model.pyfunc, "input_example", None)
+    if not isinstance(example, pd.DataFrame) or example.empty or not model.input_names:
+        return False
+    if len(example) < 2:
+        example = pd.concat([example, example], ignore_index=True)
+    names = [n for n in model.input_names if n in example]
+    try:
+        names, columns = model.check(Batch(names, [example[n].tolist() for n in names]))
+        together = model.predict(columns, names)
+        alone = [model.predict([[c[i]] for c in columns], names)[0] for i in range(len(example))]
+    except Exception:  # noqa: BLE001 - any doubt: one call per request
+        return False
+    return len(together) == len(alone) and all(map(_same, together, alone))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
 
 
 def compile_linear(estimator: Any, width: int) -> Any:

@@ -77,10 +77,14 @@ def document(name: str, model: ServedModel) -> dict[str, Any]:
     """OpenAPI 3.1 for every route, the row schema taken from the signature."""
     names, types = model.input_names, model.input_types
     value = {"type": ["number", "string", "boolean", "null"]}
-    columns = {n: {"type": JSON_TYPES.get(t, "string")} for n, t in zip(names, types, strict=True)}
+    columns = {
+        n: {"type": [JSON_TYPES.get(t, "string"), "null"] if n in model.optional else
+            JSON_TYPES.get(t, "string")}
+        for n, t in zip(names, types, strict=True)
+    }  # fmt: skip
     row: dict[str, Any] = {"type": "object"}
     if names:
-        row.update(properties=columns, required=names, additionalProperties=False)
+        row.update(properties=columns, required=model.required, additionalProperties=False)
     rows = {"type": "array", "items": row, "minItems": 1}
     split = {
         "type": "object",
@@ -96,7 +100,7 @@ def document(name: str, model: ServedModel) -> dict[str, Any]:
             properties={
                 n: {"type": "array", "items": s, "minItems": 1} for n, s in columns.items()
             },
-            required=names,
+            required=model.required,
             additionalProperties=False,
         )
     mlflow_body = {

@@ -259,3 +259,25 @@ def oip_datatype(values: list[Any]) -> str:
     if isinstance(first, float):
         return "FP64"
     return "BYTES"
+
+
+def oip_outputs(outputs: list[Any]) -> list[dict[str, Any]]:
+    """Predictions as OIP v2 output tensors: one per column of a table's records, a matrix
+    (``predict_proba``) flattened row-major with its shape, or one vector."""
+    if outputs and all(isinstance(o, dict) for o in outputs):
+        columns = {key: [o.get(key) for o in outputs] for key in outputs[0]}
+        return [_vector(str(key), values) for key, values in columns.items()]
+    if (
+        outputs
+        and all(isinstance(o, list) for o in outputs)
+        and len({len(o) for o in outputs}) == 1
+    ):
+        flat = [v for o in outputs for v in o]
+        tensor = _vector("predict", flat)
+        tensor["shape"] = [len(outputs), len(outputs[0])]
+        return [tensor]
+    return [_vector("predict", outputs)]
+
+
+def _vector(name: str, values: list[Any]) -> dict[str, Any]:
+    return {"name": name, "shape": [len(values)], "datatype": oip_datatype(values), "data": values}

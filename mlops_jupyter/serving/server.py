@@ -28,6 +28,11 @@ def main(record_path: str) -> None:
     metrics.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)  # before any worker imports the client
     os.environ["MLOPS_JUPYTER_ENDPOINT"] = str(Path(record_path).resolve())
+    # The cores shared out between the workers: OpenMP and BLAS pools (HistGradientBoosting,
+    # numpy) otherwise start one thread per core in every worker. A user's own setting wins.
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, int(record["workers"]))))
+    for pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(pool, threads)
     if record.get("server_log"):
         capture_output(Path(record["server_log"]))
     import uvicorn
