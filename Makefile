@@ -39,10 +39,11 @@ lab: $(STAMP)
 stop: $(STAMP)
 	$(BIN)/python -m mlops_jupyter.demo --project $(DEMO) --stop
 
-# The tests run in two processes (pytest-xdist; a module's tests stay together) and print the line
+# The tests run in two processes (pytest-xdist; a module's tests stay together, the longest modules
+# first, in the order conftest.py gives) and print the line
 # coverage of mlops_jupyter, including the endpoint, kernel, CLI and Voila processes they start.
 # PYTEST_ARGS replaces those options: PYTEST_ARGS="-x" runs one process, without coverage.
-PYTEST_ARGS ?= -n 2 --dist loadgroup --cov --cov-report=term
+PYTEST_ARGS ?= -n 2 --dist loadgroup --no-loadscope-reorder --cov --cov-report=term
 test: $(STAMP) lint
 	cd labextension && npx --no vitest run --silent
 	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from browser import SCREENSHOTS, jupyterlab, lab_page
 
 from mlops_jupyter import demo, monitoring
@@ -34,6 +35,7 @@ def test_the_notebooks_are_kept_without_outputs():
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
 
 
+@pytest.mark.timeout(900)  # three notebooks, two endpoints, a dashboard and JupyterLab: minutes
 def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
     project = tmp_path / "demo"
     monkeypatch.chdir(tmp_path)
