@@ -67,7 +67,10 @@ class Batcher:
                 started = time.perf_counter()
                 if self.observe:
                     self.observe([started - w.queued for w in batch])
-                results = await loop.run_in_executor(self._pool, _predict_batch, batch)
+                try:
+                    results = await loop.run_in_executor(self._pool, _predict_batch, batch)
+                except Exception as exc:  # noqa: BLE001 - never leave a request waiting forever
+                    results = [(False, exc)] * len(batch)
                 for waiting, (ok, value) in zip(batch, results, strict=True):
                     if waiting.future.done():  # the client went away meanwhile
                         continue
