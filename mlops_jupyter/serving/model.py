@@ -181,34 +181,33 @@ def _datetimes(name: str, kind: str, values: list[Any], optional: bool) -> list[
     """ISO 8601 text (kept as text: MLflow parses it for the model)."""
     from datetime import datetime
 
-    for row, value in enumerate(values):
-        if value is None and optional:
-            continue
-        try:
-            datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise BadRequest(
-                f"column {name!r} expects datetime (ISO 8601 text such as "
-                f"'2024-05-01T12:30:00'), got {_short(value)} (row {row})",
-                422,
-            ) from None
-    return values
+    expects = "datetime (ISO 8601 text such as '2024-05-01T12:30:00')"
+    return _parsed_text(name, values, optional, datetime.fromisoformat, expects)
 
 
 def _binaries(name: str, kind: str, values: list[Any], optional: bool) -> list[Any]:
     """base64 text (kept as text: MLflow decodes it for the model)."""
     import base64
-    import binascii
 
+    def decode(value: Any) -> Any:
+        return base64.b64decode(value, validate=True)
+
+    return _parsed_text(name, values, optional, decode, "binary as base64 text")
+
+
+def _parsed_text(
+    name: str, values: list[Any], optional: bool, parse: Any, expects: str
+) -> list[Any]:
+    """``values`` unchanged if ``parse`` reads each (nulls too, when ``optional``); else a 422
+    naming the first misfit (binascii.Error is a ValueError)."""
     for row, value in enumerate(values):
         if value is None and optional:
             continue
         try:
-            base64.b64decode(value, validate=True)
-        except (TypeError, ValueError, binascii.Error):
+            parse(value)
+        except (TypeError, ValueError):
             raise BadRequest(
-                f"column {name!r} expects binary as base64 text, got {_short(value)} (row {row})",
-                422,
+                f"column {name!r} expects {expects}, got {_short(value)} (row {row})", 422
             ) from None
     return values
 
