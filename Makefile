@@ -41,7 +41,7 @@ stop: $(STAMP)
 
 # The tests run in two processes (pytest-xdist; a module's tests stay together, the longest modules
 # first, in the order conftest.py gives) and print the line
-# coverage of mlops_jupyter, including the endpoint, kernel, CLI and Voila processes they start.
+# coverage of mlops_jupyter, including the endpoint and CLI processes they start.
 # PYTEST_ARGS replaces those options: PYTEST_ARGS="-x" runs one process, without coverage.
 PYTEST_ARGS ?= -n 2 --dist loadgroup --no-loadscope-reorder --cov --cov-report=term
 test: $(STAMP) lint

@@ -36,6 +36,18 @@ def pytest_configure(config):
     config.stash[BACKGROUND] = Background(Path(folder))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """Coverage of the processes tests start, for the project's own only (see measured/).
+    Run last: pytest-cov has started coverage (and set its variable) by then, in each worker."""
+    config = os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+    if config:
+        measured = str(Path(__file__).parent / "measured")
+        os.environ["MLOPS_TEST_COVERAGE"] = config
+        paths = [p for p in os.getenv("PYTHONPATH", "").split(os.pathsep) if p]
+        os.environ["PYTHONPATH"] = os.pathsep.join([measured, *(p for p in paths if p != measured)])
+
+
 def pytest_itemcollected(item):
     """Under xdist, a module's tests stay on one worker (its module fixtures are made once)
     and the team's tests share one worker (they share one MLflow server)."""

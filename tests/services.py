@@ -97,7 +97,7 @@ def _unmeasured(environ) -> dict[str, str]:
     return {
         k: v
         for k, v in environ.items()
-        if k not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+        if k not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START", "MLOPS_TEST_COVERAGE")
     }
 
 

@@ -317,6 +317,8 @@ def sweep(
                 proc.send_signal(signal.SIGTERM)
             for proc, combo in running:
                 results.append(_collect(proc, combo))
+                if not results[-1].run_id:  # stopped before its run was made
+                    waiting.insert(0, combo)
             _mark_not_run(parent, waiting)
             raise
         finally:

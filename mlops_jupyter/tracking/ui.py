@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import MlopsError
 from ..netutil import pick_port, pid_alive, wait_http
 from ..workspace import Workspace
 from . import remote, store
@@ -48,11 +50,18 @@ def start(port: int | None = None, project: str | os.PathLike[str] | None = None
     if store.is_embedded(uri):
         command += ["--default-artifact-root", store.artifact_root(ws)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    # A UI for one user needs no background job consumers (MLflow 3 starts them by default).
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     with open(logs / "mlflow-ui.log", "ab") as log:
         proc = subprocess.Popen(
             command, cwd=ws.root, stdout=log, stderr=log, env=env, start_new_session=True
         )
-    wait_http(f"{url}/health", timeout=90, alive=lambda: proc.poll() is None)
+    try:
+        wait_http(f"{url}/health", timeout=180, alive=lambda: proc.poll() is None)
+    except MlopsError as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # never leave a half-started server behind
+        raise MlopsError(f"{exc}: {logs / 'mlflow-ui.log'}") from None
     record.write_text(json.dumps({"pid": proc.pid, "port": chosen, "url": url}))
     return url
 
