@@ -101,9 +101,10 @@ def _serve(args: argparse.Namespace) -> int:
         if not args.target:
             raise MlopsError("give the model to serve: mlops-jupyter serve start MODEL@alias")
         endpoint = serving.start(
-            args.target, args.name, args.port, args.workers, args.host, args.token
-        )
-        print(endpoint)
+            args.target, args.name, args.port, args.workers, args.host, args.token,
+            challenger=args.challenger, split=args.split, shadow=args.shadow, sticky=args.sticky,
+        )  # fmt: skip
+        print(f"{endpoint} ({endpoint.workers} workers)")
     elif args.action == "status":
         frame = serving.status()
         print(frame.to_string(index=False) if len(frame) else "no endpoints are running")
@@ -226,9 +227,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("target", nargs="?", help="the model (start) or the endpoint's name")
     serve.add_argument("-n", "--name", help="endpoint name (start)")
     serve.add_argument("-p", "--port", type=int, help="port (start)")
-    serve.add_argument("-w", "--workers", type=int, default=1, help="worker processes (start)")
+    serve.add_argument("-w", "--workers", type=int, help="worker processes (start; one per core)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (start)")
     serve.add_argument("--token", help="require this bearer token (start)")
+    serve.add_argument("--challenger", help="a model tried beside it: M@challenger (start)")
+    serve.add_argument("--split", type=float, default=0.0, help="percent for the challenger")
+    serve.add_argument("--shadow", action="store_true", help="the challenger predicts unseen")
+    serve.add_argument("--sticky", metavar="HEADER", help="one model per value of HEADER")
     serve.add_argument("--lines", type=int, default=20, help="requests to show (logs)")
     serve.set_defaults(func=_serve)
 

@@ -89,6 +89,13 @@ class Settings:
         default="5000",
         metadata={"help": "First port tried for the MLflow UI (`%track ui`)."},
     )
+    serve_workers: str = field(
+        default="auto",
+        metadata={
+            "help": "Worker processes per endpoint when `--workers` is not given; auto: one per "
+            "core, at most 4."
+        },
+    )
     serve_allow_origins: str = field(
         default="",
         metadata={

@@ -17,11 +17,14 @@ PORT_SETTINGS = (
     "MLOPS_JUPYTER_DASHBOARD_PORT",
     "MLOPS_JUPYTER_UI_PORT",
 )
+# One worker per endpoint unless a test asks for more (the default is one per core).
+KEPT_SETTINGS = {"MLOPS_JUPYTER_SERVE_WORKERS": "1"}
 
 
 def pytest_configure(config):
     """A worker gets a port block of its own (endpoints, dashboards, MLflow UI, the tests'
     own servers); the one process that starts background things makes their shared folder."""
+    os.environ.update(KEPT_SETTINGS)
     if WORKER:
         base = 20_000 + 1_000 * int(WORKER.removeprefix("gw"))
         for offset, name in enumerate((*PORT_SETTINGS, "MLOPS_TEST_PORT")):
@@ -131,7 +134,10 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     # DVC keeps a site cache under the user's folders; keep tests from sharing one.
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path_factory.mktemp("dvc-site")))
     for key in list(os.environ):
-        if key.startswith(("MLOPS_JUPYTER_", "MLFLOW_")) and key not in PORT_SETTINGS:
+        if key.startswith(("MLOPS_JUPYTER_", "MLFLOW_")) and key not in (
+            *PORT_SETTINGS,
+            *KEPT_SETTINGS,
+        ):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     yield

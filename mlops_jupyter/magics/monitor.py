@@ -39,6 +39,17 @@ def _scorecard(args: Any) -> Any:
     return card.frame()
 
 
+@magic_arguments(name="monitor compare")
+@argument("endpoint", help="endpoint name")
+@argument("--window", "-w", default="1d", help="1h, 1d, 7d, or N (each variant's last N)")
+def _compare(args: Any) -> Any:
+    """Champion and challenger of a trial side by side: traffic, errors, latency, outputs,
+    quality on the labels that arrived."""
+    from .. import monitoring
+
+    return monitoring.compare_trial(args.endpoint, _window(args.window))
+
+
 @magic_arguments(name="monitor labels")
 @argument("endpoint", help="endpoint name")
 @argument("data", help="a DataFrame variable or a CSV/Parquet file with id and label")
@@ -92,6 +103,7 @@ def _publish(args: Any) -> Any:
 SUBCOMMANDS = {
     "drift": _drift,
     "scorecard": _scorecard,
+    "compare": _compare,
     "labels": _labels,
     "dashboard": _dashboard,
     "publish": _publish,
@@ -104,6 +116,6 @@ class MonitorMagics(Magics):
     def monitor(self, line: str) -> Any:
         """Monitoring endpoints: ``%monitor SUBCOMMAND [--help]``.
 
-        drift, scorecard, labels, dashboard, publish.
+        drift, scorecard, compare, labels, dashboard, publish.
         """
         return run_subcommand("monitor", SUBCOMMANDS, line, writes={"labels", "publish"})

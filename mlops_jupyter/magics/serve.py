@@ -15,17 +15,58 @@ from .common import run_subcommand
 @argument("model", help="MODEL@alias, MODEL/3, MODEL (latest) or runs:/ID/model")
 @argument("--name", "-n", help="endpoint name (default: the model's name)")
 @argument("--port", "-p", type=int, help="port (default: the first free one from 5100)")
-@argument("--workers", "-w", type=int, default=1, help="worker processes (default 1)")
+@argument("--workers", "-w", type=int, help="worker processes (default: one per core, at most 4)")
 @argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)")
 @argument("--token", help="require this bearer token (set one when the host is exposed)")
+@argument("--challenger", help="a second model (M@challenger) tried beside this one")
+@argument("--split", type=float, default=0.0, help="percent of requests the challenger answers")
+@argument("--shadow", action="store_true", help="the challenger predicts every request, unseen")
+@argument("--sticky", metavar="HEADER", help="keep each value of this header with one model")
 def _start(args: Any) -> Any:
     """Serve a model in its own process; waits until it answers and prints its URL."""
     from .. import serving
 
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.token:
         print(f"warning: {args.host} exposes the endpoint beyond this machine; consider --token")
-    endpoint = serving.start(args.model, args.name, args.port, args.workers, args.host, args.token)
-    print(f"{endpoint}  (docs: {endpoint.url}/openapi.json, metrics: {endpoint.url}/metrics)")
+    endpoint = serving.start(
+        args.model, args.name, args.port, args.workers, args.host, args.token,
+        challenger=args.challenger, split=args.split, shadow=args.shadow, sticky=args.sticky,
+    )  # fmt: skip
+    n = endpoint.workers
+    print(f"{endpoint}  ({n} worker{'s' if n > 1 else ''}{_chosen(args.workers)}; "
+          f"docs: {endpoint.url}/openapi.json, metrics: {endpoint.url}/metrics)")  # fmt: skip
+    return endpoint
+
+
+def _chosen(asked: int | None) -> str:
+    """How the worker count was chosen, when the user did not choose it."""
+    if asked:
+        return ""
+    from ..workspace import Workspace
+
+    if Workspace.find().settings.serve_workers.strip().lower() == "auto":
+        return ", one per core: --workers N to choose"
+    return ", the serve_workers setting"
+
+
+@magic_arguments(name="serve trial")
+@argument("name", help="endpoint name")
+@argument("challenger", nargs="?", help="the model tried beside the champion (M@challenger)")
+@argument("--split", type=float, default=0.0, help="percent of requests the challenger answers")
+@argument("--shadow", action="store_true", help="the challenger predicts every request, unseen")
+@argument("--sticky", metavar="HEADER", help="keep each value of this header with one model")
+@argument("--end", action="store_true", help="end the trial: the champion answers everything")
+def _trial(args: Any) -> Any:
+    """Try a challenger on live traffic beside the champion, change the trial, or end it."""
+    from .. import serving
+
+    if args.end == bool(args.challenger):
+        raise MlopsError("name a challenger (M@challenger --split 10), or --end the trial")
+    endpoint = serving.trial(args.name, args.challenger, args.split, args.shadow, args.sticky)
+    if args.end:
+        print(f"endpoint {endpoint.name}: trial ended; {endpoint.model} answers every request")
+    else:
+        print(f"endpoint {endpoint.name}: challenger {endpoint.challenger}, within seconds")
     return endpoint
 
 
@@ -117,6 +158,7 @@ def _prometheus(args: Any) -> Any:
 
 SUBCOMMANDS = {
     "start": _start,
+    "trial": _trial,
     "status": _status,
     "logs": _logs,
     "predict": _predict,
@@ -125,7 +167,7 @@ SUBCOMMANDS = {
     "export": _export,
     "prometheus": _prometheus,
 }
-WRITES = {"start", "stop", "reload", "predict", "export"}
+WRITES = {"start", "trial", "stop", "reload", "predict", "export"}
 
 
 @magics_class
@@ -134,6 +176,6 @@ class ServeMagics(Magics):
     def serve(self, line: str) -> Any:
         """Models behind HTTP: ``%serve SUBCOMMAND [--help]``.
 
-        start, status, logs, predict, reload, stop, export, prometheus.
+        start, trial, status, logs, predict, reload, stop, export, prometheus.
         """
         return run_subcommand("serve", SUBCOMMANDS, line, writes=WRITES)

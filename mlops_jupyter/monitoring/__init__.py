@@ -6,6 +6,7 @@ from .labels import add as add_labels
 from .monitors import Check, Limits, Scorecard
 from .monitors import build as scorecard
 from .statistics import ColumnDrift, DriftReport, Thresholds, report
+from .trials import compare as compare_trial
 
 __all__ = [
     "Check",
@@ -14,6 +15,7 @@ __all__ = [
     "Scorecard",
     "add_labels",
     "compare",
+    "compare_trial",
     "dashboard",
     "dashboard_windows",
     "scorecard",

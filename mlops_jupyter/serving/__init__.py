@@ -1,6 +1,6 @@
 """A registered model behind a validated, logged HTTP API: ``from mlops_jupyter import serving``."""
 
-from .api import Endpoint, logs, metrics, predict, reload, start, status, stop
+from .api import Endpoint, logs, metrics, predict, reload, start, status, stop, trial
 from .export import export
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "start",
     "status",
     "stop",
+    "trial",
 ]

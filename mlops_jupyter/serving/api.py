@@ -3,6 +3,7 @@
 >>> ep = serving.start("temps-forecast@champion")      # its own process; waits until ready
 >>> serving.predict(ep.name, frame)                     # MLflow's scoring protocol over HTTP
 >>> serving.status()                                    # every endpoint: version, URL, traffic
+>>> serving.trial(ep.name, "temps-forecast@challenger", split=10)   # a challenger on 10%
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import orjson
 
 from ..errors import MlopsError
 from . import endpoints, predlog
-from .endpoints import Endpoint, reload, start, stop
+from .endpoints import Endpoint, reload, start, stop, trial
 
 PathLike = str | os.PathLike[str]
-__all__ = ["Endpoint", "logs", "metrics", "predict", "reload", "start", "status", "stop"]
+__all__ = ["Endpoint", "logs", "metrics", "predict", "reload", "start", "status", "stop", "trial"]
 
 
 def metrics(endpoint: Endpoint) -> dict[str, float | None]:
@@ -49,8 +50,8 @@ def metrics(endpoint: Endpoint) -> dict[str, float | None]:
 
 
 def status(project: PathLike | None = None) -> Any:
-    """Every running endpoint: model, version, URL, uptime, requests, errors, p95 latency, and
-    how its workers call the model (adaptive batches or one call per request)."""
+    """Every running endpoint: model, version, URL, uptime, requests, errors, p95 latency, how
+    its workers call the model (adaptive batches or one call per request), and its challenger."""
     import pandas as pd
 
     rows = []
@@ -67,10 +68,11 @@ def status(project: PathLike | None = None) -> Any:
                 "errors": int(seen.get("errors") or 0),
                 "p95_ms": seen.get("p95_ms"),
                 "batching": _batching(ep),
+                "challenger": ep.challenger or "",
             }
         )
     columns = ["endpoint", "model", "version", "url", "uptime_s", "requests", "errors", "p95_ms",
-               "batching"]  # fmt: skip
+               "batching", "challenger"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

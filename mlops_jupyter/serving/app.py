@@ -10,7 +10,9 @@ process. Routes:
 - ``GET /metrics`` (Prometheus), ``GET /openapi.json``
 
 Client mistakes are 4xx with a JSON body naming the problem; a failure inside the model is a 500
-carrying an error id that the server log shows.
+carrying an error id that the server log shows. Every prediction request leaves one log record
+(built in ``_Answer.record``), written before its answer is sent; during a trial it names the
+variant that answered, and a shadow challenger's answer is a record of its own (``shadow``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import hmac
 import json
 import logging
 import os
+import random
 import re
 import threading
 import time
 import uuid
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +50,14 @@ REQUEST_ID = re.compile(r"[!-~]{1,64}")
 PROBE_HEADER = b"x-mlops-probe"  # monitoring's own requests carry the endpoint's probe key
 
 
-class Endpoint:
-    """State of one worker: the model, the log, the metrics, and what the record asks for."""
+class Worker:
+    """State of one worker process: the models, the log, the metrics, what the record asks for.
+
+    During a trial the record names a challenger beside the champion: it answers ``split``
+    percent of the requests (by a hash of the ``sticky`` header when one is named, so a user
+    stays with one model), or with ``shadow`` it predicts every request after the champion
+    has answered, and its answer is only logged.
+    """
 
     def __init__(self, record_path: Path):
         self.record_path = record_path
@@ -57,6 +68,10 @@ class Endpoint:
         self.probe_key = str(self.record.get("probe_key", "")).encode()
         self.guard = Guard(self.record)
         self.model: ServedModel = _load(self.record)
+        self.challenger: ServedModel | None = None
+        self.trial = Trial.of(self.record)
+        if self.trial is not None:
+            self.challenger = _load(_challenger_record(self.record))
         self.log = (
             PredictionLog(Path(self.record["log_dir"]), fsync=bool(self.record.get("fsync")))
             if self.record.get("log", True)
@@ -70,7 +85,18 @@ class Endpoint:
         self._checking = False
         self._failures = 0
 
-    # -- reloads: a new generation in the record, or the alias moved in the registry --------
+    def pick(self, scope: dict[str, Any]) -> tuple[ServedModel, str | None]:
+        """The model that answers this request, and its part in a trial (None: no trial)."""
+        trial, challenger = self.trial, self.challenger
+        if trial is None or challenger is None:
+            return self.model, None
+        if trial.shadow or not trial.split:
+            return self.model, "champion"
+        key = _header(scope, trial.sticky) if trial.sticky else ""
+        share = zlib.crc32(key.encode("latin-1")) % 10_000 / 100 if key else random.random() * 100
+        return (challenger, "challenger") if share < trial.split else (self.model, "champion")
+
+    # -- reloads: a new generation in the record, or an alias moved in the registry ----------
     def maybe_reload(self) -> None:
         now = time.monotonic()
         if now < self._next_check or self._checking:
@@ -83,18 +109,19 @@ class Endpoint:
         try:
             record = json.loads(self.record_path.read_text())
             generation = record.get("generation", 0)
-            wanted = _wanted_version(record)
-            if generation != self.generation or (wanted and wanted != self.model.version):
-                if wanted:
-                    record = {
-                        **record,
-                        "version": wanted,
-                        "uri": f"models:/{record['model']}/{wanted}",
-                    }
-                model = _load(record)  # loaded aside; requests keep using the old one meanwhile
-                self.model, self.generation = model, generation
+            fresh = generation != self.generation  # a reload asked for, or a trial changed
+            model = _current(record, self.model, fresh)
+            trial = Trial.of(record)
+            challenger = None
+            if trial is not None:
+                challenger = _current(_challenger_record(record), self.challenger, fresh)
+            if model is not self.model or challenger is not self.challenger or fresh:
+                # loaded aside; requests kept using the old models meanwhile
+                self.model, self.challenger, self.trial = model, challenger, trial
+                self.generation = generation
                 self.metrics.version(model)
-                log.warning("now serving %s version %s", model.name, model.version)
+                also = f"; challenger version {challenger.version}" if challenger else ""
+                log.warning("now serving %s version %s%s", model.name, model.version, also)
             self._failures = 0
         except Exception as exc:  # noqa: BLE001 - a failed reload keeps the current model serving
             # Back off (2 s, 4 s, ... 5 min): a reload that keeps failing must not flood the log.
@@ -108,6 +135,41 @@ class Endpoint:
             )  # fmt: skip
         finally:
             self._checking = False
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A challenger's share of the traffic: ``split`` percent, or a ``shadow`` of all of it."""
+
+    split: float
+    shadow: bool
+    sticky: bytes | None  # the header whose value keeps a client with one model
+
+    @staticmethod
+    def of(record: dict[str, Any]) -> Trial | None:
+        if not record.get("challenger"):
+            return None
+        sticky = record.get("sticky")
+        return Trial(
+            float(record.get("split") or 0),
+            bool(record.get("shadow")),
+            sticky.lower().encode() if sticky else None,
+        )
+
+
+def _challenger_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the challenger's: its model, version, alias and run."""
+    return {**record, **record["challenger"]}
+
+
+def _current(record: dict[str, Any], loaded: ServedModel | None, fresh: bool) -> ServedModel:
+    """``loaded`` if it is still what ``record`` serves, else the model it serves now."""
+    wanted = _wanted_version(record)
+    if wanted:
+        record = {**record, "version": wanted, "uri": f"models:/{record['model']}/{wanted}"}
+    if loaded is not None and not fresh and str(record["version"]) == loaded.version:
+        return loaded
+    return _load(record)
 
 
 def _wanted_version(record: dict[str, Any]) -> str | None:
@@ -228,7 +290,7 @@ class App:
 
     def __init__(self, record_path: Path):
         self.record_path = record_path
-        self.endpoint: Endpoint | None = None
+        self.worker: Worker | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -237,123 +299,154 @@ class App:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        endpoint = self.endpoint
-        assert endpoint is not None
+        worker = self.worker
+        assert worker is not None
         request_id, bad_id = _request_id(scope)
-        answer = _Answer(request_id)
-        route = _route(scope["method"], scope["path"])
-        if route is not None and route[0] != "get":
-            answer.protocol = route[0]  # a prediction, logged whatever becomes of it
+        answer = _Answer(request_id, worker.model)
+        found = protocols.route(scope["path"]) if scope["method"] == "POST" else None
+        if found is not None:
+            answer.protocol = found[0].name  # a prediction, logged whatever becomes of it
         try:
             if bad_id:
                 raise BadRequest(bad_id)
-            answer.cors = endpoint.guard.check(scope)
-            await self._handle(scope, receive, endpoint, answer, route)
+            answer.cors = worker.guard.check(scope)
+            await self._handle(scope, receive, worker, answer, found)
         except BadRequest as exc:
-            answer.fail(exc.status, str(exc), endpoint)
+            answer.fail(exc.status, str(exc))
         except Exception as exc:  # noqa: BLE001 - our fault: a 500 the log explains, never a crash
             error_id = uuid.uuid4().hex[:12]
             log.exception("error id %s: request %s failed", error_id, request_id)
             answer.fail(500, f"internal error (error id {error_id}: {type(exc).__name__}); "
-                        "the server log has the details", endpoint)  # fmt: skip
+                        "the server log has the details")  # fmt: skip
         elapsed = time.perf_counter() - started
-        if answer.record is not None and endpoint.log is not None:
-            answer.record["latency_ms"] = round(elapsed * 1000, 3)
+        record = answer.record(elapsed)
+        if record is not None and worker.log is not None:
             try:
-                endpoint.log.write(answer.record)  # before the response: an answer is logged
+                worker.log.write(record)  # before the response: an answer is logged
             except OSError as exc:
                 log.error("the prediction log could not be written: %s", exc)
                 answer.fail(503, f"the prediction log could not be written ({exc.strerror}); "
-                            "the server's disk needs attention", endpoint)  # fmt: skip
+                            "the server's disk needs attention")  # fmt: skip
         if answer.protocol != "other" or answer.status >= 400:  # not health checks
-            endpoint.metrics.observe(answer.protocol, answer.status, elapsed, answer.rows)
+            worker.metrics.observe(answer.protocol, answer.status, elapsed, answer.rows)
         await send(
             {"type": "http.response.start", "status": answer.status, "headers": answer.headers()}
         )
         await send({"type": "http.response.body", "body": answer.payload})
-        endpoint.maybe_reload()
+        if answer.shadow is not None and answer.status == 200:
+            await _shadow(worker, answer)
+        worker.maybe_reload()
 
     async def _handle(
         self,
         scope: dict[str, Any],
         receive: Any,
-        endpoint: Endpoint,
+        worker: Worker,
         answer: _Answer,
-        route: tuple[str, str | None] | None,
+        found: tuple[protocols.Protocol, str | None] | None,
     ) -> None:
         path, method = scope["path"], scope["method"]
-        if endpoint.auth and path not in OPEN:
+        if worker.auth and path not in OPEN:
             given = _header(scope, b"authorization").encode("latin-1")
-            if not hmac.compare_digest(given, endpoint.auth):
+            if not hmac.compare_digest(given, worker.auth):
                 raise BadRequest("missing or wrong token: send Authorization: Bearer <token>", 401)
         if method == "OPTIONS":  # a browser's preflight: allowed origins got their headers
             answer.status = 204
             return
-        if route is None:
-            raise BadRequest(f"no route {method} {path}; see /openapi.json", 404)
-        kind, model_name = route
-        if kind == "get":
-            answer.payload, answer.content_type = _get(path, endpoint)
+        if method == "GET":
+            answer.payload, answer.content_type = _get(path, worker)
             return
-        if model_name is not None and model_name != endpoint.record["name"]:
-            raise BadRequest(
-                f"no model {model_name!r} here; this endpoint serves {endpoint.record['name']!r}",
-                404,
-            )
+        if found is None:
+            raise BadRequest(f"no route {method} {path}; see /openapi.json", 404)
+        protocol, model_name = found
+        name = worker.record["name"]
+        if model_name is not None and model_name != name:
+            raise BadRequest(f"no model {model_name!r} here; this endpoint serves {name!r}", 404)
         media = protocols.media_type(_header(scope, b"content-type"))
-        if kind != "mlflow" and media != "application/json":
+        if protocol.json_only and media != "application/json":
             raise BadRequest(f"{path} takes application/json", 415)
-        body = await _body(receive, endpoint.max_body)
-        model = endpoint.model
-        batch, echo = _parse(kind, body, media)
+        body = await _body(receive, worker.max_body)
+        model, answer.variant = worker.pick(scope)
+        answer.model = model
+        batch, echo = protocol.parse(body, media)
         names, columns = model.check(batch)
         answer.rows = batch.rows
-        try:
-            outputs = await endpoint.batcher.predict(model, names, columns, batch.rows)
-        except Exception as exc:  # noqa: BLE001 - the model failed, not the client
-            refused = _refusal(exc)
-            if refused:
-                raise BadRequest(f"the model refused the input: {refused}", 422) from None
-            error_id = uuid.uuid4().hex[:12]
-            log.exception("error id %s: the model failed on request %s", error_id, answer.id)
-            raise BadRequest(
-                f"the model failed (error id {error_id}: {type(exc).__name__}); "
-                "the server log has the details",
-                500,
-            ) from None
-        answer.payload = _respond(kind, outputs, endpoint, answer.id, echo)
-        answer.record = {
-            "id": answer.id,
-            "ts": time.time(),
-            "model": model.name,
-            "version": model.version,
-            "protocol": kind,
-            "status": 200,
-            "latency_ms": 0.0,
-            "inputs": dict(zip(names, columns, strict=True)),
-            "outputs": outputs,
-        }
-        if endpoint.probe_key and hmac.compare_digest(
-            _header(scope, PROBE_HEADER).encode("latin-1"), endpoint.probe_key
+        outputs = await _predict(worker, model, names, columns, batch.rows, answer.id)
+        answer.payload = protocol.answer(outputs, name, model.version, answer.id, echo)
+        answer.inputs, answer.outputs = dict(zip(names, columns, strict=True)), outputs
+        if worker.probe_key and hmac.compare_digest(
+            _header(scope, PROBE_HEADER).encode("latin-1"), worker.probe_key
         ):
-            answer.record["probe"] = True  # monitoring's own request: not traffic
+            answer.probe = True  # monitoring's own request: not traffic
+        elif worker.trial is not None and worker.trial.shadow:
+            answer.shadow = batch
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self.endpoint = Endpoint(self.record_path)
+                    self.worker = Worker(self.record_path)
                 except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
                     log.exception("the endpoint could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.endpoint is not None and self.endpoint.log is not None:
-                    self.endpoint.log.close()
+                if self.worker is not None and self.worker.log is not None:
+                    self.worker.log.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _predict(
+    worker: Worker,
+    model: ServedModel,
+    names: list[str],
+    columns: list[list[Any]],
+    rows: int,
+    request_id: str,
+) -> list[Any]:
+    """The model's answer; its own input check refusing is a 422, any other failure a 500."""
+    try:
+        return await worker.batcher.predict(model, names, columns, rows)
+    except Exception as exc:  # noqa: BLE001 - the model failed, not the client
+        refused = _refusal(exc)
+        if refused:
+            raise BadRequest(f"the model refused the input: {refused}", 422) from None
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("error id %s: the model failed on request %s", error_id, request_id)
+        raise BadRequest(
+            f"the model failed (error id {error_id}: {type(exc).__name__}); "
+            "the server log has the details",
+            500,
+        ) from None
+
+
+async def _shadow(worker: Worker, champion: _Answer) -> None:
+    """The challenger's answer to a request the champion answered: logged, never returned."""
+    challenger = worker.challenger
+    if challenger is None or champion.shadow is None:
+        return
+    started = time.perf_counter()
+    answer = _Answer(champion.id, challenger)
+    answer.protocol, answer.variant, answer.is_shadow = champion.protocol, "challenger", True
+    try:
+        names, columns = challenger.check(champion.shadow)
+        answer.outputs = await _predict(
+            worker, challenger, names, columns, champion.shadow.rows, champion.id
+        )
+    except BadRequest as exc:
+        answer.fail(exc.status, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the shadow never fails what was answered
+        log.exception("the shadow prediction of request %s failed", champion.id)
+        answer.fail(500, f"internal error ({type(exc).__name__})")
+    record = answer.record(time.perf_counter() - started)
+    if record is not None and worker.log is not None:
+        try:
+            worker.log.write(record)
+        except OSError as exc:
+            log.error("the prediction log could not be written: %s", exc)
 
 
 def _refusal(exc: Exception) -> str | None:
@@ -367,36 +460,59 @@ def _refusal(exc: Exception) -> str | None:
 
 
 class _Answer:
-    """What one request is answered, and what the log keeps of it."""
+    """What one request is answered, and the log record it leaves (built in :meth:`record`)."""
 
-    def __init__(self, request_id: str):
+    def __init__(self, request_id: str, model: ServedModel):
         self.id = request_id
+        self.model = model  # the model that answered (the champion until one is picked)
         self.status = 200
         self.payload = b""
         self.content_type = b"application/json"
         self.protocol = "other"
         self.rows = 0
-        self.record: dict[str, Any] | None = None
         self.cors: list[tuple[bytes, bytes]] = []
+        self.inputs: dict[str, list[Any]] | None = None
+        self.outputs: list[Any] | None = None
+        self.error: str | None = None
+        self.variant: str | None = None  # champion or challenger, during a trial
+        self.probe = False
+        self.shadow: Batch | None = None  # the rows a shadow challenger predicts afterwards
+        self.is_shadow = False
 
-    def fail(self, status: int, message: str, endpoint: Endpoint) -> None:
-        self.status = status
+    def fail(self, status: int, message: str) -> None:
+        self.status, self.error = status, message
         self.content_type = b"application/json"
         self.payload = orjson.dumps(
             {"error_code": _code(status), "message": message, "request_id": self.id}
         )
-        self.record = None
-        if self.protocol != "other":  # a refused prediction is logged too (without its inputs)
-            self.record = {
-                "id": self.id,
-                "ts": time.time(),
-                "model": endpoint.model.name,
-                "version": endpoint.model.version,
-                "protocol": self.protocol,
-                "status": status,
-                "latency_ms": 0.0,
-                "error": message,
-            }
+        self.inputs = self.outputs = self.shadow = None
+
+    def record(self, seconds: float) -> dict[str, Any] | None:
+        """The log record of a prediction request (None for any other request)."""
+        if self.protocol == "other":
+            return None
+        record: dict[str, Any] = {
+            "id": self.id,
+            "ts": time.time(),
+            "model": self.model.name,
+            "version": self.model.version,
+            "protocol": self.protocol,
+            "status": self.status,
+            "latency_ms": round(seconds * 1000, 3),
+        }
+        if self.variant is not None:
+            record["variant"] = self.variant
+        if self.is_shadow:
+            record["shadow"] = True
+        if self.error is not None:
+            record["error"] = self.error  # a refused prediction is logged too, without inputs
+        else:
+            if self.inputs is not None:
+                record["inputs"] = self.inputs
+            record["outputs"] = self.outputs
+        if self.probe:
+            record["probe"] = True
+        return record
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [
@@ -420,29 +536,24 @@ def _code(status: int) -> str:
     }.get(status, "INTERNAL_ERROR")
 
 
-def _route(method: str, path: str) -> tuple[str, str | None] | None:
-    if method == "POST":
-        if path == "/invocations":
-            return "mlflow", None
-        if path.startswith("/v2/models/") and path.endswith("/infer"):
-            parts = path.split("/")
-            return ("oip", parts[3]) if len(parts) in (5, 7) else None
-        if path.startswith("/v1/models/") and path.endswith(":predict"):
-            return "tfserving", path[len("/v1/models/") : -len(":predict")].split("/")[0]
-        return None
-    if method == "GET":
-        return "get", None
-    return None
-
-
-def _get(path: str, endpoint: Endpoint) -> tuple[bytes, bytes]:
-    model = endpoint.model
-    name = endpoint.record["name"]
+def _get(path: str, worker: Worker) -> tuple[bytes, bytes]:
+    model = worker.model
+    name = worker.record["name"]
     if path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready"):
         return b"{}", b"application/json"
     if path == "/version":
-        answer = {"model": model.name, "version": model.version, "batching": _batching(model)}
-        answer["instance"] = endpoint.record.get("instance")
+        answer: dict[str, Any] = {
+            "model": model.name,
+            "version": model.version,
+            "batching": _batching(model),
+        }
+        answer["instance"] = worker.record.get("instance")
+        if worker.challenger is not None and worker.trial is not None:
+            answer["challenger"] = {
+                "version": worker.challenger.version,
+                "split": worker.trial.split,
+                "shadow": worker.trial.shadow,
+            }
         return orjson.dumps(answer), b"application/json"
     if path == "/metrics":
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -474,32 +585,6 @@ def _batching(model: ServedModel) -> str:
     if model.batchable:
         return "adaptive batches"
     return "one call per request (its batch predictions differ, or it has no input example)"
-
-
-def _parse(kind: str, body: bytes, media: str) -> tuple[Batch, Any]:
-    if kind == "mlflow":
-        return protocols.parse_mlflow(body, media)
-    if kind == "oip":
-        return protocols.parse_oip(body)
-    return protocols.parse_tfserving(body)
-
-
-def _respond(
-    kind: str, outputs: list[Any], endpoint: Endpoint, request_id: str, echo: Any
-) -> bytes:
-    if kind == "mlflow":
-        return orjson.dumps({"predictions": outputs})
-    if kind == "tfserving":
-        key = "predictions" if echo == "instances" else "outputs"
-        return orjson.dumps({key: outputs})
-    return orjson.dumps(
-        {
-            "model_name": endpoint.record["name"],
-            "model_version": endpoint.model.version,
-            "id": echo.get("id", request_id) if isinstance(echo, dict) else request_id,
-            "outputs": protocols.oip_outputs(outputs),
-        }
-    )
 
 
 def create_app() -> App:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from typing import Any
 from ..errors import MlopsError, NotFoundError, close_matches
 from ..netutil import kill_group, pick_port, pid_alive, wait_http
 from ..workspace import Workspace, write_private
+
+STICKY_HEADER = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,13 @@ class Endpoint:
     pid: int
     started: float
     record: Path
+    workers: int = 1
+    challenger: str | None = None  # during a trial: "M version 4 on 10% of requests"
 
     def __str__(self) -> str:
-        via = f"@{self.alias} " if self.alias else ""
-        return f"endpoint {self.name}: {self.model} {via}(version {self.version}) at {self.url}"
+        via = f"@{self.alias} " if self.alias else " "
+        text = f"endpoint {self.name}: {self.model}{via}(version {self.version}) at {self.url}"
+        return text + (f"; challenger {self.challenger}" if self.challenger else "")
 
 
 def _folder(ws: Workspace) -> Path:
@@ -58,7 +64,53 @@ def _endpoint(record_path: Path, record: dict[str, Any]) -> Endpoint:
         pid=int(record["pid"]),
         started=float(record["started"]),
         record=record_path,
+        workers=int(record.get("workers", 1)),
+        challenger=_trial_text(record),
     )
+
+
+def _trial_text(record: dict[str, Any]) -> str | None:
+    found = record.get("challenger")
+    if not found:
+        return None
+    via = f"@{found['alias']} " if found.get("alias") else " "
+    share = (
+        "a shadow of every request" if record.get("shadow") else f"{record['split']:g}% of requests"
+    )
+    sticky = f", sticky by {record['sticky']}" if record.get("sticky") else ""
+    return f"{found['model']}{via}(version {found['version']}) on {share}{sticky}"
+
+
+def trial_settings(
+    ws: Workspace,
+    challenger: str | None,
+    split: float = 0.0,
+    shadow: bool = False,
+    sticky: str | None = None,
+) -> dict[str, Any]:
+    """The record's fields for a trial of ``challenger`` beside the champion (none: no trial)."""
+    if challenger is None:
+        if split or shadow or sticky:
+            raise MlopsError("--split, --shadow and --sticky need a --challenger model")
+        return {"challenger": None, "split": 0.0, "shadow": False, "sticky": None}
+    if shadow and split:
+        raise MlopsError(
+            "choose --split PERCENT (the challenger answers that share of requests) or --shadow "
+            "(it predicts every request and answers none), not both"
+        )
+    if not shadow and not 0 < split <= 100:
+        raise MlopsError(
+            f"--split {split:g}: give the percent of requests the challenger answers (more "
+            "than 0, at most 100), or --shadow"
+        )
+    if sticky is not None and not STICKY_HEADER.fullmatch(sticky):
+        raise MlopsError(f"--sticky {sticky!r}: name an HTTP header, e.g. X-User-Id")
+    return {
+        "challenger": resolve_model(ws, challenger),
+        "split": float(split),
+        "shadow": bool(shadow),
+        "sticky": sticky,
+    }
 
 
 def resolve_model(ws: Workspace, ref: str) -> dict[str, Any]:
@@ -95,15 +147,22 @@ def start(
     ref: str,
     name: str | None = None,
     port: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     host: str = "127.0.0.1",
     token: str | None = None,
     project: str | os.PathLike[str] | None = None,
     timeout: float = 120,
     log_predictions: bool = True,
+    challenger: str | None = None,
+    split: float = 0.0,
+    shadow: bool = False,
+    sticky: str | None = None,
 ) -> Endpoint:
     """Serve model ``ref`` in a new process; returns once it answers, with its URL.
 
+    ``challenger`` starts a trial beside it: the challenger answers ``split`` percent of the
+    requests (the same ones for each value of header ``sticky``, when given), or with
+    ``shadow`` it predicts every request and its answers are only logged (see :func:`trial`).
     ``log_predictions=False`` turns the prediction log off (for measuring what it costs);
     monitoring then has nothing to read.
     """
@@ -115,8 +174,10 @@ def start(
     from ..datasets.refs import check_name
 
     check_name(name)
+    workers = default_workers(ws) if workers is None else workers
     if workers < 1:
         raise MlopsError("--workers must be at least 1")
+    trial = trial_settings(ws, challenger, split, shadow, sticky)
     running = {e.name: e for e in endpoints(ws.root)}
     if name in running:
         raise MlopsError(
@@ -146,6 +207,7 @@ def start(
         ],
         "fsync": ws.settings.flag("prediction_log_fsync"),
         "log": log_predictions,
+        **trial,
         "started": time.time(),
         "pid": 0,
     }
@@ -179,6 +241,19 @@ def start(
             f"endpoint {name} did not start: {tail or 'no output'} (log: {record['server_log']})"
         ) from None
     return _endpoint(path, record)
+
+
+def default_workers(ws: Workspace) -> int:
+    """Workers when none are asked for: the ``serve_workers`` setting; auto is one per core
+    (each worker's thread pools get a share of the cores), at most 4."""
+    value = ws.settings.serve_workers.strip().lower()
+    if value == "auto":
+        return max(1, min(os.cpu_count() or 1, 4))
+    if not value.isdigit() or int(value) < 1:
+        raise MlopsError(
+            f"setting serve_workers must be auto or a number of workers, not {value!r}"
+        )
+    return int(value)
 
 
 def _check_instance(record: dict[str, Any]) -> None:
@@ -260,11 +335,37 @@ def reload(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint
     """Make endpoint ``name`` load its model again (the alias's current version), no downtime."""
     endpoint = get(name, project)
     record = record_of(endpoint)
+    ws = Workspace.find(project)
+    for part in (record, record.get("challenger")):
+        if part and part.get("alias"):
+            found = resolve_model(ws, f"{part['model']}@{part['alias']}")
+            part.update(version=found["version"], uri=found["uri"], run_id=found["run_id"])
+    return _rewrite(endpoint, record)
+
+
+def trial(
+    name: str,
+    challenger: str | None,
+    split: float = 0.0,
+    shadow: bool = False,
+    sticky: str | None = None,
+    project: str | os.PathLike[str] | None = None,
+) -> Endpoint:
+    """Start, change or (``challenger=None``) end the trial of a running endpoint.
+
+    The challenger answers ``split`` percent of the requests, or with ``shadow`` predicts every
+    request after the champion answered and is only logged; each log record names the variant
+    that answered. The workers switch within seconds, with no failed request.
+    """
+    endpoint = get(name, project)
+    record = record_of(endpoint)
+    record.update(trial_settings(Workspace.find(project), challenger, split, shadow, sticky))
+    return _rewrite(endpoint, record)
+
+
+def _rewrite(endpoint: Endpoint, record: dict[str, Any]) -> Endpoint:
+    """A new record generation: every worker loads what it names, in the background."""
     record["generation"] = int(record.get("generation", 0)) + 1
-    if record.get("alias"):
-        ws = Workspace.find(project)
-        found = resolve_model(ws, f"{record['model']}@{record['alias']}")
-        record.update(version=found["version"], uri=found["uri"], run_id=found["run_id"])
     _write(endpoint.record, record)
     return _endpoint(endpoint.record, record)
 

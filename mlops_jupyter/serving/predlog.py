@@ -113,12 +113,17 @@ def files(folder: Path) -> list[Path]:
 
 
 def read(
-    folder: Path, since: float | None = None, until: float | None = None, probes: bool = False
+    folder: Path,
+    since: float | None = None,
+    until: float | None = None,
+    probes: bool = False,
+    shadows: bool = False,
 ) -> Any:
     """The log as a pyarrow Table (one row per request), optionally a time window (epoch s).
 
     Monitoring's own requests (marked ``probe`` by the server) are left out unless ``probes``:
-    they are not traffic.
+    they are not traffic. A shadow challenger's answers (``shadow``: never returned to anyone)
+    are left out unless ``shadows``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -144,8 +149,9 @@ def read(
         table = table.filter(pc.greater_equal(table["ts"], since))
     if until is not None:
         table = table.filter(pc.less(table["ts"], until))
-    if not probes and "probe" in table.column_names:
-        table = table.filter(pc.invert(pc.fill_null(table["probe"], False)))
+    for column, wanted in (("probe", probes), ("shadow", shadows)):
+        if not wanted and column in table.column_names:
+            table = table.filter(pc.invert(pc.fill_null(table[column], False)))
     ts = table["ts"]
     if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
         table = table.sort_by("ts")  # several workers' files interleave in time

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,3 +282,81 @@ def oip_outputs(outputs: list[Any]) -> list[dict[str, Any]]:
 
 def _vector(name: str, values: list[Any]) -> dict[str, Any]:
     return {"name": name, "shape": [len(values)], "datatype": oip_datatype(values), "data": values}
+
+
+# -- the registry: where each protocol is posted, how its body parses, how it is answered ------
+@dataclass(frozen=True)
+class Protocol:
+    """One way to ask for predictions.
+
+    ``route(path)`` is None when the path is not this protocol's, else the model the path names
+    ("" when it names none); ``answer(outputs, endpoint, version, request_id, echo)`` is the body.
+    """
+
+    name: str
+    route: Callable[[str], str | None]
+    parse: Callable[[bytes, str], tuple[Batch, Any]]
+    answer: Callable[[list[Any], str, str, str, Any], bytes]
+    json_only: bool = True
+
+
+def _mlflow_route(path: str) -> str | None:
+    return "" if path == "/invocations" else None
+
+
+def _oip_route(path: str) -> str | None:
+    if not (path.startswith("/v2/models/") and path.endswith("/infer")):
+        return None
+    parts = path.split("/")  # /v2/models/M/infer or /v2/models/M/versions/V/infer
+    return parts[3] if len(parts) in (5, 7) else None
+
+
+def _tfserving_route(path: str) -> str | None:
+    if not (path.startswith("/v1/models/") and path.endswith(":predict")):
+        return None
+    return path[len("/v1/models/") : -len(":predict")].split("/")[0]
+
+
+def _mlflow_answer(outputs: list[Any], endpoint: str, version: str, rid: str, echo: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps({"predictions": outputs})
+
+
+def _oip_answer(outputs: list[Any], endpoint: str, version: str, rid: str, echo: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(
+        {
+            "model_name": endpoint,
+            "model_version": version,
+            "id": echo.get("id", rid) if isinstance(echo, dict) else rid,
+            "outputs": oip_outputs(outputs),
+        }
+    )
+
+
+def _tfserving_answer(
+    outputs: list[Any], endpoint: str, version: str, rid: str, echo: Any
+) -> bytes:
+    import orjson
+
+    return orjson.dumps({"predictions" if echo == "instances" else "outputs": outputs})
+
+
+PROTOCOLS = (
+    Protocol("mlflow", _mlflow_route, parse_mlflow, _mlflow_answer, json_only=False),
+    Protocol("oip", _oip_route, lambda body, media: parse_oip(body), _oip_answer),
+    Protocol(
+        "tfserving", _tfserving_route, lambda body, media: parse_tfserving(body), _tfserving_answer
+    ),
+)
+
+
+def route(path: str) -> tuple[Protocol, str | None] | None:
+    """The protocol a prediction's path belongs to and the model it names; None: no such route."""
+    for protocol in PROTOCOLS:
+        model = protocol.route(path)
+        if model is not None:
+            return protocol, model or None
+    return None

@@ -1,0 +1,158 @@
+"""A trial's champion and challenger side by side, on the traffic they answered.
+
+Read from the endpoint's prediction log: each record names the variant that answered it (a
+shadow challenger's records are its own, under the same request ids). Per variant: requests,
+errors, latency, the distribution of its outputs (and how far the challenger's is from the
+champion's), and its quality on the labels that arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+from .api import WINDOWS
+
+PathLike = str | os.PathLike[str]
+VARIANTS = ("champion", "challenger")
+
+
+def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | None = None) -> Any:
+    """One row per variant of the endpoint's trial in ``window`` ("1h", "1d", "7d", the last N
+    requests, or None for all): version, requests, errors, p50/p95 latency, output mean and
+    spread, the output drift of the challenger against the champion, labels and quality."""
+    import pandas as pd
+
+    from ..serving import endpoints, predlog
+
+    record = endpoints.record_of(endpoints.get(endpoint, project))
+    since = None
+    if isinstance(window, str):
+        if window not in WINDOWS:
+            raise MlopsError(f"window {window!r}: use {', '.join(WINDOWS)}, N requests or None")
+        since = time.time() - WINDOWS[window]
+    log = predlog.read(Path(record["log_dir"]), since, shadows=True).to_pandas()
+    if "variant" not in log or not log["variant"].isin(VARIANTS).any():
+        raise MlopsError(
+            f"endpoint {endpoint} answered no request in a trial in that window; start one: "
+            f"%serve trial {endpoint} MODEL@challenger --split 10 (or --shadow)"
+        )
+    log = log[log["variant"].isin(VARIANTS)]
+    if isinstance(window, int):
+        log = log.groupby("variant", group_keys=False).tail(window)
+    labels = _labels(endpoint, project)
+    outputs = {v: _values(log[log["variant"] == v]) for v in VARIANTS}
+    rows = []
+    for variant in VARIANTS:
+        part = log[log["variant"] == variant]
+        if not len(part):
+            continue
+        row: dict[str, Any] = {
+            "variant": variant + (" (shadow)" if _is_shadow(part) else ""),
+            "version": str(part["version"].iloc[-1]),
+            "requests": len(part),
+            "errors": int((part["status"] >= 400).sum()),
+            "p50_ms": float(part["latency_ms"].quantile(0.5)),
+            "p95_ms": float(part["latency_ms"].quantile(0.95)),
+        }
+        row.update(_distribution(outputs[variant]))
+        row.update(_quality(_one_per_request(part), labels))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    drift = _output_drift(outputs["champion"], outputs["challenger"])
+    frame["output_drift"] = [None, drift][: len(frame)] if len(frame) == 2 else None
+    return frame
+
+
+def _is_shadow(part: Any) -> bool:
+    return "shadow" in part and bool(part["shadow"].fillna(False).astype(bool).any())
+
+
+def _answered(part: Any) -> Any:
+    return part[(part["status"] == 200) & part["outputs"].notna()]
+
+
+def _values(part: Any) -> Any:
+    """Every row's answer (one value per row; rows answered with several are left out)."""
+    import numpy as np
+    import pandas as pd
+
+    scalar = (str, int, float, np.generic)
+    values = [v for o in _answered(part)["outputs"] for v in o if isinstance(v, scalar)]
+    return pd.Series(values, dtype=object)
+
+
+def _one_per_request(part: Any) -> Any:
+    """The answers of one-row requests, by request id (the latest answer per id)."""
+    import pandas as pd
+
+    answered = _answered(part)
+    answered = answered[answered["outputs"].map(lambda o: len(o) == 1)]
+    answered = answered.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
+    values = answered["outputs"].map(lambda o: o[0])
+    return pd.Series(values.to_numpy(), index=answered["id"].to_numpy(), name="prediction")
+
+
+def _numeric(values: Any) -> bool:
+    import numpy as np
+
+    number = (int, float, np.integer, np.floating)
+    return len(values) > 0 and bool(values.map(lambda v: isinstance(v, number)).all())
+
+
+def _distribution(values: Any) -> dict[str, Any]:
+    """Mean and spread of numbers; the most frequent answer and its share for classes."""
+    if not len(values):
+        return {"output": "no one-value answers"}
+    if _numeric(values) and values.nunique() > 20:
+        numbers = values.astype(float)
+        return {"output": f"mean {numbers.mean():.4g}, std {numbers.std():.4g}"}
+    share = values.astype(str).value_counts(normalize=True)
+    return {"output": f"{share.index[0]}: {share.iloc[0]:.0%}"}
+
+
+def _output_drift(champion: Any, challenger: Any) -> str | None:
+    """How far the challenger's answers are from the champion's (the drift monitor's test)."""
+    import pandas as pd
+
+    from .statistics import report
+
+    if not len(champion) or not len(challenger):
+        return None
+    if not (_numeric(champion) and _numeric(challenger)):
+        champion, challenger = champion.astype(str), challenger.astype(str)
+    found = report(
+        pd.DataFrame({"prediction": champion.to_numpy()}),
+        pd.DataFrame({"prediction": challenger.to_numpy()}),
+    ).columns[0]
+    verdict = "differ" if found.drifted else "alike"
+    return f"{verdict} ({found.method} {found.statistic:.3g})"
+
+
+def _labels(endpoint: str, project: PathLike | None) -> Any:
+    import pandas as pd
+
+    from .labels import _file
+
+    path = _file(endpoint, project)
+    return pd.read_parquet(path).set_index("id")["label"] if path.exists() else None
+
+
+def _quality(predictions: Any, labels: Any) -> dict[str, Any]:
+    """Accuracy (classes) or RMSE (numbers) on the requests with a label."""
+    import numpy as np
+
+    if labels is None:
+        return {"labelled": 0, "quality": None}
+    shared = predictions.index.intersection(labels.index)
+    if not len(shared):
+        return {"labelled": 0, "quality": None}
+    y, p = labels.loc[shared], predictions.loc[shared]
+    if y.dtype.kind == "f" and y.nunique() > 20:
+        rmse = float(np.sqrt(np.mean((y.to_numpy() - p.astype(float).to_numpy()) ** 2)))
+        return {"labelled": len(shared), "quality": f"RMSE {rmse:.4g}"}
+    accuracy = float(np.mean(y.astype(str).to_numpy() == p.astype(str).to_numpy()))
+    return {"labelled": len(shared), "quality": f"accuracy {accuracy:.3f}"}

@@ -1,0 +1,169 @@
+"""The batcher under concurrent clients, with a model slow enough (20 ms a call) that requests
+queue: a model that raises on one batch fails only the request that made it raise, a client
+that gives up while queued costs nobody else, and a worker killed mid-batch loses no answered
+request from the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import GIT_ENV, call, wait_for
+
+from mlops_jupyter import serving, tracking
+from mlops_jupyter.serving import endpoints, predlog
+
+
+def _slow():
+    import mlflow
+
+    class Slow(mlflow.pyfunc.PythonModel):
+        """x * 2, in 20 ms a call; a row with x == -1 makes the whole call raise."""
+
+        def predict(self, context, model_input, params=None):
+            time.sleep(0.02)
+            if (model_input["x"] == -1).any():
+                raise ValueError("x == -1 is poison")
+            return (model_input["x"] * 2).tolist()
+
+    return Slow()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    import mlflow
+
+    root = tmp_path_factory.mktemp("batching") / "project"
+    root.mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in GIT_ENV.items():
+            env.setenv(key, value)
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        with tracking.run(name="slow", project=root) as run:
+            mlflow.pyfunc.log_model(
+                name="model", python_model=_slow(), input_example=pd.DataFrame({"x": [1.0, 2.0]})
+            )
+        tracking.register(run.id, "slow", project=root)
+        yield root
+
+
+def _post(url: str, x: float, request_id: str, timeout: float = 30) -> tuple[int, dict]:
+    body = json.dumps({"dataframe_split": {"columns": ["x"], "data": [[x]]}}).encode()
+    request = urllib.request.Request(
+        url + "/invocations", body, {"Content-Type": "application/json", "X-Request-Id": request_id}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _batches(url: str) -> tuple[float, float]:
+    """(calls, requests) of mlops_batch_requests: more requests than calls means batches."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(url + "/metrics").read().decode()
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in ("mlops_batch_requests_count", "mlops_batch_requests_sum"):
+                found[sample.name] = found.get(sample.name, 0) + sample.value
+    return found["mlops_batch_requests_count"], found["mlops_batch_requests_sum"]
+
+
+def test_a_model_raising_on_one_batch_fails_only_its_request(project):
+    ep = serving.start("slow/1", name="poison", project=project)
+    try:
+        assert call(ep.url + "/version")[2]["batching"] == "adaptive batches"
+        xs = [-1.0 if i % 10 == 3 else float(i) for i in range(200)]
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda i: _post(ep.url, xs[i], f"p{i}"), range(len(xs))))
+        for x, (status, body) in zip(xs, answers, strict=True):
+            if x == -1:
+                assert status == 500 and "ValueError" in body["message"], body
+            else:
+                assert (status, body) == (200, {"predictions": [x * 2]})
+        calls, requests = _batches(ep.url)
+        assert requests == 200 and calls < 200  # requests were predicted together
+        log = predlog.read(Path(endpoints.record_of(ep)["log_dir"])).to_pandas().set_index("id")
+        assert (log.loc[[f"p{i}" for i in range(200) if xs[i] == -1], "status"] == 500).all()
+        assert (log.loc[[f"p{i}" for i in range(200) if xs[i] != -1], "status"] == 200).all()
+    finally:
+        serving.stop("poison", project=project)
+
+
+def test_clients_giving_up_while_queued_cost_nobody_else(project):
+    ep = serving.start("slow/1", name="impatient", project=project)
+    try:
+
+        def impatient(i):
+            try:
+                return _post(ep.url, float(i), f"gone{i}", timeout=0.01)[0]
+            except OSError:  # timed out while its request waited in the queue
+                return "gave up"
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(impatient, range(64)))
+        assert results.count("gave up") > 0
+        assert _post(ep.url, 4.0, "patient") == (200, {"predictions": [8.0]})
+        folder = Path(endpoints.record_of(ep)["log_dir"])
+        # the server answered each of them all the same, and logged it
+        wait_for(lambda: len(predlog.read(folder)) == 65, timeout=20)
+        log = predlog.read(folder).to_pandas()
+        assert set(log["status"]) == {200}
+    finally:
+        serving.stop("impatient", project=project)
+
+
+def test_a_worker_killed_mid_batch_loses_no_answered_request(project):
+    ep = serving.start("slow/1", name="killed", workers=2, project=project)
+    folder = Path(endpoints.record_of(ep)["log_dir"])
+    stop, ok, lock = threading.Event(), [], threading.Lock()
+
+    def client(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                status, _ = _post(ep.url, float(i), f"c{n}-{i}", timeout=5)
+            except OSError:
+                continue  # the killed worker's connections
+            if status == 200:
+                with lock:
+                    ok.append(f"c{n}-{i}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        workers = _children(ep.pid)
+        assert len(workers) >= 2, workers
+        os.kill(workers[0], signal.SIGKILL)  # one worker, in the middle of its batches
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        serving.stop("killed", project=project)
+    assert len(ok) > 50
+    logged = set(predlog.read(folder)["id"].to_pylist())
+    assert set(ok) <= logged
+
+
+def _children(pid: int) -> list[int]:
+    """The uvicorn worker processes of an endpoint's server (its Python children)."""
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return [int(line.split()[0]) for line in out.splitlines() if "multiprocessing" in line]
