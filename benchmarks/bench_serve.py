@@ -1,18 +1,20 @@
-"""Serving against ``mlflow models serve`` of the same model, side by side; prints ratios.
+"""Serving against ``mlflow models serve`` of the same models, side by side; prints ratios.
 
-    .venv/bin/python benchmarks/bench_serve.py [--seconds 10] [--workers 2]
+    .venv/bin/python benchmarks/bench_serve.py [--seconds 5] [--workers 2]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``) as the load generator, in its own process on
-127.0.0.1. Servers, each with the same number of workers:
+127.0.0.1. Models: a LogisticRegression (the compiled linear path), a
+HistGradientBoostingRegressor, a Pipeline (OneHotEncoder on a string column +
+HistGradientBoosting) and a plain Python ``pyfunc``. Servers, each with the same workers:
 
 - ours: ``serving.start`` with input validation and the prediction log on (as shipped),
-- ours with the prediction log off (what the log costs),
 - ``mlflow models serve`` of the same registered model,
 - a constant JSON response on the same HTTP stack (uvicorn + a bare ASGI app): the ceiling.
 
-Loads: one-row ``dataframe_split`` requests at 8 and 64 connections (throughput, p50, p99), and
-a 1,000-row request (rows per second). Then: reading a day of traffic (1,000,000 logged
-requests) from the prediction log into a table.
+Loads: one-row ``dataframe_split`` requests at 1, 8 and 64 connections (throughput, p50, p99,
+timeouts). For the linear model also: the prediction log off (what it costs) and a 1,000-row
+request (rows per second); for the tree: a challenger on a 10% split and in shadow (what a
+trial costs). Then: reading a day of traffic (1,000,000 logged requests) from the log.
 """
 
 from __future__ import annotations
@@ -41,10 +43,16 @@ async def app(scope, receive, send):
 """
 
 
-def setup() -> tuple[object, list[str]]:
+def setup() -> dict[str, object]:
+    """The four models, registered as NAME@champion; each one's rows to send."""
+    import mlflow
     import numpy as np
     import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
 
     from mlops_jupyter import tracking
 
@@ -54,13 +62,40 @@ def setup() -> tuple[object, list[str]]:
     subprocess.run(["git", "init", "-q"], cwd=WORK, check=True)
     os.chdir(WORK)
     rng = np.random.default_rng(0)
-    columns = [f"f{i}" for i in range(10)]
-    X = pd.DataFrame(rng.normal(size=(2000, 10)), columns=columns)
-    y = (X.f0 + X.f1 > 0).astype(int)
-    with tracking.run(name="bench") as run:
-        tracking.log_model(LogisticRegression().fit(X, y), input_example=X.head(3))
-    tracking.register(run.id, "bench", alias="champion")
-    return X, columns
+    X = pd.DataFrame(rng.normal(size=(2000, 10)), columns=[f"f{i}" for i in range(10)])
+    y = X.f0 + X.f1 * 2 + rng.normal(size=2000)
+    homes = X.assign(city=rng.choice(["Oslo", "Lima", "Pune", "Kobe"], 2000))
+    encode = ColumnTransformer(
+        [("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough"
+    )
+    fitted = {
+        "linear": (LogisticRegression().fit(X, (y > 0).astype(int)), X),
+        "tree": (HistGradientBoostingRegressor(max_iter=100).fit(X, y), X),
+        "pipeline": (
+            Pipeline([("encode", encode), ("fit", HistGradientBoostingRegressor())]).fit(homes, y),
+            homes,
+        ),
+    }
+    rows = {}
+    for name, (model, frame) in fitted.items():
+        with tracking.run(name=name) as run:
+            tracking.log_model(model, input_example=frame.head(3))
+        tracking.register(run.id, name, alias="champion")
+        rows[name] = frame
+    challenger = HistGradientBoostingRegressor(max_iter=50).fit(X, y)
+    with tracking.run(name="tree-challenger") as run:
+        tracking.log_model(challenger, input_example=X.head(3))
+    tracking.register(run.id, "tree", alias="challenger")
+
+    class Plain(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return (model_input["f0"] * 2 + 1).tolist()
+
+    with tracking.run(name="pyfunc") as run:
+        mlflow.pyfunc.log_model(name="model", python_model=Plain(), input_example=X.head(3))
+    tracking.register(run.id, "pyfunc", alias="champion")
+    rows["pyfunc"] = X
+    return rows
 
 
 def body(X: object, rows: int) -> str:
@@ -71,6 +106,7 @@ def body(X: object, rows: int) -> str:
 
 
 def wrk(url: str, payload: str, connections: int, seconds: int) -> dict[str, float]:
+    """Throughput, p50 and p99 (ms), non-2xx answers and timeouts of one wrk run."""
     script = WORK / f"post-{len(payload)}.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -78,13 +114,25 @@ def wrk(url: str, payload: str, connections: int, seconds: int) -> dict[str, flo
         f"wrk.body = {json.dumps(payload)}\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "2s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"timeout (\d+)", out)
     latency = {}
     for pct in ("50", "99"):
         match = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
@@ -95,6 +143,7 @@ def wrk(url: str, payload: str, connections: int, seconds: int) -> dict[str, flo
         "p50": latency["50"],
         "p99": latency["99"],
         "errors": float(non2xx.group(1)) if non2xx else 0.0,
+        "timeouts": float(timeouts.group(1)) if timeouts else 0.0,
     }
 
 
@@ -111,7 +160,7 @@ def wait(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
-def start_mlflow(port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_mlflow(model: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     from mlops_jupyter.tracking import store
     from mlops_jupyter.workspace import Workspace
 
@@ -121,8 +170,9 @@ def start_mlflow(port: int, workers: int) -> subprocess.Popen[bytes]:
         MLFLOW_TRACKING_URI=store.tracking_uri(Workspace.find(WORK)),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/bench/1", "--port",
-         str(port), "--workers", str(workers), "--env-manager", "local", "--host", "127.0.0.1"],
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model}@champion",
+         "--port", str(port), "--workers", str(workers), "--env-manager", "local",
+         "--host", "127.0.0.1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     wait(f"http://127.0.0.1:{port}/ping")
@@ -176,7 +226,7 @@ def bench_log_read(requests: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--log-requests", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -184,60 +234,76 @@ def main() -> None:
         sys.exit("bench_serve needs wrk: apt-get install wrk")
     from mlops_jupyter import serving
 
-    X, _ = setup()
-    one, thousand = body(X, 1), body(X, 1000)
+    rows = setup()
     results: dict[str, dict[str, dict[str, float]]] = {}
 
-    def measure(label: str, url: str) -> None:
-        wrk(url, one, 8, 2)  # warm up
-        results[label] = {
-            "c8": wrk(url, one, 8, args.seconds),
-            "c64": wrk(url, one, 64, args.seconds),
-            "rows": wrk(url, thousand, 4, args.seconds),
-        }
-        r = results[label]
-        print(
-            f"{label:<28} c8 {r['c8']['rps']:>8,.0f} req/s p50 {r['c8']['p50']:.2f} ms "
-            f"p99 {r['c8']['p99']:.2f} ms | c64 {r['c64']['rps']:>8,.0f} req/s "
-            f"p99 {r['c64']['p99']:.2f} ms | 1,000-row {r['rows']['rps'] * 1000:>10,.0f} rows/s"
-            f" | non-2xx {r['c8']['errors'] + r['c64']['errors']:.0f}",
-            flush=True,
-        )
+    def measure(label: str, url: str, payload: str, loads=(1, 8, 64)) -> dict[str, dict]:
+        wrk(url, payload, 8, 2)  # warm up
+        r = results[label] = {f"c{c}": wrk(url, payload, c, args.seconds) for c in loads}
+        shown = " | ".join(
+            f"c{c} {r[f'c{c}']['rps']:>7,.0f} req/s p50 {r[f'c{c}']['p50']:6.2f} ms "
+            f"p99 {r[f'c{c}']['p99']:7.2f} ms" for c in loads
+        )  # fmt: skip
+        bad = sum(v["errors"] + v["timeouts"] for v in r.values())
+        print(f"{label:<34} {shown} | non-2xx+timeouts {bad:.0f}", flush=True)
+        return r
 
-    ours = serving.start("bench@champion", name="ours", workers=args.workers)
-    measure("ours (validation + log)", f"{ours.url}/invocations")
-    serving.stop("ours")
-    bare = serving.start(
-        "bench@champion", name="nolog", workers=args.workers, log_predictions=False
-    )
-    measure("ours, prediction log off", f"{bare.url}/invocations")
-    serving.stop("nolog")
-    proc = start_mlflow(5301, args.workers)
-    measure("mlflow models serve", "http://127.0.0.1:5301/invocations")
-    stop(proc)
+    def ours(model: str, label: str, payload: str, loads=(1, 8, 64), **options) -> dict:
+        ep = serving.start(f"{model}@champion", name="ours", workers=args.workers, **options)
+        try:
+            return measure(label, f"{ep.url}/invocations", payload, loads)
+        finally:
+            serving.stop("ours")
+
+    def theirs(model: str, payload: str, loads=(1, 8, 64)) -> dict:
+        proc = start_mlflow(model, 5301, args.workers)
+        try:
+            return measure(f"{model}: mlflow models serve", "http://127.0.0.1:5301/invocations",
+                           payload, loads)  # fmt: skip
+        finally:
+            stop(proc)
+
+    print(f"{args.workers} workers each, {args.seconds} s per load, one-row requests")
     proc = start_constant(5302, args.workers)
-    measure("constant response (ceiling)", "http://127.0.0.1:5302/")
-    stop(proc)
-
-    o, m, n, c = (
-        results[k]
-        for k in (
-            "ours (validation + log)",
-            "mlflow models serve",
-            "ours, prediction log off",
-            "constant response (ceiling)",
-        )
+    ceiling = measure(
+        "constant response (ceiling)", "http://127.0.0.1:5302/", body(rows["tree"], 1)
     )
-    for conns in ("c8", "c64"):
-        print(
-            f"{conns}: throughput {o[conns]['rps'] / m[conns]['rps']:.1f}x mlflow's "
-            "(target >= 10x), "
-            f"p99 {o[conns]['p99'] / m[conns]['p99']:.3f} of mlflow's (target <= 0.2), "
-            f"log costs {1 - o[conns]['rps'] / n[conns]['rps']:.1%} (target <= 15%), "
-            f"{o[conns]['rps'] / c[conns]['rps']:.0%} of the constant-response ceiling"
-        )
-    ratio = o["rows"]["rps"] / m["rows"]["rps"]
-    print(f"1,000-row requests: {ratio:.1f}x mlflow's rows/s (target >= 1x)")
+    stop(proc)
+    summary = []
+    for model in ("linear", "tree", "pipeline", "pyfunc"):
+        one = body(rows[model], 1)
+        o, m = ours(model, f"{model}: ours", one), theirs(model, one)
+        for c in ("c1", "c8", "c64"):
+            summary.append(
+                f"{model:<8} {c:>3}: {o[c]['rps'] / m[c]['rps']:5.1f}x mlflow's req/s, p99 "
+                f"{o[c]['p99'] / m[c]['p99']:.3f} of its p99, {o[c]['rps']:,.0f} req/s "
+                f"({o[c]['rps'] / ceiling[c]['rps']:.0%} of the ceiling)"
+            )
+        if model == "linear":
+            n = ours(model, "linear: ours, log off", one, (8, 64), log_predictions=False)
+            for c in ("c8", "c64"):
+                summary.append(
+                    f"linear   {c:>3}: the log costs {1 - o[c]['rps'] / n[c]['rps']:.1%}"
+                )
+            thousand = body(rows[model], 1000)
+            big_o = ours(model, "linear: ours, 1,000 rows", thousand, (4,))
+            big_m = theirs(model, thousand, (4,))
+            ratio = big_o["c4"]["rps"] / big_m["c4"]["rps"]
+            summary.append(f"linear   1,000-row requests: {ratio:.1f}x mlflow's rows/s")
+        if model == "tree":
+            for label, options in (
+                ("split 10%", {"challenger": "tree@challenger", "split": 10}),
+                ("shadow", {"challenger": "tree@challenger", "shadow": True}),
+            ):
+                t = ours(model, f"tree: ours, {label}", one, (8, 64), **options)
+                for c in ("c8", "c64"):
+                    cost = 1 - t[c]["rps"] / o[c]["rps"]
+                    summary.append(f"tree     {c:>3}: a challenger on a {label} costs {cost:.1%}")
+    print("\n".join(summary))
+    print(
+        "targets: tree and pipeline at c64 >= 5,000 req/s and >= 20x, p99 <= 0.1 of mlflow's;"
+        " linear >= 8,000 req/s; shadow costs <= 30%, a 10% split nothing measurable"
+    )
     bench_log_read(args.log_requests)
 
 

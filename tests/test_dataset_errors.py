@@ -138,7 +138,11 @@ def test_an_interrupted_add_leaves_no_half_version(project, sig, delay):
     big.write_bytes(os.urandom(120 << 20))
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", ADD_SCRIPT], cwd=project, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", ADD_SCRIPT],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "adding"
     time.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -205,7 +206,7 @@ def _load(url: str, stop: threading.Event, ok: list[str], failed: list[str], X) 
             status, _, answer = call(
                 url + "/invocations", body, headers={"X-Request-Id": request_id}
             )
-        except OSError:
+        except (OSError, http.client.HTTPException):  # a killed server's half answers too
             failed.append(request_id)
             continue
         (ok if status == 200 else failed).append(request_id)

@@ -94,6 +94,9 @@ def test_an_interrupted_sweep_keeps_finished_runs_and_marks_the_rest(project):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # ^C as from a terminal, even when the suite itself runs in the background (where
+        # SIGINT is ignored, and so in every process it starts)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the first run is done, the second running
