@@ -79,23 +79,40 @@ class ServedModel:
             matrix = np.array(columns, dtype=np.float64).T
             predict = self.direct or getattr(self.estimator, self.predict_fn)
             return list(predict(matrix).tolist())
-        import pandas as pd
-
-        frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
-        for name, kind in zip(self.input_names, self.input_types, strict=True):
-            if kind == "datetime" and name in frame:  # any ISO 8601 form, row by row
-                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
-        if self.schema is not None and self.input_names:
-            # each column as the signature declares it, as `mlflow models serve` does
-            from mlflow.utils.proto_json_utils import cast_df_types_according_to_schema
-
-            frame = cast_df_types_according_to_schema(frame, self.schema)
-        result = self.pyfunc.predict(frame)
+        result = self.pyfunc.predict(self.frame(columns, names))
         if hasattr(result, "tolist"):
             return list(result.tolist())
         if hasattr(result, "to_dict"):
             return list(result.to_dict(orient="records"))
         return list(result)
+
+    def frame(self, columns: list[list[Any]], names: list[str]) -> Any:
+        """Checked columns as the DataFrame `mlflow models serve` hands the model: each column
+        typed as the signature declares it."""
+        import numpy as np
+        import pandas as pd
+
+        kinds = dict(zip(self.input_names, self.input_types, strict=True))
+        if all(kinds.get(n) in DTYPES for n in names) and not any(None in c for c in columns):
+            # the usual case, typed as they are built (MLflow's cast would copy each again)
+            typed = {
+                n: np.asarray(c, DTYPES[kinds[n]]) for n, c in zip(names, columns, strict=True)
+            }
+            return pd.DataFrame(typed)
+        frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
+        for name, kind in kinds.items():
+            if kind == "datetime" and name in frame:  # any ISO 8601 form, row by row
+                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+        if self.schema is not None and self.input_names:
+            from mlflow.utils.proto_json_utils import cast_df_types_according_to_schema
+
+            frame = cast_df_types_according_to_schema(frame, self.schema)
+        return frame
+
+
+# Signature types whose checked values become a column by one numpy conversion.
+DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+          "boolean": "bool", "string": "object"}  # fmt: skip
 
 
 def _numbers(name: str, kind: str, values: list[Any], optional: bool = False) -> list[Any]:
