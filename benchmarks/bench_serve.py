@@ -291,6 +291,12 @@ def main() -> None:
             ratio = big_o["c4"]["rps"] / big_m["c4"]["rps"]
             summary.append(f"linear   1,000-row requests: {ratio:.1f}x mlflow's rows/s")
         if model == "tree":
+            b = ours(model, "tree: ours, batching off", one, batching=False)
+            for c in ("c1", "c8", "c64"):
+                summary.append(
+                    f"tree     {c:>3}: batching gives {o[c]['rps'] / b[c]['rps']:.2f}x req/s; "
+                    f"p50 {o[c]['p50']:.2f} ms with it, {b[c]['p50']:.2f} ms without"
+                )
             for label, options in (
                 ("split 10%", {"challenger": "tree@challenger", "split": 10}),
                 ("shadow", {"challenger": "tree@challenger", "shadow": True}),

@@ -545,7 +545,7 @@ def _get(path: str, worker: Worker) -> tuple[bytes, bytes]:
         answer: dict[str, Any] = {
             "model": model.name,
             "version": model.version,
-            "batching": _batching(model),
+            "batching": _batching(model, worker.batcher.max_rows),
         }
         answer["instance"] = worker.record.get("instance")
         if worker.challenger is not None and worker.trial is not None:
@@ -578,10 +578,12 @@ def _get(path: str, worker: Worker) -> tuple[bytes, bytes]:
     raise BadRequest(f"no route GET {path}; see /openapi.json", 404)
 
 
-def _batching(model: ServedModel) -> str:
+def _batching(model: ServedModel, max_rows: int) -> str:
     """How the worker calls the model, as ``%serve status`` shows it."""
     if model.direct is not None:
         return "compiled linear, one call per request"
+    if max_rows < 1:
+        return "one call per request (batching off)"
     if model.batchable:
         return "adaptive batches"
     return "one call per request (its batch predictions differ, or it has no input example)"

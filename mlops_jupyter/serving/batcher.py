@@ -9,8 +9,8 @@ answer; a batch that fails is predicted again request by request, so that a bad 
 alone.
 
 Models whose batch predictions differ from their one-row predictions (checked at load on the
-model's input example) and the compiled linear path (microseconds per call) are predicted one
-call per request, in the event loop.
+model's input example), the compiled linear path (microseconds per call) and endpoints started
+with batching off (``max_rows`` 0) are predicted one call per request, in the event loop.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Batcher:
     async def predict(
         self, model: ServedModel, names: list[str], columns: list[list[Any]], rows: int
     ) -> list[Any]:
-        if not model.batchable or model.direct is not None:
+        if self.max_rows < 1 or not model.batchable or model.direct is not None:
             if self.observe:
                 self.observe([0.0])
             return model.predict(columns, names)

@@ -153,6 +153,7 @@ def start(
     project: str | os.PathLike[str] | None = None,
     timeout: float = 120,
     log_predictions: bool = True,
+    batching: bool = True,
     challenger: str | None = None,
     split: float = 0.0,
     shadow: bool = False,
@@ -164,7 +165,8 @@ def start(
     requests (the same ones for each value of header ``sticky``, when given), or with
     ``shadow`` it predicts every request and its answers are only logged (see :func:`trial`).
     ``log_predictions=False`` turns the prediction log off (for measuring what it costs);
-    monitoring then has nothing to read.
+    monitoring then has nothing to read. ``batching=False`` calls the model once per request
+    (for a model with side effects per call, or to measure what batching gives).
     """
     from ..tracking import store
 
@@ -207,6 +209,7 @@ def start(
         ],
         "fsync": ws.settings.flag("prediction_log_fsync"),
         "log": log_predictions,
+        "max_batch_rows": 256 if batching else 0,
         **trial,
         "started": time.time(),
         "pid": 0,
