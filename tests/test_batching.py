@@ -167,3 +167,15 @@ def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
                          text=True).stdout  # fmt: skip
     return [int(line.split()[0]) for line in out.splitlines() if "multiprocessing" in line]
+
+
+def test_batching_can_be_turned_off(project):
+    ep = serving.start("slow/1", name="alone", batching=False, project=project)
+    try:
+        assert call(ep.url + "/version")[2]["batching"] == "one call per request (batching off)"
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: _post(ep.url, float(i), f"a{i}"), range(40)))
+        assert answers == [(200, {"predictions": [i * 2.0]}) for i in range(40)]
+        assert _batches(ep.url) == (40, 40)  # one call each
+    finally:
+        serving.stop("alone", project=project)
