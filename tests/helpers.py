@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import urllib.error
@@ -143,3 +144,18 @@ def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
             return value
         assert time.monotonic() < deadline, f"still not true after {timeout} s: {condition}"
         time.sleep(every)
+
+
+@contextlib.contextmanager
+def module_project(tmp_path_factory, prefix: str):
+    """A git project for one module's tests (module-scoped fixtures run outside each test's
+    isolated environment, so git's identity is set here)."""
+    import pytest
+
+    root = tmp_path_factory.mktemp(prefix) / "project"
+    root.mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in GIT_ENV.items():
+            env.setenv(key, value)
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        yield root

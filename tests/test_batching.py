@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import GIT_ENV, call, wait_for
+from helpers import call, module_project, wait_for
 
 from mlops_jupyter import serving, tracking
 from mlops_jupyter.serving import endpoints, predlog
@@ -43,12 +43,7 @@ def _slow():
 def project(tmp_path_factory):
     import mlflow
 
-    root = tmp_path_factory.mktemp("batching") / "project"
-    root.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in GIT_ENV.items():
-            env.setenv(key, value)
-        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    with module_project(tmp_path_factory, "batching") as root:
         with tracking.run(name="slow", project=root) as run:
             mlflow.pyfunc.log_model(
                 name="model", python_model=_slow(), input_example=pd.DataFrame({"x": [1.0, 2.0]})

@@ -4,7 +4,6 @@ compared side by side, and the split carried to KServe as a canary."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import GIT_ENV, call, send, wait_for
+from helpers import call, module_project, send, wait_for
 
 from mlops_jupyter import monitoring, serving, tracking
 from mlops_jupyter.errors import MlopsError
@@ -37,12 +36,7 @@ def project(tmp_path_factory):
     """A project whose model ``shift`` has version 1 (champion) and 2 (challenger)."""
     import mlflow
 
-    root = tmp_path_factory.mktemp("trials") / "project"
-    root.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in GIT_ENV.items():
-            env.setenv(key, value)
-        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    with module_project(tmp_path_factory, "trials") as root:
         example = pd.DataFrame({"x": [0.25, 1.5]})
         for version, alias in (("1", "champion"), ("2", "challenger")):
             with tracking.run(name=f"shift-{version}", project=root) as run:
@@ -62,6 +56,21 @@ def _records(endpoint, shadows=False) -> pd.DataFrame:
     from pathlib import Path
 
     return predlog.read(Path(folder), shadows=shadows).to_pandas()
+
+
+def _answers_by_user(url: str) -> dict[str, set[float]]:
+    """The answers to x = 1 each of 20 users (header X-User-Id) got over 200 requests."""
+    by_user: dict[str, set[float]] = {}
+    for i in range(200):
+        user = f"user-{i % 20}"
+        status, _, answer = call(
+            url + "/invocations",
+            b'{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}',
+            headers={"X-User-Id": user},
+        )
+        assert status == 200, answer
+        by_user.setdefault(user, set()).add(answer["predictions"][0])
+    return by_user
 
 
 def test_a_split_sends_its_share_to_the_challenger(project):
@@ -90,29 +99,12 @@ def test_a_split_sends_its_share_to_the_challenger(project):
             )  # fmt: skip
 
         # sticky: one user, one model, whatever the split draws
-        by_user = {}
-        for i in range(200):
-            user = f"user-{i % 20}"
-            status, _, answer = call(
-                ep.url + "/invocations",
-                b'{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}',
-                headers={"X-User-Id": user},
-            )
-            assert status == 200
-            by_user.setdefault(user, set()).add(answer["predictions"][0])
+        by_user = _answers_by_user(ep.url)
         assert any(len(v) > 1 for v in by_user.values())  # not sticky unless asked
 
         serving.trial("split", "shift@challenger", split=30, sticky="X-User-Id", project=project)
         wait_for(lambda: call(ep.url + "/version")[2].get("challenger", {}).get("split") == 30)
-        by_user = {}
-        for i in range(200):
-            user = f"user-{i % 20}"
-            _, _, answer = call(
-                ep.url + "/invocations",
-                b'{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}',
-                headers={"X-User-Id": user},
-            )
-            by_user.setdefault(user, set()).add(answer["predictions"][0])
+        by_user = _answers_by_user(ep.url)
         assert all(len(v) == 1 for v in by_user.values()), by_user
         assert {1.0, 1.5} == set().union(*by_user.values())  # both models have users
 
@@ -133,6 +125,9 @@ def test_a_split_sends_its_share_to_the_challenger(project):
 def test_a_shadow_is_logged_and_never_returned(project):
     ep = serving.start("shift@champion", name="shadow", project=project)
     try:
+        with pytest.raises(MlopsError, match="answered no request in a trial") as caught:
+            monitoring.compare_trial("shadow", project=project)
+        assert "%serve trial shadow MODEL@challenger" in str(caught.value)
         changed = serving.trial("shadow", "shift@challenger", shadow=True, project=project)
         assert "a shadow of every request" in changed.challenger
         wait_for(lambda: call(ep.url + "/version")[2].get("challenger", {}).get("shadow"))
@@ -208,6 +203,10 @@ def test_trial_mistakes_get_one_line(project, tmp_path):
         with pytest.raises(MlopsError, match=expected) as caught:
             serving.start("shift@champion", name="bad", project=project, **kwargs)
         assert "\n" not in str(caught.value)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLOPS_JUPYTER_SERVE_WORKERS", "many")
+        with pytest.raises(MlopsError, match="serve_workers must be auto or a number"):
+            serving.start("shift@champion", name="bad", project=project)
     assert not serving.endpoints.endpoints(project)  # nothing half-started
     with pytest.raises(MlopsError, match="no endpoint 'nope'"):
         serving.trial("nope", "shift@challenger", split=10, project=project)

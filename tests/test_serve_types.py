@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import GIT_ENV, call
+from helpers import call, module_project
 
 from mlops_jupyter import serving, tracking
 
@@ -123,12 +122,7 @@ def _train(project) -> dict[str, tuple[str, pd.DataFrame]]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The four models served by four endpoints of one project (started once)."""
-    root = tmp_path_factory.mktemp("types") / "project"
-    root.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in GIT_ENV.items():
-            env.setenv(key, value)
-        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    with module_project(tmp_path_factory, "types") as root:
         rows = _train(root)
         endpoints = {name: serving.start(f"{name}/1", project=root) for name in rows}
         try:

@@ -35,16 +35,7 @@ def answered(
     from ..serving import endpoints, predlog
 
     folder = Path(endpoints.record_of(endpoints.get(endpoint, project))["log_dir"])
-    since = until = None
-    if isinstance(window, str):
-        if window not in WINDOWS:
-            raise MlopsError(
-                f"window {window!r}: use {', '.join(WINDOWS)}, N requests or (start, end)"
-            )
-        since = time.time() - WINDOWS[window]
-    elif isinstance(window, tuple):
-        since, until = window
-    table = predlog.read(folder, since, until)
+    table = predlog.read(folder, *window_bounds(window))
     if "inputs" in table.column_names:
         table = table.filter(pc.equal(table["status"], 200))
     if version is not None and table.num_rows:
@@ -55,6 +46,20 @@ def answered(
         served = f" by version {version}" if version is not None else ""
         raise MlopsError(f"endpoint {endpoint} has no answered requests{served} in that window yet")
     return table
+
+
+def window_bounds(window: str | int | tuple[float, float] | None) -> tuple[Any, Any]:
+    """(since, until) in epoch seconds of a window ("1h", "1d", "7d" or a (start, end) pair);
+    (None, None) for everything, or for the last N requests (cut by the caller)."""
+    if isinstance(window, str):
+        if window not in WINDOWS:
+            raise MlopsError(
+                f"window {window!r}: use {', '.join(WINDOWS)}, N requests or (start, end)"
+            )
+        return time.time() - WINDOWS[window], None
+    if isinstance(window, tuple):
+        return window
+    return None, None
 
 
 def served_inputs(

@@ -72,11 +72,26 @@ def joined_frame(
     served = log.select(columns).to_pandas()
     if version is not None and "version" in served:
         served = served[served["version"].astype(str) == str(version)]
+    return labels.merge(one_row_answers(served), on="id")
+
+
+def one_row_answers(served: Any) -> Any:
+    """``id``, ``prediction``, ``ts`` of the one-row requests among log records (a DataFrame
+    with id, ts, outputs). An id answered more than once (a client's retry, a reused id) keeps
+    its latest answer: the one a label joins."""
     served = served[served["outputs"].map(lambda o: o is not None and len(o) == 1)]
-    # An id answered more than once (a client's retry, a reused id) joins its latest answer.
     served = served.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
-    served["prediction"] = served["outputs"].map(lambda o: o[0])
-    return labels.merge(served[["id", "prediction", "ts"]], on="id")
+    return served.assign(prediction=served["outputs"].map(lambda o: o[0]))[
+        ["id", "prediction", "ts"]
+    ]
+
+
+def stored(endpoint: str, project: PathLike | None = None) -> Any:
+    """The labels stored for ``endpoint`` (id, label); None when none arrived yet."""
+    import pandas as pd
+
+    target = _file(endpoint, project)
+    return pd.read_parquet(target) if target.exists() else None
 
 
 def joined(endpoint: str, project: PathLike | None = None, version: str | None = None) -> Any:
@@ -84,9 +99,5 @@ def joined(endpoint: str, project: PathLike | None = None, version: str | None =
 
     ``version``: only predictions that model version made.
     """
-    import pandas as pd
-
-    target = _file(endpoint, project)
-    if not target.exists():
-        return None
-    return joined_frame(endpoint, pd.read_parquet(target), project, version)
+    labels = stored(endpoint, project)
+    return None if labels is None else joined_frame(endpoint, labels, project, version)

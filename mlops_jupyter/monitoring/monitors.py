@@ -246,25 +246,31 @@ def ops(log: Any, window_s: float, limits: Limits, samples: Any = None) -> Check
 
 def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check:
     """Accuracy (classes) or RMSE (numbers) on labelled requests, against the run's own metric."""
-    import numpy as np
-
     name = "7 prediction quality"
     if joined is None or not len(joined):
         return Check(name, "warn", "no labels yet: add them with %monitor labels")
-    y, p = joined["label"].to_numpy(), joined["prediction"].to_numpy()
-    if joined["label"].dtype.kind in "f" and len(np.unique(y)) > 20:
-        rmse = float(np.sqrt(np.mean((y - p) ** 2)))
-        reference = run_metrics.get("rmse")
-        text = f"RMSE {rmse:.4g} on {len(y)} labelled requests"
-        worse = reference is not None and rmse > reference * (1 + limits.quality_drop)
+    metric, value = quality_metric(joined["label"], joined["prediction"])
+    reference = run_metrics.get(metric)
+    if metric == "rmse":
+        text = f"RMSE {value:.4g} on {len(joined)} labelled requests"
+        worse = reference is not None and value > reference * (1 + limits.quality_drop)
     else:
-        accuracy = float(np.mean(y == p))
-        reference = run_metrics.get("accuracy")
-        text = f"accuracy {accuracy:.3f} on {len(y)} labelled requests"
-        worse = reference is not None and accuracy < reference * (1 - limits.quality_drop)
+        text = f"accuracy {value:.3f} on {len(joined)} labelled requests"
+        worse = reference is not None and value < reference * (1 - limits.quality_drop)
     if reference is not None:
         text += f" (the run logged {reference:.4g})"
     return Check(name, "fail" if worse else "pass", text)
+
+
+def quality_metric(labels: Any, predictions: Any) -> tuple[str, float]:
+    """("rmse", value) for numbers (float labels of more than 20 values), else ("accuracy",
+    value)."""
+    import numpy as np
+
+    y, p = labels.to_numpy(), predictions.to_numpy()
+    if labels.dtype.kind == "f" and len(np.unique(y)) > 20:
+        return "rmse", float(np.sqrt(np.mean((y - p.astype(float)) ** 2)))
+    return "accuracy", float(np.mean(y == p))
 
 
 def serving_packages() -> dict[str, str]:

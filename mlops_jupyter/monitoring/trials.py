@@ -9,12 +9,12 @@ champion's), and its quality on the labels that arrived.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
-from .api import WINDOWS
+from . import labels
+from .api import window_bounds
 
 PathLike = str | os.PathLike[str]
 VARIANTS = ("champion", "challenger")
@@ -29,12 +29,8 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
     from ..serving import endpoints, predlog
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
-    since = None
-    if isinstance(window, str):
-        if window not in WINDOWS:
-            raise MlopsError(f"window {window!r}: use {', '.join(WINDOWS)}, N requests or None")
-        since = time.time() - WINDOWS[window]
-    log = predlog.read(Path(record["log_dir"]), since, shadows=True).to_pandas()
+    since, until = window_bounds(window)
+    log = predlog.read(Path(record["log_dir"]), since, until, shadows=True).to_pandas()
     if "variant" not in log or not log["variant"].isin(VARIANTS).any():
         raise MlopsError(
             f"endpoint {endpoint} answered no request in a trial in that window; start one: "
@@ -43,7 +39,8 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
     log = log[log["variant"].isin(VARIANTS)]
     if isinstance(window, int):
         log = log.groupby("variant", group_keys=False).tail(window)
-    labels = _labels(endpoint, project)
+    stored = labels.stored(endpoint, project)
+    by_id = stored.set_index("id")["label"] if stored is not None else None
     outputs = {v: _values(log[log["variant"] == v]) for v in VARIANTS}
     rows = []
     for variant in VARIANTS:
@@ -59,11 +56,11 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
             "p95_ms": float(part["latency_ms"].quantile(0.95)),
         }
         row.update(_distribution(outputs[variant]))
-        row.update(_quality(_one_per_request(part), labels))
+        row.update(_quality(_one_per_request(part), by_id))
         rows.append(row)
     frame = pd.DataFrame(rows)
     drift = _output_drift(outputs["champion"], outputs["challenger"])
-    frame["output_drift"] = [None, drift][: len(frame)] if len(frame) == 2 else None
+    frame["output_drift"] = [None, drift] if len(frame) == 2 else None
     return frame
 
 
@@ -87,13 +84,9 @@ def _values(part: Any) -> Any:
 
 def _one_per_request(part: Any) -> Any:
     """The answers of one-row requests, by request id (the latest answer per id)."""
-    import pandas as pd
+    from .labels import one_row_answers
 
-    answered = _answered(part)
-    answered = answered[answered["outputs"].map(lambda o: len(o) == 1)]
-    answered = answered.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
-    values = answered["outputs"].map(lambda o: o[0])
-    return pd.Series(values.to_numpy(), index=answered["id"].to_numpy(), name="prediction")
+    return one_row_answers(_answered(part)).set_index("id")["prediction"]
 
 
 def _numeric(values: Any) -> bool:
@@ -132,27 +125,13 @@ def _output_drift(champion: Any, challenger: Any) -> str | None:
     return f"{verdict} ({found.method} {found.statistic:.3g})"
 
 
-def _labels(endpoint: str, project: PathLike | None) -> Any:
-    import pandas as pd
-
-    from .labels import _file
-
-    path = _file(endpoint, project)
-    return pd.read_parquet(path).set_index("id")["label"] if path.exists() else None
-
-
 def _quality(predictions: Any, labels: Any) -> dict[str, Any]:
     """Accuracy (classes) or RMSE (numbers) on the requests with a label."""
-    import numpy as np
+    from .monitors import quality_metric
 
-    if labels is None:
-        return {"labelled": 0, "quality": None}
-    shared = predictions.index.intersection(labels.index)
+    shared = predictions.index.intersection(labels.index) if labels is not None else []
     if not len(shared):
         return {"labelled": 0, "quality": None}
-    y, p = labels.loc[shared], predictions.loc[shared]
-    if y.dtype.kind == "f" and y.nunique() > 20:
-        rmse = float(np.sqrt(np.mean((y.to_numpy() - p.astype(float).to_numpy()) ** 2)))
-        return {"labelled": len(shared), "quality": f"RMSE {rmse:.4g}"}
-    accuracy = float(np.mean(y.astype(str).to_numpy() == p.astype(str).to_numpy()))
-    return {"labelled": len(shared), "quality": f"accuracy {accuracy:.3f}"}
+    metric, value = quality_metric(labels.loc[shared], predictions.loc[shared])
+    shown = f"RMSE {value:.4g}" if metric == "rmse" else f"accuracy {value:.3f}"
+    return {"labelled": len(shared), "quality": shown}

@@ -41,9 +41,15 @@ class Endpoint:
     challenger: str | None = None  # during a trial: "M version 4 on 10% of requests"
 
     def __str__(self) -> str:
-        via = f"@{self.alias} " if self.alias else " "
-        text = f"endpoint {self.name}: {self.model}{via}(version {self.version}) at {self.url}"
+        text = (
+            f"endpoint {self.name}: {_served(self.model, self.alias, self.version)} at {self.url}"
+        )
         return text + (f"; challenger {self.challenger}" if self.challenger else "")
+
+
+def _served(model: str, alias: str | None, version: str) -> str:
+    """``M@alias (version 3)``, or ``M (version 3)``."""
+    return f"{model}{'@' + alias if alias else ''} (version {version})"
 
 
 def _folder(ws: Workspace) -> Path:
@@ -73,12 +79,12 @@ def _trial_text(record: dict[str, Any]) -> str | None:
     found = record.get("challenger")
     if not found:
         return None
-    via = f"@{found['alias']} " if found.get("alias") else " "
     share = (
         "a shadow of every request" if record.get("shadow") else f"{record['split']:g}% of requests"
     )
     sticky = f", sticky by {record['sticky']}" if record.get("sticky") else ""
-    return f"{found['model']}{via}(version {found['version']}) on {share}{sticky}"
+    served = _served(found["model"], found.get("alias"), found["version"])
+    return f"{served} on {share}{sticky}"
 
 
 def trial_settings(
