@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import skops_types
+from . import import_costs
 
-skops_types.install()  # MLflow's scikit-learn models load seconds sooner in each process
+import_costs.install()  # models load, and notebooks run, seconds sooner in each process
 
 __version__ = "0.1.0"
 __all__ = [

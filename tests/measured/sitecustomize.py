@@ -11,19 +11,11 @@ import sys
 
 MEASURED_ENV = "MLOPS_TEST_COVERAGE"
 OURS = ("mlops_jupyter", "mlops-jupyter", "--multiprocessing-fork")
-# Imported before coverage starts, in every measured process (each imports them anyway): traced,
-# their imports cost half as much CPU again (4 s more per process), for no line of ours.
-UNMEASURED = ("mlflow", "sklearn.base")
 
 _config = os.environ.get(MEASURED_ENV)
 if _config:
     if any(mark in arg for arg in sys.orig_argv[1:] for mark in OURS):
-        import importlib
-
         import coverage
-
-        for name in UNMEASURED:
-            importlib.import_module(name)
 
         os.environ["COVERAGE_PROCESS_CONFIG"] = _config
         coverage.process_startup()

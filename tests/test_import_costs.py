@@ -1,4 +1,5 @@
-"""skops's trusted-type lists, kept per environment: the same lists, and no type trusted more."""
+"""Imports made cheap: skops's trusted-type lists kept per environment (the same lists, and no
+type trusted more), rfc3987-syntax's grammars built on first use (and still checking)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from mlops_jupyter import skops_types
+from mlops_jupyter import import_costs
 
 LISTS = """import json, skops.io._trusted_types as t
 print(json.dumps({k: v for k, v in vars(t).items() if k.endswith("_TYPE_NAMES")}))"""
@@ -27,7 +28,7 @@ def imported(finder):
     path): the lists, and the loader they came from."""
     import skops.io
 
-    spec = finder.find_spec(skops_types.MODULE, skops.io.__path__)
+    spec = finder.find_spec(import_costs.SKOPS_TYPES, skops.io.__path__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     lists = {k: v for k, v in vars(module).items() if k.endswith("_TYPE_NAMES")}
@@ -38,8 +39,8 @@ def test_the_kept_lists_are_skops_own(skops_own_lists, tmp_path, monkeypatch):
     import skops.io  # noqa: F401 - this process's own first import: before the cache moves
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    finder = skops_types._Finder()
-    cache = skops_types.cache_file()
+    finder = import_costs._Finder()
+    cache = import_costs.cache_file()
     assert cache.parent == tmp_path / "mlops-jupyter" and "scikit-learn" in cache.name
 
     lists, how = imported(finder)  # the first process: skops's own import, then kept
@@ -66,3 +67,20 @@ def test_skops_still_refuses_what_it_does_not_trust():
     assert skops.io.loads(skops.io.dumps(model)).predict([[1.0]]).tolist() == [1]
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(subprocess.CompletedProcess))
     assert untrusted == ["subprocess.CompletedProcess"]
+
+
+CHECKS = """import json, sys, time
+t = time.perf_counter()
+import mlops_jupyter, jsonschema
+took = time.perf_counter() - t
+built = "rfc3987_syntax.syntax_helpers" in sys.modules
+checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+checks = [checker.conforms(v, "iri") for v in ("https://example.org/ä?q=1", "http://[bad", 5)]
+print(json.dumps([took, built, checks, "rfc3987_syntax.syntax_helpers" in sys.modules]))"""
+
+
+def test_the_iri_grammars_are_built_when_first_used():
+    out = subprocess.run([sys.executable, "-c", CHECKS], capture_output=True, text=True, check=True)
+    took, built_at_import, checks, built_when_used = json.loads(out.stdout)
+    assert took < 2.0 and not built_at_import  # building them took 3 s here
+    assert checks == [True, False, True] and built_when_used  # an int is no string to check
