@@ -142,11 +142,12 @@ def test_a_worker_killed_mid_batch_loses_no_answered_request(project):
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.5)
+        wait_for(lambda: len(ok) > 30, timeout=60)
         workers = _children(ep.pid)
         assert len(workers) >= 2, workers
         os.kill(workers[0], signal.SIGKILL)  # one worker, in the middle of its batches
-        time.sleep(1.5)
+        seen = len(ok)
+        wait_for(lambda: len(ok) > seen + 30, timeout=60)  # the other worker goes on
     finally:
         stop.set()
         for thread in threads:

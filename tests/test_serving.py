@@ -221,7 +221,7 @@ def test_kill_9_under_load_loses_no_answered_request(project):
     ]
     for client in clients:
         client.start()
-    time.sleep(2.0)
+    wait_for(lambda: len(ok) > 50, timeout=60)  # answers flowing, others on their way
     os.killpg(endpoint.pid, signal.SIGKILL)
     stop.set()
     for client in clients:
@@ -254,7 +254,8 @@ def test_promote_and_reload_switch_versions_with_no_failed_request(project):
             agreeing = agreeing + 1 if call(f"{endpoint.url}/version")[2]["version"] == "2" else 0
             time.sleep(0.1)
         serving.reload("live")  # an explicit reload too: still no failure
-        time.sleep(3)
+        seen = len(ok)
+        wait_for(lambda: len(ok) > seen + 50, timeout=60)
     finally:
         stop.set()
         for client in clients:
