@@ -84,3 +84,15 @@ def test_the_iri_grammars_are_built_when_first_used():
     took, built_at_import, checks, built_when_used = json.loads(out.stdout)
     assert took < 2.0 and not built_at_import  # building them took 3 s here
     assert checks == [True, False, True] and built_when_used  # an int is no string to check
+
+
+def test_an_unwritable_cache_costs_only_speed(skops_own_lists, tmp_path, monkeypatch):
+    import skops.io  # noqa: F401 - this process's own first import: before the cache moves
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # mkdir under it fails
+    for _ in range(2):  # skops's own import each time, nothing kept, nothing raised
+        lists, how = imported(import_costs._Finder())
+        assert how == "_Storing" and lists == skops_own_lists
+    assert blocked.read_text() == "not a folder"

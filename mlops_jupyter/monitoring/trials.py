@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import MlopsError
 from . import labels
 from .api import window_bounds
+from .monitors import quality_metric
 
 PathLike = str | os.PathLike[str]
 VARIANTS = ("champion", "challenger")
@@ -84,9 +85,7 @@ def _values(part: Any) -> Any:
 
 def _one_per_request(part: Any) -> Any:
     """The answers of one-row requests, by request id (the latest answer per id)."""
-    from .labels import one_row_answers
-
-    return one_row_answers(_answered(part)).set_index("id")["prediction"]
+    return labels.one_row_answers(_answered(part)).set_index("id")["prediction"]
 
 
 def _numeric(values: Any) -> bool:
@@ -125,13 +124,11 @@ def _output_drift(champion: Any, challenger: Any) -> str | None:
     return f"{verdict} ({found.method} {found.statistic:.3g})"
 
 
-def _quality(predictions: Any, labels: Any) -> dict[str, Any]:
+def _quality(predictions: Any, by_id: Any) -> dict[str, Any]:
     """Accuracy (classes) or RMSE (numbers) on the requests with a label."""
-    from .monitors import quality_metric
-
-    shared = predictions.index.intersection(labels.index) if labels is not None else []
+    shared = predictions.index.intersection(by_id.index) if by_id is not None else []
     if not len(shared):
         return {"labelled": 0, "quality": None}
-    metric, value = quality_metric(labels.loc[shared], predictions.loc[shared])
+    metric, value = quality_metric(by_id.loc[shared], predictions.loc[shared])
     shown = f"RMSE {value:.4g}" if metric == "rmse" else f"accuracy {value:.3f}"
     return {"labelled": len(shared), "quality": shown}

@@ -35,7 +35,7 @@ import orjson
 
 from ..errors import first_line
 from . import openapi, protocols
-from .batcher import Batcher
+from .batcher import MAX_ROWS, Batcher
 from .guard import Guard
 from .model import ServedModel
 from .predlog import PredictionLog
@@ -79,7 +79,9 @@ class Worker:
         )
         self.metrics = _Metrics(self.record["name"])
         self.metrics.version(self.model)
-        self.batcher = Batcher(int(self.record.get("max_batch_rows", 256)), self.metrics.batch)
+        self.batcher = Batcher(
+            MAX_ROWS if self.record.get("batching", True) else 0, self.metrics.batch
+        )
         self.generation = self.record.get("generation", 0)
         self._next_check = time.monotonic() + CHECK_SECONDS
         self._checking = False

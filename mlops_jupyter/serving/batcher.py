@@ -34,10 +34,13 @@ class _Waiting:
     queued: float = field(default_factory=time.perf_counter)
 
 
+MAX_ROWS = 256  # rows in one batch (0: batching off, one call per request)
+
+
 class Batcher:
     """One per worker: ``await batcher.predict(model, names, columns, rows)``."""
 
-    def __init__(self, max_rows: int = 256, observe: Any = None):
+    def __init__(self, max_rows: int = MAX_ROWS, observe: Any = None):
         self.max_rows = max_rows
         self.observe = observe  # observe(queue_seconds of each request in one call): /metrics
         self._queue: list[_Waiting] = []

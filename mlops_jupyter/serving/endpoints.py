@@ -215,7 +215,7 @@ def start(
         ],
         "fsync": ws.settings.flag("prediction_log_fsync"),
         "log": log_predictions,
-        "max_batch_rows": 256 if batching else 0,
+        "batching": batching,
         **trial,
         "started": time.time(),
         "pid": 0,
