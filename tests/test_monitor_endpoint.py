@@ -93,3 +93,29 @@ def test_the_scorecard_of_an_endpoint_and_its_labels(endpoint, project):
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload["status"] == "pass" and len(payload["checks"]) == 7
+
+
+def test_a_model_pinning_other_packages_is_named_on_load_and_by_monitor_1(project, caplog):
+    import mlflow
+    from sklearn.linear_model import LinearRegression
+
+    from mlops_jupyter import tracking
+    from mlops_jupyter.monitoring import monitors
+    from mlops_jupyter.serving import model
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
+    with tracking.run(name="old-pins"):
+        logged = mlflow.sklearn.log_model(
+            LinearRegression().fit(X, [0.0, 1.0, 2.0]),
+            name="model",
+            input_example=X,
+            pip_requirements=["scikit-learn==0.20.0", "numpy==1.0.0"],
+        )
+    with caplog.at_level("WARNING", logger="mlops_jupyter.serving"):
+        served = model.load(logged.model_uri, "old-pins", "run", None)
+    assert served.predict([[3.0]], ["a"]) == pytest.approx([3.0])  # it still serves
+    assert "numpy 1.0.0 (serving: " in caplog.text
+    assert "scikit-learn 0.20.0 (serving: " in caplog.text
+    check = monitors.dependencies({"uri": logged.model_uri})
+    assert check.status == "fail"
+    assert "scikit-learn 0.20.0 (serving: 1." in check.evidence

@@ -16,7 +16,10 @@ from IPython.core.error import UsageError
 
 from mlops_jupyter import datasets, tracking
 from mlops_jupyter.errors import MlopsError
+from mlops_jupyter.serving import endpoints
+from mlops_jupyter.serving import model as served_model
 from mlops_jupyter.tracking import pending, remote
+from mlops_jupyter.workspace import Workspace
 
 TEAM = pytest.mark.parametrize("store", ["team"], indirect=True)  # the server per test
 
@@ -78,6 +81,13 @@ def test_runs_models_and_data_land_in_postgres_and_s3(project, store, team, temp
     assert json.loads(status.stdout or "{}") == {}
     loaded = mlflow.pyfunc.load_model("models:/temps-model@champion")
     assert loaded.predict(X.head(2)).shape == (2,)
+    # an endpoint loads the version's files from where the registry says they are
+    found = endpoints.resolve_model(Workspace.find(project), "temps-model@champion")
+    assert found["location"].startswith(("s3://", "mlflow-artifacts:"))
+    served = served_model.load(found["location"], "temps-model", found["version"], found["run_id"])
+    assert served.predict([X.head(2)["date"].tolist()], ["date"]) == pytest.approx(
+        loaded.predict(X.head(2)).tolist()
+    )
 
 
 WRITER = """

@@ -68,27 +68,19 @@ def _worst(*statuses: str) -> str:
     return max(statuses, key=ORDER.__getitem__)
 
 
-def dependencies(record: dict[str, Any], serving_packages: dict[str, str]) -> Check:
+def dependencies(record: dict[str, Any]) -> Check:
     """The model's pinned requirements against the serving environment's packages."""
     import mlflow
+
+    from ..tracking import environment
 
     name = "1 dependencies"
     try:
         folder = mlflow.artifacts.download_artifacts(artifact_uri=record["uri"])
     except Exception as exc:  # noqa: BLE001 - the model cannot be read: that is the finding
         return Check(name, "fail", f"the model's files cannot be read: {exc}")
-    requirements = Path(folder) / "requirements.txt"
-    pins = {}
-    if requirements.exists():
-        for line in requirements.read_text().splitlines():
-            package, sep, version = line.strip().partition("==")
-            if sep:
-                pins[package.lower().replace("_", "-")] = version
-    differ = [
-        f"{p} {v} (serving: {serving_packages.get(p, 'missing')})"
-        for p, v in sorted(pins.items())
-        if serving_packages.get(p) != v
-    ]
+    pins = environment.pins(folder)
+    differ = environment.pin_mismatches(pins)
     if differ:
         return Check(name, "fail", "differs from what the model pins: " + "; ".join(differ))
     return Check(
@@ -273,12 +265,6 @@ def quality_metric(labels: Any, predictions: Any) -> tuple[str, float]:
     return "accuracy", float(np.mean(y == p))
 
 
-def serving_packages() -> dict[str, str]:
-    from ..tracking import environment
-
-    return dict(environment.packages())
-
-
 def build(
     endpoint: str,
     limits: Limits | None = None,
@@ -303,7 +289,7 @@ def build(
     ws = Workspace.find(project)
     record = endpoints.record_of(endpoints.get(endpoint, project))
     client = tracking.client(project)
-    checks = [dependencies(record, serving_packages())]
+    checks = [dependencies(record)]
     version = str(record["version"])
     log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400)
     if log.num_rows and "version" in log.column_names:

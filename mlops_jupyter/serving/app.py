@@ -168,7 +168,8 @@ def _current(record: dict[str, Any], loaded: ServedModel | None, fresh: bool) ->
     """``loaded`` if it is still what ``record`` serves, else the model it serves now."""
     wanted = _wanted_version(record)
     if wanted:
-        record = {**record, "version": wanted, "uri": f"models:/{record['model']}/{wanted}"}
+        uri = f"models:/{record['model']}/{wanted}"
+        record = {**record, "version": wanted, "uri": uri, "location": None}
     if loaded is not None and not fresh and str(record["version"]) == loaded.version:
         return loaded
     return _load(record)
@@ -178,6 +179,11 @@ def _wanted_version(record: dict[str, Any]) -> str | None:
     """The version the endpoint's alias points at now (None when it serves a fixed version)."""
     if not record.get("alias"):
         return None
+    from ..tracking.store import embedded_alias
+
+    version = embedded_alias(record["tracking_uri"], record["model"], record["alias"])
+    if version is not None:
+        return version
     from mlflow import MlflowClient
 
     client = MlflowClient(record["tracking_uri"], registry_uri=record["tracking_uri"])
@@ -191,7 +197,8 @@ def _load(record: dict[str, Any]) -> ServedModel:
 
     mlflow.set_tracking_uri(record["tracking_uri"])
     mlflow.set_registry_uri(record["tracking_uri"])
-    return model.load(record["uri"], record["model"], str(record["version"]), record.get("run_id"))
+    uri = record.get("location") or record["uri"]  # the files, found when the endpoint started
+    return model.load(uri, record["model"], str(record["version"]), record.get("run_id"))
 
 
 class _Metrics:

@@ -6,6 +6,7 @@ the request (no DataFrame on the hot path); any other model goes through MLflow'
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from .protocols import BadRequest, Batch
 
+log = logging.getLogger("mlops_jupyter.serving")
 NUMERIC = {"double", "float", "long", "integer"}
 
 
@@ -257,7 +259,14 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
     """Load the model at ``uri`` (``models:/M/3``, ``runs:/...``) for serving."""
     import mlflow
 
-    pyfunc = mlflow.pyfunc.load_model(uri)
+    from ..tracking import environment
+
+    folder = mlflow.artifacts.download_artifacts(artifact_uri=uri)  # a local folder: as it is
+    differ = environment.pin_mismatches(environment.pins(folder))
+    if differ:
+        log.warning("the model pins other versions than are installed: %s", "; ".join(differ))
+    # MLflow's own check of the same scans every installed file (1 s in each worker)
+    pyfunc = mlflow.pyfunc.load_model(folder, suppress_warnings=True)
     schema = pyfunc.metadata.get_input_schema()
     names: list[str] = []
     types: list[str] = []
@@ -268,7 +277,7 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
         optional = frozenset(names) - set(schema.required_input_names())
     estimator = None
     if "sklearn" in pyfunc.metadata.flavors and names and set(types) <= NUMERIC and not optional:
-        estimator = mlflow.sklearn.load_model(uri)
+        estimator = pyfunc.get_raw_model()  # the estimator the pyfunc wraps, not loaded twice
         # the estimator was fitted on a DataFrame; the fast path hands it the same columns as
         # an array, in signature order
         warnings.filterwarnings("ignore", message="X does not have valid feature names")

@@ -41,6 +41,27 @@ def requirements() -> str:
     return "".join(f"{name}=={version}\n" for name, version in packages())
 
 
+def pins(model_folder: str | os.PathLike[str]) -> dict[str, str]:
+    """The packages a logged model pins (its ``requirements.txt`` lines ``name==version``)."""
+    path = Path(model_folder) / "requirements.txt"
+    found = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        package, sep, version = line.strip().partition("==")
+        if sep:
+            found[package.lower().replace("_", "-")] = version
+    return found
+
+
+def pin_mismatches(model_pins: dict[str, str]) -> list[str]:
+    """Each pinned package whose installed version differs: ``name pinned (serving: found)``."""
+    installed = dict(packages())
+    return [
+        f"{p} {v} (serving: {installed.get(p, 'missing')})"
+        for p, v in sorted(model_pins.items())
+        if installed.get(p) != v
+    ]
+
+
 def git_state(root: Path) -> dict[str, str]:
     """The commit checked out, its branch, and whether tracked files had changes."""
     out = subprocess.run(
