@@ -7,7 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import GIT_ENV, TEAM_PROFILE, TRAIN_CELL, VEGA_DATA, git, make_notebook
+from helpers import (
+    GIT_ENV,
+    TEAM_PROFILE,
+    TRAIN_CELL,
+    VEGA_DATA,
+    git,
+    make_notebook,
+    serve_features,
+)
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 BACKGROUND = pytest.StashKey["object"]()
@@ -261,26 +269,10 @@ def train_notebook(temps_v1, project) -> Path:
 
 @pytest.fixture
 def endpoint(project, monkeypatch):
-    """A classifier of ``features@v1`` (a, b, c; ``extra`` is never served), registered as
-    ``m@champion`` and served, sampling its resources every half second."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    from mlops_jupyter import datasets, serving, tracking
+    """``m@champion`` served from the test's own project (see ``helpers.serve_features``)."""
+    from mlops_jupyter import serving
 
     monkeypatch.setenv("MLOPS_JUPYTER_SAMPLE_SECONDS", "0.5")
-    rng = np.random.default_rng(3)
-    train = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
-    train["extra"] = 1.0
-    (project / "features.csv").write_text(train.to_csv(index=False))
-    datasets.add("features.csv", name="features")
-    with tracking.run(name="fit") as run:
-        df = datasets.load("features@v1")
-        X = df[["a", "b", "c"]]
-        model = LogisticRegression().fit(X, (X.a > 0).astype(int))
-        tracking.log_model(model, input_example=X.head(2))
-    tracking.register(run.id, "m", alias="champion")
-    ep = serving.start("m@champion")
+    ep = serve_features(project)
     yield ep
-    serving.stop(ep.name)
+    serving.stop(ep.name, project=project)

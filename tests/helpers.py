@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -131,6 +132,62 @@ def serve_classifier(root: Path, workers: int = 1, settings: str = ""):
         (root / "mlops.toml").write_text(settings)
     _, X = train_classifier(root)
     return serving.start("clf@champion", workers=workers, project=root), X
+
+
+def serve_features(project: Path):
+    """A classifier of ``features@v1`` (a, b, c; ``extra`` is never served), registered as
+    ``m@champion`` and served from ``project`` (a git + DVC project); the endpoint."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_jupyter import datasets, serving, tracking
+
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
+    train["extra"] = 1.0
+    (project / "features.csv").write_text(train.to_csv(index=False))
+    datasets.add(project / "features.csv", name="features", project=project)
+    with tracking.run(name="fit", project=project) as run:
+        df = datasets.load("features@v1", project=project)
+        X = df[["a", "b", "c"]]
+        model = LogisticRegression().fit(X, (X.a > 0).astype(int))
+        tracking.log_model(model, input_example=X.head(2))
+    tracking.register(run.id, "m", alias="champion", project=project)
+    return serving.start("m@champion", project=project)
+
+
+@contextlib.contextmanager
+def shared_endpoint(tmp_path_factory, prefix: str):
+    """``serve_features`` in a project of the module's own (started once for its tests, which
+    take ``fresh_traffic`` of it); the project and the endpoint."""
+    import pytest
+
+    from mlops_jupyter import datasets, serving
+
+    with module_project(tmp_path_factory, prefix) as root, pytest.MonkeyPatch.context() as env:
+        env.setenv("DVC_SITE_CACHE_DIR", str(root.parent / "dvc-site"))
+        env.setenv("MLOPS_JUPYTER_SAMPLE_SECONDS", "0.5")
+        datasets.init(root)
+        endpoint = serve_features(root)
+        try:
+            yield root, endpoint
+        finally:
+            serving.stop(endpoint.name, project=root)
+
+
+def fresh_traffic(endpoint, project: Path):
+    """Empty ``endpoint``'s prediction log and drop its labels, as if it had just started: a
+    test sharing it sees its own requests only. Workers append (``O_APPEND``), so the next
+    record lands at the start of the emptied file."""
+    from mlops_jupyter.serving import endpoints, predlog
+    from mlops_jupyter.workspace import Workspace
+
+    for path in predlog.files(Path(endpoints.record_of(endpoint)["log_dir"])):
+        os.truncate(path, 0)
+    state = Workspace.find(project).state_dir
+    (state / "monitoring" / endpoint.name / "labels.parquet").unlink(missing_ok=True)
+    return endpoint
 
 
 def wait_for(condition, timeout: float = 10.0, every: float = 0.05):
