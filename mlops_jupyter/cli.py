@@ -103,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
         endpoint = serving.start(
             args.target, args.name, args.port, args.workers, args.host, args.token,
             challenger=args.challenger, split=args.split, shadow=args.shadow, sticky=args.sticky,
+            id_column=args.id_column,
         )  # fmt: skip
         print(f"{endpoint} ({endpoint.workers} workers)")
     elif args.action == "status":
@@ -126,7 +127,7 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.action == "labels":
         if not args.file:
             raise MlopsError("give the labels: mlops-jupyter monitor labels NAME FILE")
-        print(f"{monitoring.add_labels(args.endpoint, args.file)} labels matched a request")
+        print(monitoring.add_labels(args.endpoint, args.file))
         return 0
     if args.action in ("publish", "unpublish"):
         from .monitoring import publish
@@ -234,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--split", type=float, default=0.0, help="percent for the challenger")
     serve.add_argument("--shadow", action="store_true", help="the challenger predicts unseen")
     serve.add_argument("--sticky", metavar="HEADER", help="one model per value of HEADER")
+    serve.add_argument("--id-column", metavar="COLUMN", help="each row's id, logged for labels")
     serve.add_argument("--lines", type=int, default=20, help="requests to show (logs)")
     serve.set_defaults(func=_serve)
 

@@ -53,7 +53,7 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
 
         quickstart = outputs(project / "01-quickstart.ipynb")
         assert "of columns drifted against temps@v1" in quickstart
-        assert "200 labels matched a request of temps-model" in quickstart
+        assert "200 of 200 labels matched a row temps-model answered" in quickstart
         retrain = outputs(project / "03-drift-and-retrain.ipynb")
         assert "scorecard of weather: FAIL" in retrain  # summer traffic, spring model
         assert re.search("scorecard of weather: (PASS|WARN)", retrain)  # retrained, promoted

@@ -99,10 +99,10 @@ def test_the_scorecard_of_an_endpoint_and_its_labels(endpoint, project):
                       "6": "pass", "7": "warn"}  # fmt: skip
     assert "no labels yet" in card.checks[6].evidence and card.status == "warn"
 
-    with pytest.raises(MlopsError, match="none of the 2 label ids match"):
+    with pytest.raises(MlopsError, match="none of the 2 label ids match a row m answered; a "):
         monitoring.add_labels(endpoint.name, pd.DataFrame({"id": ["x", "y"], "label": [0, 1]}))
     labels = pd.DataFrame({"id": ids, "label": predicted})
-    assert monitoring.add_labels(endpoint.name, labels) == 40
+    assert monitoring.add_labels(endpoint.name, labels).matched == 40
     card = monitoring.scorecard(endpoint.name)
     assert card.checks[6].status == "pass" and "accuracy 1.000 on 40" in card.checks[6].evidence
 
@@ -113,6 +113,73 @@ def test_the_scorecard_of_an_endpoint_and_its_labels(endpoint, project):
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload["status"] == "pass" and len(payload["checks"]) == 7
+
+
+def test_labels_join_every_row_of_batch_requests(endpoint, shell):
+    rng = np.random.default_rng(7)
+    predicted = {}
+    for k in range(60):  # the case: 60 requests of 10 rows, ids req-0 ... req-59
+        rows = pd.DataFrame(rng.normal(size=(10, 3)), columns=["a", "b", "c"])
+        predicted[f"req-{k}"] = send(endpoint.url, rows, request_id=f"req-{k}")
+    labels = pd.DataFrame(
+        [
+            (f"{k}#{j}", value)
+            for k, answers in predicted.items()
+            for j, value in enumerate(answers)
+        ],
+        columns=["id", "label"],
+    )
+    added = monitoring.add_labels(endpoint.name, labels)
+    assert (added.matched, added.unmatched, added.duplicates) == (600, 0, 0)
+    assert str(added) == "600 of 600 labels matched a row m answered; 0 unmatched, 0 duplicate ids"
+    quality = monitoring.scorecard(endpoint.name).checks[6]
+    assert quality.status == "pass" and "accuracy 1.000 on 600 labelled rows" in quality.evidence
+
+    # a later batch: a label given twice (the last kept), two ids nobody was answered under
+    late = pd.DataFrame(
+        {
+            "id": ["req-3#4", "req-3#4", "req-60#0", "req-3#10"],
+            "label": [1 - predicted["req-3"][4], predicted["req-3"][4], 0, 0],
+        }
+    )
+    shell.user_ns["late"] = late
+    shown = shell.run(f"%monitor labels {endpoint.name} late")
+    assert str(shown) == "1 of 4 labels matched a row m answered; 2 unmatched, 1 duplicate ids"
+    assert monitoring.scorecard(endpoint.name).checks[6].evidence.startswith("accuracy 1.000")
+
+    # labels of another kind than the model answers: one line, nothing stored
+    with pytest.raises(MlopsError, match=r"the labels are text but m answers numbers \(e.g. "):
+        monitoring.add_labels(endpoint.name, pd.DataFrame({"id": ["req-0#0"], "label": ["yes"]}))
+    from mlops_jupyter.monitoring import labels as stored_labels
+
+    assert len(stored_labels.stored(endpoint.name)) == 602  # 600 and the two unmatched
+
+
+def test_an_id_column_names_the_rows_and_never_reaches_the_model(shared, project):
+    from helpers import call
+
+    from mlops_jupyter import serving
+
+    loans = serving.start("m@champion", name="loans", id_column="loan_id", project=project)
+    try:
+        rows = pd.DataFrame(np.random.default_rng(8).normal(size=(5, 3)), columns=["a", "b", "c"])
+        rows.insert(0, "loan_id", [9001, 9002, 9003, 9004, 9005])
+        predicted = send(loans.url, rows)
+        status, _, answer = call(
+            loans.url + "/invocations",
+            json.dumps(
+                {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[0, 0, 0]]}}
+            ).encode(),
+        )
+        assert status == 422 and "each request needs column 'loan_id'" in answer["message"]
+        labels = pd.DataFrame(
+            {"id": ["9001", "9005", "x"], "label": [predicted[0], predicted[4], 1]}
+        )
+        added = monitoring.add_labels("loans", labels)
+        assert (added.matched, added.unmatched) == (2, 1)
+        assert list(monitoring.served_inputs("loans")) == ["a", "b", "c"]  # logged as ids only
+    finally:
+        serving.stop("loans", project=project)
 
 
 def test_a_model_pinning_other_packages_is_named_on_load_and_by_monitor_1(project, caplog):

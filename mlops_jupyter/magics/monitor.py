@@ -54,7 +54,8 @@ def _compare(args: Any) -> Any:
 @argument("endpoint", help="endpoint name")
 @argument("data", help="a DataFrame variable or a CSV/Parquet file with id and label")
 def _labels(args: Any) -> Any:
-    """Labels that arrived later, joined to the predictions by request id."""
+    """Labels that arrived later, joined to the rows answered by id (request id, ``#N`` for
+    row N of a batch, or the endpoint's id column)."""
     from IPython import get_ipython
 
     from .. import monitoring
@@ -63,9 +64,7 @@ def _labels(args: Any) -> Any:
     data = (shell.user_ns if shell is not None else {}).get(args.data, args.data)
     if isinstance(data, str) and not data.endswith((".csv", ".parquet")):
         raise MlopsError(f"{args.data!r} is neither a DataFrame variable nor a .csv/.parquet file")
-    matched = monitoring.add_labels(args.endpoint, data)
-    print(f"{matched} labels matched a request of {args.endpoint}")
-    return matched
+    return monitoring.add_labels(args.endpoint, data)  # shown as its one line
 
 
 @magic_arguments(name="monitor dashboard")

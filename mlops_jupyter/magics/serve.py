@@ -23,6 +23,7 @@ from .common import run_subcommand
 @argument("--shadow", action="store_true", help="the challenger predicts every request, unseen")
 @argument("--sticky", metavar="HEADER", help="keep each value of this header with one model")
 @argument("--no-batching", action="store_true", help="one model call per request")
+@argument("--id-column", metavar="COLUMN", help="each row's id, logged for labels (not a feature)")
 def _start(args: Any) -> Any:
     """Serve a model in its own process; waits until it answers and prints its URL."""
     from .. import serving
@@ -32,7 +33,7 @@ def _start(args: Any) -> Any:
     endpoint = serving.start(
         args.model, args.name, args.port, args.workers, args.host, args.token,
         challenger=args.challenger, split=args.split, shadow=args.shadow, sticky=args.sticky,
-        batching=not args.no_batching,
+        batching=not args.no_batching, id_column=args.id_column,
     )  # fmt: skip
     n = endpoint.workers
     print(f"{endpoint}  ({n} worker{'s' if n > 1 else ''}{_chosen(args.workers)}; "

@@ -193,7 +193,7 @@ def ops_over_time(log: Any, samples: Any = None) -> Any:
 
 
 def quality_over_time(joined: Any, run_metric: float | None = None) -> Any:
-    """Accuracy (classes) or RMSE (numbers) of labelled requests over time, and the run's own."""
+    """Accuracy (classes) or RMSE (numbers) of labelled rows over time, and the run's own."""
     import numpy as np
     import pandas as pd
 
@@ -227,5 +227,5 @@ def quality_over_time(joined: Any, run_metric: float | None = None) -> Any:
             strokeDash=[4, 4], color="gray"
         ).encode(y="value:Q")
     return line.properties(
-        title=f"{metric} of labelled requests (dashed: the run's)", width=420, height=140
+        title=f"{metric} of labelled rows (dashed: the run's)", width=420, height=140
     )

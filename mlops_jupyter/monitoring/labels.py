@@ -1,19 +1,47 @@
-"""Labels that arrive later, joined to the logged predictions by request id.
+"""Labels that arrive later, joined to the logged predictions row by row.
 
-A label joins the prediction answered under the same ``X-Request-Id``; when a client sent one id
-more than once, the latest answer is the one labelled. A later label for an id replaces the
-earlier one.
+Every row an endpoint answered has an id: the request's ``X-Request-Id`` and the row's position,
+``REQUEST_ID#N`` (from 0), or the value of the endpoint's id column (``%serve start ...
+--id-column loan_id``). A one-row request's row also answers to the bare request id. When an id
+was answered more than once (a retry, a reused id), the latest answer is the one labelled; a
+later label for an id replaces the earlier one.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
 
 PathLike = str | os.PathLike[str]
+HOW_IDS_WORK = (
+    "a row's id is the X-Request-Id its response carried, with #N for row N of a "
+    "several-row request (req-7#3), or its value in the endpoint's --id-column"
+)
+
+
+@dataclass(frozen=True)
+class Added:
+    """What a batch of labels joined: ``matched`` rows, ids that match no answered row, and
+    ids given more than once (the last label of each is kept)."""
+
+    endpoint: str
+    labels: int
+    matched: int
+    unmatched: int
+    duplicates: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.matched:,} of {self.labels:,} labels matched a row {self.endpoint} answered"
+            f"; {self.unmatched:,} unmatched, {self.duplicates:,} duplicate ids"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython shows the line
+        printer.text(str(self))
 
 
 def _file(endpoint: str, project: PathLike | None) -> Path:
@@ -23,11 +51,14 @@ def _file(endpoint: str, project: PathLike | None) -> Path:
     return ws.state_dir / "monitoring" / endpoint / "labels.parquet"
 
 
-def add(endpoint: str, data: Any, project: PathLike | None = None) -> int:
-    """Store labels (a DataFrame, CSV or Parquet with ``id`` and ``label``); how many matched."""
+def add(endpoint: str, data: Any, project: PathLike | None = None) -> Added:
+    """Store labels (a DataFrame, CSV or Parquet with ``id`` and ``label``) for the rows
+    ``endpoint`` answered; what they matched. Nothing is stored when none match, or when the
+    labels are not of the kind the model answers (text for numbers, say)."""
     import pandas as pd
 
     from ..serving import endpoints
+    from ..serving.protocols import id_text
 
     endpoints.get(endpoint, project)  # a clear error for an unknown endpoint
     if isinstance(data, (str, os.PathLike)):
@@ -40,26 +71,49 @@ def add(endpoint: str, data: Any, project: PathLike | None = None) -> int:
     missing = {"id", "label"} - set(data.columns)
     if missing:
         raise MlopsError(f"labels need columns id and label; missing {', '.join(sorted(missing))}")
-    frame = data[["id", "label"]].astype({"id": str})
-    target = _file(endpoint, project)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        frame = pd.concat([pd.read_parquet(target), frame]).drop_duplicates("id", keep="last")
-    matched = joined_frame(endpoint, frame, project)
+    given = data[["id", "label"]].assign(id=data["id"].map(id_text))  # as the endpoint has it
+    duplicates = int(given["id"].duplicated().sum())
+    given = given.drop_duplicates("id", keep="last")
+    matched = joined_frame(endpoint, given, project)
     if not len(matched):
         raise MlopsError(
-            f"none of the {len(frame)} label ids match a request {endpoint} answered; "
-            "use the X-Request-Id each response carried"
+            f"none of the {len(given):,} label ids match a row {endpoint} answered; " + HOW_IDS_WORK
         )
+    _check_kind(endpoint, matched)
+    target = _file(endpoint, project)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame = given
+    if target.exists():
+        frame = pd.concat([pd.read_parquet(target), given]).drop_duplicates("id", keep="last")
     tmp = target.with_suffix(".tmp")
     frame.to_parquet(tmp)
     tmp.replace(target)
-    return len(matched)
+    return Added(endpoint, len(data), len(matched), len(given) - len(matched), duplicates)
+
+
+def _check_kind(endpoint: str, matched: Any) -> None:
+    """Labels and predictions must both be numbers (booleans count), or both not."""
+    import numpy as np
+
+    def numeric(values: Any) -> bool:
+        kinds = {type(v) for v in values}
+        return all(issubclass(k, (bool, int, float, np.number, np.bool_)) for k in kinds)
+
+    labels, predictions = matched["label"].head(1000), matched["prediction"].head(1000)
+    if numeric(labels) != numeric(predictions):
+        label_kind = "numbers" if numeric(labels) else "text"
+        answer_kind = "numbers" if numeric(predictions) else "text (or several values a row)"
+        raise MlopsError(
+            f"the labels are {label_kind} but {endpoint} answers {answer_kind} "
+            f"(e.g. {predictions.iloc[0]!r}); give labels of the kind the model predicts"
+        )
 
 
 def joined_frame(
     endpoint: str, labels: Any, project: PathLike | None, version: str | None = None
 ) -> Any:
+    """``labels`` (id, label) joined with the rows answered under those ids: id, label,
+    prediction, ts. ``version``: only rows that model version answered."""
     import pandas as pd
 
     from ..serving import endpoints, predlog
@@ -68,22 +122,60 @@ def joined_frame(
     log = predlog.read(Path(record["log_dir"]))
     if log.num_rows == 0 or "outputs" not in log.column_names:
         return pd.DataFrame(columns=["id", "label", "prediction", "ts"])
-    columns = ["id", "ts", "outputs"] + (["version"] if "version" in log.column_names else [])
-    served = log.select(columns).to_pandas()
-    if version is not None and "version" in served:
-        served = served[served["version"].astype(str) == str(version)]
-    return labels.merge(one_row_answers(served), on="id")
+    if version is not None and "version" in log.column_names:
+        import pyarrow.compute as pc
+
+        log = log.filter(pc.equal(log["version"].cast("string"), str(version)))
+    return labels.merge(row_answers(log), on="id")
 
 
-def one_row_answers(served: Any) -> Any:
-    """``id``, ``prediction``, ``ts`` of the one-row requests among log records (a DataFrame
-    with id, ts, outputs). An id answered more than once (a client's retry, a reused id) keeps
-    its latest answer: the one a label joins."""
-    served = served[served["outputs"].map(lambda o: o is not None and len(o) == 1)]
-    served = served.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
-    return served.assign(prediction=served["outputs"].map(lambda o: o[0]))[
-        ["id", "prediction", "ts"]
-    ]
+def row_answers(log: Any) -> Any:
+    """One row per row answered (``id``, ``prediction``, ``ts``) of a prediction log (a pyarrow
+    Table with id, ts, outputs and perhaps row_ids, or a DataFrame of those), ids as the module
+    says. An id answered more than once keeps its latest answer."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = isinstance(log, pa.Table)
+    names = log.column_names if table else list(log.columns)
+    wanted = [c for c in ("id", "ts", "outputs", "row_ids") if c in names]
+    log = log.select(wanted) if table else pa.Table.from_pandas(log[wanted], preserve_index=False)
+    log = log.filter(pc.is_valid(log["outputs"]))
+    outputs = log["outputs"].combine_chunks()
+    if not len(outputs) or not pa.types.is_list(outputs.type):
+        return pd.DataFrame({"id": [], "prediction": [], "ts": []})
+    lengths = pc.list_value_length(outputs).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(outputs).to_numpy()
+    starts = np.cumsum(lengths) - lengths
+    position = np.arange(len(parents)) - starts[parents]
+    request_ids = log["id"].cast(pa.string())
+    keys = pc.binary_join_element_wise(  # REQUEST_ID#N
+        pc.take(request_ids, pa.array(parents)), pa.array(position).cast(pa.string()), "#"
+    ).to_numpy(zero_copy_only=False)
+    if "row_ids" in log.column_names:  # the endpoint's id column, where it had one
+        own = log["row_ids"].combine_chunks()
+        fits = pc.fill_null(pc.list_value_length(own), -1).to_numpy() == lengths
+        if fits.any():
+            keys[fits[parents]] = pc.list_flatten(own.filter(pa.array(fits))).to_numpy(
+                zero_copy_only=False
+            )
+    values = pc.list_flatten(outputs).to_pandas()
+    ts = log["ts"].to_numpy()
+    frame = pd.DataFrame({"id": keys, "prediction": values, "ts": ts[parents]})
+    single = lengths == 1  # a one-row request's row also answers to the bare request id
+    if single.any():
+        alone = pd.DataFrame(
+            {
+                "id": request_ids.to_numpy(zero_copy_only=False)[single],
+                "prediction": values.iloc[starts[single]].to_numpy(),
+                "ts": ts[single],
+            }
+        )
+        frame = pd.concat([frame, alone], ignore_index=True)
+    frame = frame.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
+    return frame.reset_index(drop=True)
 
 
 def stored(endpoint: str, project: PathLike | None = None) -> Any:
@@ -95,7 +187,7 @@ def stored(endpoint: str, project: PathLike | None = None) -> Any:
 
 
 def joined(endpoint: str, project: PathLike | None = None, version: str | None = None) -> Any:
-    """Stored labels joined with the one-row predictions they belong to (None: no labels).
+    """Stored labels joined with the rows they belong to (None: no labels).
 
     ``version``: only predictions that model version made.
     """

@@ -237,17 +237,17 @@ def ops(log: Any, window_s: float, limits: Limits, samples: Any = None) -> Check
 
 
 def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check:
-    """Accuracy (classes) or RMSE (numbers) on labelled requests, against the run's own metric."""
+    """Accuracy (classes) or RMSE (numbers) on labelled rows, against the run's own metric."""
     name = "7 prediction quality"
     if joined is None or not len(joined):
         return Check(name, "warn", "no labels yet: add them with %monitor labels")
     metric, value = quality_metric(joined["label"], joined["prediction"])
     reference = run_metrics.get(metric)
     if metric == "rmse":
-        text = f"RMSE {value:.4g} on {len(joined)} labelled requests"
+        text = f"RMSE {value:.4g} on {len(joined)} labelled rows"
         worse = reference is not None and value > reference * (1 + limits.quality_drop)
     else:
-        text = f"accuracy {value:.3f} on {len(joined)} labelled requests"
+        text = f"accuracy {value:.3f} on {len(joined)} labelled rows"
         worse = reference is not None and value < reference * (1 - limits.quality_drop)
     if reference is not None:
         text += f" (the run logged {reference:.4g})"

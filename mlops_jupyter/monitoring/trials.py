@@ -57,7 +57,7 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
             "p95_ms": float(part["latency_ms"].quantile(0.95)),
         }
         row.update(_distribution(outputs[variant]))
-        row.update(_quality(_one_per_request(part), by_id))
+        row.update(_quality(_by_row_id(part), by_id))
         rows.append(row)
     frame = pd.DataFrame(rows)
     drift = _output_drift(outputs["champion"], outputs["challenger"])
@@ -83,9 +83,9 @@ def _values(part: Any) -> Any:
     return pd.Series(values, dtype=object)
 
 
-def _one_per_request(part: Any) -> Any:
-    """The answers of one-row requests, by request id (the latest answer per id)."""
-    return labels.one_row_answers(_answered(part)).set_index("id")["prediction"]
+def _by_row_id(part: Any) -> Any:
+    """Every row's answer by its id (see :mod:`.labels`; the latest answer per id)."""
+    return labels.row_answers(_answered(part)).set_index("id")["prediction"]
 
 
 def _numeric(values: Any) -> bool:

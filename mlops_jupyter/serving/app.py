@@ -39,7 +39,7 @@ from .batcher import MAX_ROWS, Batcher
 from .guard import Guard
 from .model import ServedModel
 from .predlog import PredictionLog
-from .protocols import BadRequest, Batch
+from .protocols import BadRequest, Batch, id_text
 
 log = logging.getLogger("mlops_jupyter.serving")
 RECORD_ENV = "MLOPS_JUPYTER_ENDPOINT"
@@ -378,6 +378,9 @@ class App:
         model, answer.variant = worker.pick(scope)
         answer.model = model
         batch, echo = protocol.parse(body, media)
+        id_column = worker.record.get("id_column")
+        if id_column:
+            batch, answer.row_ids = _row_ids(batch, id_column, model)
         names, columns = model.check(batch)
         answer.rows = batch.rows
         outputs = await _predict(worker, model, names, columns, batch.rows, answer.id)
@@ -440,6 +443,7 @@ async def _shadow(worker: Worker, champion: _Answer) -> None:
     started = time.perf_counter()
     answer = _Answer(champion.id, challenger)
     answer.protocol, answer.variant, answer.is_shadow = champion.protocol, "challenger", True
+    answer.row_ids = champion.row_ids
     try:
         names, columns = challenger.check(champion.shadow)
         answer.outputs = await _predict(
@@ -456,6 +460,26 @@ async def _shadow(worker: Worker, champion: _Answer) -> None:
             worker.log.write(record)
         except OSError as exc:
             log.error("the prediction log could not be written: %s", exc)
+
+
+def _row_ids(batch: Batch, column: str, model: ServedModel) -> tuple[Batch, list[str]]:
+    """The ids in ``column`` (as text), and the batch the model sees (without them unless its
+    signature names that column)."""
+    if column not in batch.names:
+        raise BadRequest(
+            f"each request needs column {column!r}: this endpoint logs it as the rows' ids",
+            422,
+        )
+    index = batch.names.index(column)
+    ids = batch.columns[index]
+    for row, value in enumerate(ids):
+        if value is None or isinstance(value, (dict, list)):
+            raise BadRequest(f"column {column!r}, row {row}: an id must be a number or text", 422)
+    texts = [id_text(v) for v in ids]
+    if column in model.input_names:
+        return batch, texts
+    kept = [i for i in range(len(batch.names)) if i != index]
+    return Batch([batch.names[i] for i in kept], [batch.columns[i] for i in kept]), texts
 
 
 def _refusal(exc: Exception) -> str | None:
@@ -487,6 +511,7 @@ class _Answer:
         self.probe = False
         self.shadow: Batch | None = None  # the rows a shadow challenger predicts afterwards
         self.is_shadow = False
+        self.row_ids: list[str] | None = None  # the endpoint's id column, when it has one
 
     def fail(self, status: int, message: str) -> None:
         self.status, self.error = status, message
@@ -519,6 +544,8 @@ class _Answer:
             if self.inputs is not None:
                 record["inputs"] = self.inputs
             record["outputs"] = self.outputs
+            if self.row_ids is not None:
+                record["row_ids"] = self.row_ids
         if self.probe:
             record["probe"] = True
         return record

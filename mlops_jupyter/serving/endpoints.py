@@ -167,6 +167,7 @@ def start(
     split: float = 0.0,
     shadow: bool = False,
     sticky: str | None = None,
+    id_column: str | None = None,
 ) -> Endpoint:
     """Serve model ``ref`` in a new process; returns once it answers, with its URL.
 
@@ -176,6 +177,10 @@ def start(
     ``log_predictions=False`` turns the prediction log off (for measuring what it costs);
     monitoring then has nothing to read. ``batching=False`` calls the model once per request
     (for a model with side effects per call, or to measure what batching gives).
+    ``id_column``: a column each request carries with its rows' own ids (a loan number, say),
+    logged for labels to join by (and passed to the model only if its signature asks for it).
+    Without it, row ``N`` of a request is ``REQUEST_ID#N`` (a one-row request is also just
+    ``REQUEST_ID``).
     """
     from ..tracking import store
 
@@ -186,6 +191,8 @@ def start(
 
     check_name(name)
     workers = default_workers(ws) if workers is None else workers
+    if id_column is not None and not id_column.strip():
+        raise MlopsError("--id-column: give the name of the column that holds each row's id")
     if workers < 1:
         raise MlopsError("--workers must be at least 1")
     trial = trial_settings(ws, challenger, split, shadow, sticky)
@@ -219,6 +226,7 @@ def start(
         "fsync": ws.settings.flag("prediction_log_fsync"),
         "log": log_predictions,
         "batching": batching,
+        "id_column": id_column,
         **trial,
         "started": time.time(),
         "pid": 0,

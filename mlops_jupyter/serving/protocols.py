@@ -39,6 +39,14 @@ class Batch:
         return len(self.columns[0]) if self.columns else 0
 
 
+def id_text(value: Any) -> str:
+    """An id as text: ``9001`` whether it came as 9001 or 9001.0 (JSON and pandas turn whole
+    numbers into floats beside float columns)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def media_type(content_type: str) -> str:
     """``application/json`` of ``Application/JSON; charset=utf-8``; 415 for anything else.
 
