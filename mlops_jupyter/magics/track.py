@@ -93,11 +93,27 @@ def _register(args: Any) -> Any:
 @magic_arguments(name="track promote")
 @argument("ref", help="the model version: M@alias or M/3")
 @argument("alias", help="the alias to move onto it (e.g. champion)")
+@argument(
+    "--gate",
+    action="append",
+    metavar="RULE",
+    help="rmse (not worse than the alias's version), rmse+5%%, accuracy+0.01, rmse<=2.5",
+)
+@argument("--data", metavar="DATASET@vN", help="held-out data the gate scores both versions on")
+@argument(
+    "--target",
+    metavar="COLUMN",
+    help="the data's true values (default: the one column the model does not take)",
+)
+@argument("--force", action="store_true", help="promote even when the gate fails")
 def _promote(args: Any) -> Any:
-    """Move an alias onto a model version: ``%track promote temps@challenger champion``."""
+    """Move an alias onto a model version: ``%track promote temps@challenger champion``; with
+    ``--gate``, only if it beats the version that holds the alias on held-out data."""
     from .. import tracking
 
-    version = tracking.promote(args.ref, args.alias)
+    version = tracking.promote(
+        args.ref, args.alias, gate=args.gate, data=args.data, target=args.target, force=args.force
+    )
     print(f"{version.name}@{args.alias} -> version {version.version} (run {version.run_id[:8]})")
     return version
 

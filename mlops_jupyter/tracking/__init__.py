@@ -16,6 +16,7 @@ from .api import (
     promote,
     register,
     runs,
+    validate,
 )
 from .notebooks import NotebookRun, run_notebook, sweep
 from .reproduce import Reproduction, reproduce
@@ -40,4 +41,5 @@ __all__ = [
     "run_notebook",
     "runs",
     "sweep",
+    "validate",
 ]

@@ -147,9 +147,54 @@ def register(run: str, name: str, alias: str | None = None, project: PathLike | 
     return registry.register(client(project), run, name, alias)
 
 
-def promote(ref: str, alias: str, project: PathLike | None = None) -> Any:
-    """Point ``alias`` at the version ``ref`` names: ``promote("temps@challenger", "champion")``."""
-    return registry.promote(client(project), ref, alias)
+def promote(
+    ref: str,
+    alias: str,
+    project: PathLike | None = None,
+    gate: Any = None,
+    data: str | None = None,
+    target: str | None = None,
+    force: bool = False,
+) -> Any:
+    """Point ``alias`` at the version ``ref`` names: ``promote("temps@challenger", "champion")``.
+
+    With ``gate`` (see :func:`validate`), the version is first checked against the one that
+    holds ``alias`` now, on dataset version ``data``; a failed gate refuses the promotion with
+    one line unless ``force``. The verdict is logged on the candidate's run either way.
+    """
+    c = client(project)
+    if gate:
+        if not data:
+            raise MlopsError("a gate needs held-out data: --data DATASET@vN (and --target COLUMN)")
+        current = registry.holder(c, ref, alias)
+        result = validate(ref, current, gate, data, target, project)
+        if not result.passed and not force:
+            raise MlopsError(f"{result}; promote anyway with --force")
+        print(result if result.passed else f"{result} (promoted anyway: --force)")
+    return registry.promote(c, ref, alias)
+
+
+def validate(
+    candidate: str,
+    baseline: str | None,
+    thresholds: Any,
+    data: Any,
+    target: str | None = None,
+    project: PathLike | None = None,
+) -> Any:
+    """Model version ``candidate`` against ``baseline`` (``M/4``, ``M@champion``; None: the
+    thresholds alone) on ``data``: a dataset version (``temps@v3``) or a DataFrame, ``target``
+    its true values. ``thresholds``: ``["rmse+5%", "rmse<=2.5"]`` or ``{"rmse":
+    mlflow.models.MetricThreshold(...)}``. Returns a :class:`~.gate.GateResult` (``passed``,
+    one line as text), also logged on the candidate's run."""
+    from . import gate
+
+    name = "the data given"
+    if isinstance(data, str):
+        from .. import datasets
+
+        name, data = data, datasets.load(data, project=project)
+    return gate.validate(client(project), candidate, baseline, thresholds, data, target, name)
 
 
 def models(name: str | None = None, project: PathLike | None = None) -> Any:

@@ -50,6 +50,13 @@ def promote(client: Any, ref: str, alias: str) -> Any:
     return client.get_model_version(version.name, version.version)
 
 
+def holder(client: Any, ref: str, alias: str) -> str | None:
+    """``M@alias`` when some version of ``ref``'s model holds ``alias`` now, else None."""
+    version = names.model_version(client, ref)
+    aliases = client.get_registered_model(version.name).aliases or {}
+    return f"{version.name}@{alias}" if alias in aliases else None
+
+
 def models_table(client: Any, name: str | None = None) -> Any:
     """A DataFrame with a row per model version: aliases, run, its metrics and data versions."""
     import pandas as pd

@@ -1,0 +1,112 @@
+"""A gate before promotion: the candidate against the champion on held-out data, as a user runs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+
+from mlops_jupyter import datasets, tracking
+from mlops_jupyter.errors import MlopsError
+
+
+def fit(name: str, frame: pd.DataFrame, noise: float, project) -> str:
+    """A linear model of y on x1, x2 (fitted on targets with ``noise`` added), registered."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(len(name))
+    X = frame[["x1", "x2"]]
+    y = frame["y"] + rng.normal(scale=noise, size=len(frame))
+    with tracking.run(experiment="houses", name=name, project=project) as run:
+        tracking.log_model(LinearRegression().fit(X, y), input_example=X.head(2))
+    return run.id
+
+
+@pytest.fixture
+def houses(project, shell):
+    """``houses@v1`` (training) and ``houses@v2`` (held out); champion, a worse and a better
+    candidate registered as versions 1, 2 and 3 of ``price``."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(600, 2)), columns=["x1", "x2"])
+    frame["y"] = 3 * frame.x1 - 2 * frame.x2 + rng.normal(scale=0.1, size=600)
+    (project / "houses.csv").write_text(frame.head(400).to_csv(index=False))
+    datasets.add(project / "houses.csv", name="houses")
+    (project / "houses.csv").write_text(frame.tail(200).to_csv(index=False))
+    datasets.add(project / "houses.csv", name="houses", message="held out")
+    train = frame.head(400)
+    tracking.register(fit("first", train, 1.0, project), "price", alias="champion")
+    tracking.register(fit("worse", train.head(20), 8.0, project), "price")
+    tracking.register(fit("better", train, 0.0, project), "price")
+    return shell
+
+
+def test_a_failed_gate_refuses_the_promotion_in_one_line_and_says_why(houses):
+    shell = houses
+    with pytest.raises(UsageError) as refused:
+        shell.run("%track promote price/2 champion --gate rmse+5% --data houses@v2")
+    line = str(refused.value)
+    assert "\n" not in line and "--force" in line
+    assert line.startswith("gate failed: price/2 against price/1 on houses@v2: rmse ")
+    assert "(5% better)" in line
+    assert tracking.get_run("price@champion").info.run_name == "first"  # nothing moved
+    verdict = tracking.get_run("price/2")
+    assert verdict.data.tags["mlops.gate"].startswith("gate failed")  # logged on the candidate
+    assert verdict.data.metrics["gate.rmse"] > 0.5
+
+    moved = shell.run(
+        "%track promote price/3 champion --gate rmse+5% --gate r2>=0.99 --data houses@v2"
+    )
+    assert int(moved.version) == 3
+    assert tracking.get_run("price/3").data.tags["mlops.gate"].startswith("gate passed")
+
+    forced = shell.run("%track promote price/2 champion --gate rmse --data houses@v2 --force")
+    assert int(forced.version) == 2  # a failed gate, overridden: said, and logged
+
+
+def test_validate_takes_mlflows_thresholds_and_a_dataframe(houses, project):
+    from mlflow.models import MetricThreshold
+
+    held_out = datasets.load("houses@v2")
+    result = tracking.validate(
+        "price/3",
+        "price/1",
+        {
+            "r2_score": MetricThreshold(
+                threshold=0.95, min_absolute_change=0.0001, greater_is_better=True
+            )
+        },
+        held_out,
+        target="y",
+    )
+    assert result.passed, str(result)
+    assert result.candidate_metrics["r2_score"] > result.baseline_metrics["r2_score"]
+    alone = tracking.validate("price/2", None, ["rmse<=0.01"], held_out)  # target: the one left
+    assert (
+        not alone.passed
+        and alone.failures[0].startswith("rmse ")
+        and "needs <= 0.01" in alone.failures[0]
+    )
+
+
+MISTAKES = {
+    "--gate rmse": "a gate needs held-out data: --data",
+    "--gate rsme --data houses@v2": "gate 'rsme': write METRIC<=VALUE",
+    "--gate rmse>=2 --data houses@v2": "lower rmse is better; use the other sign",
+    "--gate accuracy --data houses@v2": "the model predicts numbers, not classes",
+    "--gate rmse --data houses@v9": "houses@v9 does not exist; houses has versions v1, v2",
+    "--gate rmse --data houses@v2 --target price": "no column 'price' in the gate's data",
+}
+
+
+def test_gate_mistakes_are_one_line(houses):
+    for gate, message in MISTAKES.items():
+        with pytest.raises(UsageError) as refused:
+            houses.run(f"%track promote price/3 champion {gate}")
+        assert message in str(refused.value) and "\n" not in str(refused.value), gate
+    assert tracking.get_run("price@champion").info.run_name == "first"
+
+
+def test_unknown_metrics_given_as_a_dict_are_named(houses):
+    with pytest.raises(MlopsError, match="gate metric 'auc'"):
+        tracking.validate("price/3", None, {"auc": object()}, datasets.load("houses@v2"))
