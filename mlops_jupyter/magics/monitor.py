@@ -12,7 +12,9 @@ from .common import run_subcommand
 
 
 def _window(text: str) -> Any:
-    return int(text) if text.isdigit() else text
+    from ..monitoring import windows
+
+    return windows.parse(text)
 
 
 @magic_arguments(name="monitor drift")
@@ -76,8 +78,9 @@ def _dashboard(args: Any) -> Any:
     from .. import monitoring
 
     window = _window(args.window)
-    if window not in {value for _, value in monitoring.dashboard_windows()}:
-        raise MlopsError(f"window {args.window!r}: use 1h, 1d, 7d or 1000")
+    offered = [value for _, value in monitoring.dashboard_windows()]
+    if window not in offered:
+        raise MlopsError(f"window {args.window!r}: use {', '.join(map(str, offered))}")
     return monitoring.dashboard(args.endpoint, window, args.refresh)
 
 

@@ -7,15 +7,14 @@ or any ``NAME@vN`` or DataFrame given.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
+from . import windows
 from .statistics import DriftReport, Thresholds, report
 
 PathLike = str | os.PathLike[str]
-WINDOWS = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
 
 
 def answered(
@@ -35,7 +34,7 @@ def answered(
     from ..serving import endpoints, predlog
 
     folder = Path(endpoints.record_of(endpoints.get(endpoint, project))["log_dir"])
-    table = predlog.read(folder, *window_bounds(window))
+    table = predlog.read(folder, *windows.bounds(window))
     if "inputs" in table.column_names:
         table = table.filter(pc.equal(table["status"], 200))
     if version is not None and table.num_rows:
@@ -46,20 +45,6 @@ def answered(
         served = f" by version {version}" if version is not None else ""
         raise MlopsError(f"endpoint {endpoint} has no answered requests{served} in that window yet")
     return table
-
-
-def window_bounds(window: str | int | tuple[float, float] | None) -> tuple[Any, Any]:
-    """(since, until) in epoch seconds of a window ("1h", "1d", "7d" or a (start, end) pair);
-    (None, None) for everything, or for the last N requests (cut by the caller)."""
-    if isinstance(window, str):
-        if window not in WINDOWS:
-            raise MlopsError(
-                f"window {window!r}: use {', '.join(WINDOWS)}, N requests or (start, end)"
-            )
-        return time.time() - WINDOWS[window], None
-    if isinstance(window, tuple):
-        return window
-    return None, None
 
 
 def served_inputs(

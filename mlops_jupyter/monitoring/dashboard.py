@@ -14,20 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
+from . import windows
 
 PathLike = str | os.PathLike[str]
-WINDOW_CHOICES: list[tuple[str, str | int]] = [
-    ("last hour", "1h"),
-    ("last day", "1d"),
-    ("last week", "7d"),
-    ("last 1,000 requests", 1000),
-]
 STATUS_COLORS = {"pass": "#2ca02c", "warn": "#e6a100", "fail": "#d62728"}
 
 
 def dashboard_windows() -> list[tuple[str, str | int]]:
     """The windows the dashboard offers, as (label, value)."""
-    return list(WINDOW_CHOICES)
+    return windows.choices()
 
 
 def scorecard_html(card: Any) -> str:
@@ -81,7 +76,7 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
     except MlopsError as exc:
         items.append(_note("drift", str(exc)))
     folder = Path(record["log_dir"])
-    since = time.time() - (api.WINDOWS[window] if isinstance(window, str) else 7 * 86400)
+    since = time.time() - windows.seconds(window if isinstance(window, str) else "7d")
     log = predlog.read(folder, since)
     if isinstance(window, int):
         log = log.slice(max(0, log.num_rows - window))
@@ -119,7 +114,7 @@ def dashboard(
     from ..serving import endpoints
 
     endpoints.get(endpoint, project)  # an unknown endpoint: one clear error, not an empty page
-    choice = widgets.Dropdown(options=WINDOW_CHOICES, value=window, description="window")
+    choice = widgets.Dropdown(options=windows.choices(), value=window, description="window")
     button = widgets.Button(description="refresh", icon="refresh", tooltip="compute again")
     auto = widgets.Checkbox(
         value=bool(refresh), description=f"every {refresh or 60:g} s", indent=False

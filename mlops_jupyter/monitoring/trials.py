@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError
-from . import labels
-from .api import window_bounds
+from . import labels, windows
 from .monitors import quality_metric
 
 PathLike = str | os.PathLike[str]
@@ -30,7 +29,7 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
     from ..serving import endpoints, predlog
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
-    since, until = window_bounds(window)
+    since, until = windows.bounds(window)
     log = predlog.read(Path(record["log_dir"]), since, until, shadows=True).to_pandas()
     if "variant" not in log or not log["variant"].isin(VARIANTS).any():
         raise MlopsError(
