@@ -292,10 +292,10 @@ def _version_outputs(ws: Workspace, ran: list[Stage], runs: dict[str, str]) -> l
 
 def _read_by(ws: Workspace, run_id: str) -> str:
     """`` from temps@v1, ...``: the dataset versions the stage's run loaded."""
-    from .tracking import store
+    from .tracking import lineage, store
 
     tags = store.connect(ws).get_run(run_id).data.tags
-    read = json.loads(tags.get("mlops.datasets", "[]"))
+    read = lineage.read_by_run(tags)
     return f" from {', '.join(d['ref'] for d in read)}" if read else ""
 
 

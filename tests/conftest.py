@@ -149,7 +149,7 @@ def _isolated_env(monkeypatch, tmp_path_factory):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     yield
-    from mlops_jupyter import lineage
+    from mlops_jupyter.tracking import lineage
 
     lineage.forget()  # each test is a new session
 

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import git as gitcmd
-from .. import lineage
 from ..errors import MlopsError, NotFoundError
 from ..workspace import Workspace, find_root
-from . import catalog, diffs, dvcstore, tables
+from . import catalog, diffs, dvcstore, hooks, tables
 from .catalog import META_KEY, Version
 from .refs import check_name, parse, tag_name
 
@@ -251,9 +250,9 @@ def load(ref: str, project: PathLike | None = None, remote: str | None = None) -
     run is reproduced, the version the original run read is loaded instead.
     """
     ws = _workspace(project)
-    version = lineage.pinned(ref) or catalog.resolve(ws, ref)
+    version = hooks.pinned(ref) or catalog.resolve(ws, ref)
     frame = _load_version(ws, version, remote)
-    lineage.record(ws, version, frame, requested=ref)
+    hooks.loaded(ws, version, frame, ref)  # tracking records it (see tracking.lineage)
     return frame
 
 

@@ -13,7 +13,27 @@ def register(ipython: Any) -> None:
     from .track import TrackMagics
 
     ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics, MonitorMagics)
+    _lineage_of_loads()
     _offline_charts(ipython)
+
+
+def _lineage_of_loads() -> None:
+    """In a notebook a frame loaded now may feed a later ``%%track`` cell: tracking observes
+    loads from the start (its lineage module imported at the first load, not now)."""
+    from ..datasets import hooks
+
+    def record(*args: Any) -> None:
+        from ..tracking import lineage
+
+        lineage.record(*args)
+
+    def pinned(ref: str) -> Any:
+        from ..tracking import lineage
+
+        return lineage.pinned(ref)
+
+    hooks.observe("lineage", record)  # replaced by the same, direct, once tracking is imported
+    hooks.pin("lineage", pinned)
 
 
 def _offline_charts(ipython: Any) -> None:

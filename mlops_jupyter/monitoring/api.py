@@ -81,9 +81,10 @@ def _outputs(table: Any) -> Any:
 
 def reference_of(endpoint: str, project: PathLike | None = None) -> tuple[Any, str]:
     """The data the served model's run trained on (its lineage), and its name."""
-    from .. import lineage, tracking
+    from .. import tracking
     from ..datasets import api as datasets_api
     from ..serving import endpoints
+    from ..tracking import lineage
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
     if not record.get("run_id"):

@@ -280,8 +280,8 @@ def build(
 
     from .. import tracking
     from ..datasets import catalog
-    from ..lineage import read_by_run, version_of
     from ..serving import endpoints, predlog, resources
+    from ..tracking.lineage import read_by_run, version_of
     from ..workspace import Workspace
     from . import api, labels
 
@@ -329,8 +329,8 @@ def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], proj
     import numpy as np
 
     from ..datasets import api as datasets_api
-    from ..lineage import version_of
     from ..serving import api as serving_api
+    from ..tracking.lineage import version_of
 
     name = "3 training/serving skew"
     if not read:

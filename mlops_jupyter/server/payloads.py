@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +86,12 @@ def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
 
 def run(project: Path, ref: str) -> dict[str, Any]:
     """One run's details: parameters, metrics, tags, and the data versions it read (lineage)."""
-    from .. import lineage, tracking
+    from .. import tracking
+    from ..tracking import lineage
 
     found = tracking.get_run(ref, project=project)
     info, data = found.info, found.data
-    read = json.loads(data.tags.get("mlops.datasets", "[]"))
+    read = lineage.read_by_run(data.tags)
     return {
         "id": info.run_id,
         "name": info.run_name,

@@ -6,6 +6,7 @@
 >>> tracking.register(run.id, "temps", alias="champion")
 """
 
+from . import lineage
 from .api import (
     client,
     compare,
@@ -43,3 +44,5 @@ __all__ = [
     "sweep",
     "validate",
 ]
+
+lineage.observe_loads()  # data loads inside a run become its lineage

@@ -6,15 +6,13 @@ default) and raises :class:`~mlops_jupyter.errors.MlopsError` with a message a u
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from typing import Any
 
-from .. import lineage
 from ..errors import MlopsError, first_line
 from ..workspace import Workspace
-from . import names, registry, store
+from . import lineage, names, registry, store
 
 PathLike = str | os.PathLike[str]
 
@@ -70,7 +68,7 @@ def runs_frame(found: Iterable[Any]) -> Any:
     for run in found:
         info, data = run.info, run.data
         end = info.end_time or None
-        read = json.loads(data.tags.get("mlops.datasets", "[]"))
+        read = lineage.read_by_run(data.tags)
         row: dict[str, Any] = {
             "run": info.run_id[:8],
             "name": info.run_name,
@@ -111,7 +109,7 @@ def compare(refs: Iterable[str], project: PathLike | None = None) -> Any:
     columns = {}
     for run in found:
         data = run.data
-        read = json.loads(data.tags.get("mlops.datasets", "[]"))
+        read = lineage.read_by_run(data.tags)
         values: dict[str, Any] = {"status": run.info.status}
         values.update({f"params.{k}": v for k, v in data.params.items()})
         values.update({f"metrics.{k}": v for k, v in data.metrics.items()})

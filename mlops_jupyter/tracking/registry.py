@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from .. import lineage
 from ..errors import MlopsError, NotFoundError
-from . import names
+from . import lineage, names
 
 
 def logged_models(client: Any, run: Any) -> list[Any]:
@@ -85,7 +83,7 @@ def models_table(client: Any, name: str | None = None) -> Any:
                 run = None
             if run is not None:
                 row["run_name"] = run.info.run_name
-                read = json.loads(run.data.tags.get("mlops.datasets", "[]"))
+                read = lineage.read_by_run(run.data.tags)
                 row["data"] = lineage.shown(read)
                 row.update({f"metric.{k}": v for k, v in run.data.metrics.items()})
             rows.append(row)

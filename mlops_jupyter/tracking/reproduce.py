@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import git as gitcmd
-from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
-from . import names, notebooks, store
+from . import lineage, names, notebooks, store
 
 TAG = "mlops.reproduces"
 REPLAY_SETUP = """\
@@ -93,7 +92,7 @@ def reproduce(
             f"run {label} was not recorded by %%track or a notebook run, so its code is unknown; "
             "only those runs can be reproduced"
         )
-    pins = json.loads(tags.get("mlops.datasets", "[]"))
+    pins = lineage.read_by_run(tags)
     _check_data(ws, pins, label)
     if tags.get("mlops.git.dirty") == "true":
         print(
@@ -134,7 +133,7 @@ def _rerun(
     tags = original.data.tags
     kind = tags.get("mlops.kind")
     label = f"{original.info.run_name} ({original.info.run_id[:8]})"
-    pins = json.loads(tags.get("mlops.datasets", "[]"))
+    pins = lineage.read_by_run(tags)
     cwd = tree / tags.get("mlops.cwd", ".")
     params = json.loads(tags.get("mlops.params", "{}"))
     seed = int(tags["mlops.seed"]) if "mlops.seed" in tags else None

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import lineage
 from ..errors import MlopsError
 from ..workspace import Workspace
-from . import environment, pending, remote, store
+from . import environment, lineage, pending, remote, store
 from .redact import redact
 
 PLAIN = (str, int, float, bool)

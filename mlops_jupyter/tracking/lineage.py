@@ -1,6 +1,7 @@
 """Lineage: which dataset versions a run read, recorded as the run's MLflow dataset inputs.
 
-``datasets.load`` calls :func:`record` after every load. When an MLflow run is active (a
+Tracking observes data loads (:func:`observe_loads`, called when it is imported): after every
+``datasets.load``, :func:`record` runs. When an MLflow run is active (a
 ``%%track`` cell, a tracked notebook) the version becomes one of the run's inputs, with its
 name, version and DVC hash; otherwise nothing happens and MLflow is not even imported.
 
@@ -16,13 +17,21 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .datasets.catalog import Version
-    from .workspace import Workspace
+    from ..datasets.catalog import Version
+    from ..workspace import Workspace
 
 PINS_ENV = "MLOPS_JUPYTER_PINNED_DATA"
 TAG = "mlops.datasets"
 _read: dict[str, list[dict[str, Any]]] = {}
 _session: list[tuple[dict[str, Any], str | None]] = []
+
+
+def observe_loads() -> None:
+    """Record loads as lineage, and pin them in reproductions (the data API's hooks)."""
+    from ..datasets import hooks
+
+    hooks.observe("lineage", record)
+    hooks.pin("lineage", pinned)
 
 
 def describe(version: Version) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def pinned(ref: str) -> Version | None:
 
 def version_of(pin: dict[str, Any]) -> Version:
     """The :class:`Version` a recorded read (an entry of ``mlops.datasets``) describes."""
-    from .datasets.catalog import Version
+    from ..datasets.catalog import Version
 
     return Version(
         name=pin["name"],
@@ -109,7 +118,7 @@ def start(ws: Workspace, run_id: str) -> None:
 def _log(ws: Workspace, run_id: str, entries: list[tuple[dict[str, Any], Any]], ctx: str) -> None:
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
-    from .tracking import store
+    from . import store
 
     read = _read.setdefault(run_id, [])
     inputs = []
