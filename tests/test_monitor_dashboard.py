@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import SCREENSHOTS, chromium_page
-from helpers import fresh_traffic, send, shared_endpoint
+from helpers import fresh_traffic, send, shared_endpoint, wait_for
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
@@ -131,8 +131,8 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
         assert (answer.status, answer.getheader("Location")) == (302, "/login?next=%2F")
         connection.close()
         with chromium_page(1200, 1500) as page:
-            page.goto(page_of.url, timeout=120_000)  # Voilà runs the notebook first
-            page.wait_for_selector(".mlops-scorecard", timeout=120_000)
+            page.goto(page_of.url, timeout=120_000)  # a kernel had it ready when publish returned
+            page.wait_for_selector(".mlops-scorecard", timeout=30_000)
             page.wait_for_function(
                 "document.querySelectorAll('.vega-embed svg, .vega-embed canvas').length >= 3",
                 timeout=60_000,
@@ -145,6 +145,20 @@ def test_a_published_dashboard_renders_in_a_browser(endpoint, project):
             with pytest.raises(urllib.error.HTTPError) as busy:  # the one kernel is in use
                 urllib.request.urlopen(page_of.url, timeout=60)
             assert busy.value.code == 503 and b"already serves 1 open pages" in busy.value.read()
+
+            # The page closed, its kernel ends and a warm one takes its place: the stakeholder's
+            # next visit opens at once (the case took 15 s, a kernel started per visit).
+            # (Twice at most: the suite's other worker may be busy with the demo meanwhile.)
+            times = []
+            while len(times) < 2 and min(times, default=3) >= 3:
+                warmed = page_of.ready.stat().st_mtime
+                page.goto("about:blank")
+                wait_for(lambda: page_of.ready.stat().st_mtime > warmed, timeout=90)  # noqa: B023
+                started = time.perf_counter()
+                page.goto(page_of.url, timeout=30_000)
+                page.wait_for_selector(".mlops-scorecard", timeout=30_000)
+                times.append(time.perf_counter() - started)
+            assert min(times) < 3, f"the published page took {times} s to show the scorecard"
     finally:
         publish.stop(endpoint.name)
     with socket.socket() as probe:  # the port is free again for a server (as servers bind:

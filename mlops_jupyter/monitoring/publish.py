@@ -23,15 +23,22 @@ from ..workspace import Workspace, write_private
 
 PathLike = str | os.PathLike[str]
 MAX_KERNELS = 8
+READY_ENV = "MLOPS_JUPYTER_DASHBOARD_READY"
 
 
 def _config(token: str, max_kernels: int) -> dict[str, Any]:
-    """Voilà's configuration: the token, the kernel limit, idle kernels culled."""
+    """Voilà's configuration: the token, the kernel limit, idle kernels culled, and one kernel
+    kept warm with the dashboard already run in it (a visitor's page opens at once)."""
     return {
-        "Voila": {"token": token},
+        # Voilà's page ends its kernel on unload with a POST that carries no XSRF token, refused
+        # (voila-dashboards/voila#1458): closed pages kept their kernels until culled, and the
+        # kernel limit turned visitors away. Every request still needs the token.
+        "Voila": {"token": token, "tornado_settings": {"disable_check_xsrf": True}},
         "VoilaConfiguration": {
             "multi_kernel_manager_class": "mlops_jupyter.monitoring.voila_kernels."
-            "LimitedKernelManager"
+            "LimitedKernelManager",
+            "preheat_kernel": True,
+            "default_pool_size": 1,
         },
         "LimitedKernelManager": {
             "max_kernels": max_kernels,
@@ -52,6 +59,11 @@ class Dashboard:
 
     def __str__(self) -> str:
         return f"dashboard of {self.endpoint} at {self.url}"
+
+    @property
+    def ready(self) -> Path:
+        """Touched each time a kernel has the page ready (the warm one for the next visitor)."""
+        return self.notebook.with_suffix("") / "ready"
 
 
 def _folder(ws: Workspace) -> Path:
@@ -83,7 +95,8 @@ def publish(
     timeout: float = 120,
     max_kernels: int = MAX_KERNELS,
 ) -> Dashboard:
-    """Write the dashboard notebook of ``endpoint`` and serve it with Voilà; returns its URL.
+    """Write the dashboard notebook of ``endpoint`` and serve it with Voilà; returns its URL
+    once the first visitor's page is ready (Voilà keeps a kernel warm with it already run).
 
     The URL holds a token (Voilà refuses requests without it). Each page load runs a kernel:
     at most ``max_kernels`` at once, and one idle for 10 minutes is ended.
@@ -117,15 +130,25 @@ def publish(
         sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={chosen}",
         f"--Voila.ip={host}", "--strip_sources=True",
     ]  # fmt: skip
+    ready = work / "ready"  # touched by the notebook's last cell (see Dashboard.ready)
+    ready.unlink(missing_ok=True)
+    env = {**os.environ, READY_ENV: str(ready)}
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, cwd=work, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            command, cwd=work, stdout=log, stderr=log, start_new_session=True, env=env
+        )
     url = f"http://{host}:{chosen}/?token={token}"
     record = {"endpoint": endpoint, "url": url, "pid": proc.pid, "notebook": str(path),
               "log": str(log_path), "started": time.time()}  # fmt: skip
     record_path = folder / f"{endpoint}.json"
     write_private(record_path, json.dumps(record, indent=1))  # the URL holds the token
     try:
+        started = time.monotonic()
         wait_port(host, chosen, timeout, alive=lambda: proc.poll() is None)
+        while not ready.exists() and time.monotonic() - started < timeout:
+            if proc.poll() is not None:
+                raise MlopsError("voila exited")
+            time.sleep(0.1)
     except MlopsError:
         kill_group(proc.pid)
         record_path.unlink(missing_ok=True)
