@@ -93,3 +93,27 @@ def test_columns_the_current_data_lacks_are_named():
         monitoring.report(frame, frame, columns=["x", "y"])
     with pytest.raises(MlopsError, match="share no columns"):
         monitoring.report(frame, pd.DataFrame({"z": [1]}))
+
+
+def test_a_change_in_correlations_that_no_single_column_shows_is_caught():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=4000)
+    reference = pd.DataFrame({"x": x, "y": x + rng.normal(scale=0.3, size=4000)})
+    same = pd.DataFrame(
+        rng.multivariate_normal([0, 0], reference.cov(), size=800), columns=["x", "y"]
+    )
+    # the same margins, but x and y no longer move together
+    apart = pd.DataFrame({"x": rng.permutation(same["x"]), "y": rng.permutation(same["y"])})
+
+    per_column = monitoring.report(reference, apart)
+    assert not any(c.drifted for c in per_column.columns)  # each column alone looks the same
+    joint = monitoring.multivariate_drift(reference, apart)
+    assert joint.drifted and joint.error > joint.high and joint.components == 1
+    assert ", outside the reference's band " in joint.summary()
+    unchanged = monitoring.multivariate_drift(reference, same)
+    assert not unchanged.drifted and unchanged.low <= unchanged.error <= unchanged.high
+
+    with pytest.raises(MlopsError, match="at least two numeric columns"):
+        monitoring.multivariate_drift(reference[["x"]], apart[["x"]])
+    with pytest.raises(MlopsError, match="needs 300 reference rows and 30 current ones"):
+        monitoring.multivariate_drift(reference.head(100), apart)

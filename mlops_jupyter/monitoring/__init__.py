@@ -5,6 +5,8 @@ from .dashboard import dashboard, dashboard_windows
 from .labels import add as add_labels
 from .monitors import Check, Limits, Scorecard
 from .monitors import build as scorecard
+from .multivariate import MultivariateDrift
+from .multivariate import reconstruction_drift as multivariate_drift
 from .statistics import ColumnDrift, DriftReport, Thresholds, report
 from .trials import compare as compare_trial
 
@@ -12,6 +14,7 @@ __all__ = [
     "Check",
     "ColumnDrift",
     "Limits",
+    "MultivariateDrift",
     "Scorecard",
     "add_labels",
     "compare",
@@ -22,6 +25,7 @@ __all__ = [
     "DriftReport",
     "Thresholds",
     "drift",
+    "multivariate_drift",
     "reference_of",
     "report",
     "served_inputs",

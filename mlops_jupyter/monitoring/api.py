@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import MlopsError
 from . import windows
+from .multivariate import reconstruction_drift
 from .statistics import DriftReport, Thresholds, report
 
 PathLike = str | os.PathLike[str]
@@ -147,6 +148,10 @@ def compare(
     result = report(reference, current, shared, thresholds)
     result.reference = label
     result.skipped = [c for c in reference.columns if c not in set(current.columns)]
+    try:  # how the columns move together (two numeric columns and enough rows needed)
+        result.multivariate = reconstruction_drift(reference[shared], current[shared])
+    except MlopsError:
+        result.multivariate = None
     served = _outputs(table) if outputs else None
     if served is not None:
         expected = _predictions(endpoint, reference, project)

@@ -53,6 +53,7 @@ class DriftReport:
     reference: str = ""
     skipped: list[str] = field(default_factory=list)  # reference columns never served
     output: ColumnDrift | None = None  # served predictions against the model's on the reference
+    multivariate: Any = None  # a MultivariateDrift: the columns' joint change, when measured
 
     @property
     def share_drifted(self) -> float:
@@ -81,6 +82,8 @@ class DriftReport:
         )
         if self.output is not None:
             line += f"; predictions {'drifted' if self.output.drifted else 'did not drift'}"
+        if self.multivariate is not None and self.multivariate.drifted:
+            line += "; how the columns move together drifted (" + self.multivariate.summary() + ")"
         if self.skipped:
             line += f"; never served: {', '.join(self.skipped)}"
         return line

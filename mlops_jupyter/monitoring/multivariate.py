@@ -1,0 +1,86 @@
+"""Multivariate drift: a change in how columns move together, which no single column shows.
+
+The reference's numeric columns are standardized and compressed with PCA (the components that
+explain ``variance`` of it); the drift statistic is the mean reconstruction error of the rows, as
+NannyML's "data reconstruction with PCA" defines it. The reference is cut into ``chunks``; the
+current data drifts when its error leaves the band of the chunks' errors (mean ± 3 standard
+deviations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import MlopsError
+
+
+@dataclass(frozen=True)
+class MultivariateDrift:
+    error: float  # the current data's mean reconstruction error
+    low: float  # the band the reference's chunks set
+    high: float
+    reference_error: float
+    components: int
+    columns: list[str]
+
+    @property
+    def drifted(self) -> bool:
+        return not self.low <= self.error <= self.high
+
+    def summary(self) -> str:
+        where = "outside" if self.drifted else "within"
+        plural = "s" if self.components > 1 else ""
+        return (
+            f"reconstruction error {self.error:.3g} of {len(self.columns)} columns, {where} the "
+            f"reference's band {self.low:.3g}-{self.high:.3g} ({self.components} component{plural})"
+        )
+
+
+def reconstruction_drift(
+    reference: Any, current: Any, variance: float = 0.65, chunks: int = 10, min_rows: int = 30
+) -> MultivariateDrift:
+    """The multivariate drift of ``current`` against ``reference`` (DataFrames), over their
+    shared numeric columns (at least two)."""
+    from sklearn.decomposition import PCA
+
+    columns = [
+        c
+        for c in reference.columns
+        if c in current.columns
+        and reference[c].dtype.kind in "fiub"
+        and current[c].dtype.kind in "fiub"
+    ]
+    if len(columns) < 2:
+        raise MlopsError("multivariate drift needs at least two numeric columns in both samples")
+    if len(reference) < chunks * min_rows or len(current) < min_rows:
+        raise MlopsError(
+            f"multivariate drift needs {chunks * min_rows} reference rows and {min_rows} current "
+            f"ones; there are {len(reference)} and {len(current)}"
+        )
+    ref = reference[columns].to_numpy(dtype=float)
+    cur = current[columns].to_numpy(dtype=float)
+    mean = np.nanmean(ref, axis=0)
+    scale = np.nanstd(ref, axis=0)
+    scale[scale == 0] = 1.0
+    ref = np.where(np.isnan(ref), mean, ref)  # missing values: the reference's mean
+    cur = np.where(np.isnan(cur), mean, cur)
+    ref, cur = (ref - mean) / scale, (cur - mean) / scale
+    pca = PCA(n_components=variance, svd_solver="full").fit(ref)
+
+    def error(rows: np.ndarray) -> np.ndarray:
+        restored = pca.inverse_transform(pca.transform(rows))
+        return np.linalg.norm(rows - restored, axis=1)
+
+    per_chunk = np.array([error(part).mean() for part in np.array_split(ref, chunks)])
+    centre, spread = float(per_chunk.mean()), float(per_chunk.std())
+    return MultivariateDrift(
+        error=float(error(cur).mean()),
+        low=max(0.0, centre - 3 * spread),
+        high=centre + 3 * spread,
+        reference_error=centre,
+        components=int(pca.n_components_),
+        columns=columns,
+    )
