@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from mlops_jupyter import datasets, tracking
@@ -92,6 +94,7 @@ def test_validate_takes_mlflows_thresholds_and_a_dataframe(houses, project):
 MISTAKES = {
     "--gate rmse": "a gate needs held-out data: --data",
     "--gate rsme --data houses@v2": "gate 'rsme': write METRIC<=VALUE",
+    "--gate rmse<=1e. --data houses@v2": "gate 'rmse<=1e.': write METRIC<=VALUE",
     "--gate rmse>=2 --data houses@v2": "lower rmse is better; use the other sign",
     "--gate accuracy --data houses@v2": "the model predicts numbers, not classes",
     "--gate rmse --data houses@v9": "houses@v9 does not exist; houses has versions v1, v2",
@@ -110,3 +113,16 @@ def test_gate_mistakes_are_one_line(houses):
 def test_unknown_metrics_given_as_a_dict_are_named(houses):
     with pytest.raises(MlopsError, match="gate metric 'auc'"):
         tracking.validate("price/3", None, {"auc": object()}, datasets.load("houses@v2"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="rmsaeu2f1<=>+-%.e0123456789 _", max_size=16) | st.text(max_size=16))
+def test_any_gate_text_is_a_rule_or_one_line(spec):
+    from mlops_jupyter.tracking import gate
+
+    try:
+        metric, rule = gate.parse(spec)
+    except MlopsError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("gate ")
+    else:
+        assert metric in gate.METRICS and rule.greater_is_better == gate.METRICS[metric][0]

@@ -103,9 +103,11 @@ def _check_kind(endpoint: str, matched: Any) -> None:
     if numeric(labels) != numeric(predictions):
         label_kind = "numbers" if numeric(labels) else "text"
         answer_kind = "numbers" if numeric(predictions) else "text (or several values a row)"
+        example = predictions.iloc[0]
+        example = example.item() if isinstance(example, np.generic) else example
         raise MlopsError(
             f"the labels are {label_kind} but {endpoint} answers {answer_kind} "
-            f"(e.g. {predictions.iloc[0]!r}); give labels of the kind the model predicts"
+            f"(e.g. {example!r}); give labels of the kind the model predicts"
         )
 
 

@@ -80,24 +80,33 @@ def parse(spec: str) -> tuple[str, Threshold]:
     """``rmse<=2.5``, ``rmse+5%``, ``accuracy+0.01`` or ``rmse`` as (metric, Threshold)."""
     found = _TEXT.match(spec.strip().lower())
     if not found or found["metric"] not in METRICS:
-        known = ", ".join(sorted({m for m in METRICS if "_" not in m}))
-        raise MlopsError(
-            f"gate {spec!r}: write METRIC<=VALUE, METRIC>=VALUE, METRIC+CHANGE, METRIC+PERCENT% "
-            f"or METRIC alone (not worse than the champion), with METRIC one of {known}"
-        )
+        raise MlopsError(_usage(spec))
     metric = found["metric"]
     greater = METRICS[metric][0]
-    if found["cmp"]:
-        if (found["cmp"] == ">=") != greater:
-            better = "higher" if greater else "lower"
-            raise MlopsError(f"gate {spec!r}: {better} {metric} is better; use the other sign")
-        return metric, Threshold(threshold=float(found["threshold"]), greater_is_better=greater)
-    if found["change"]:
-        change = float(found["change"])
-        if found["percent"]:
-            return metric, Threshold(min_relative_change=change / 100, greater_is_better=greater)
-        return metric, Threshold(min_absolute_change=change, greater_is_better=greater)
+    try:
+        if found["cmp"]:
+            if (found["cmp"] == ">=") != greater:
+                better = "higher" if greater else "lower"
+                raise MlopsError(f"gate {spec!r}: {better} {metric} is better; use the other sign")
+            return metric, Threshold(threshold=float(found["threshold"]), greater_is_better=greater)
+        if found["change"]:
+            change = float(found["change"])
+            if found["percent"]:
+                return metric, Threshold(
+                    min_relative_change=change / 100, greater_is_better=greater
+                )
+            return metric, Threshold(min_absolute_change=change, greater_is_better=greater)
+    except ValueError:  # "rmse<=1e.": not a number
+        raise MlopsError(_usage(spec)) from None
     return metric, Threshold(greater_is_better=greater, not_worse=True)
+
+
+def _usage(spec: str) -> str:
+    known = ", ".join(sorted({m for m in METRICS if "_" not in m}))
+    return (
+        f"gate {spec!r}: write METRIC<=VALUE, METRIC>=VALUE, METRIC+CHANGE, METRIC+PERCENT% "
+        f"or METRIC alone (not worse than the champion), with METRIC one of {known}"
+    )
 
 
 def thresholds_of(given: Any) -> dict[str, Any]:
