@@ -188,10 +188,12 @@ def validate(
     from . import gate
 
     name = "the data given"
-    if isinstance(data, str):
-        from .. import datasets
+    if isinstance(data, str):  # read, not recorded: held-out data is no run's input
+        from ..datasets import api as datasets_api
+        from ..datasets import catalog
 
-        name, data = data, datasets.load(data, project=project)
+        version = catalog.resolve(Workspace.find(project), data)
+        name, data = data, datasets_api.load_version(version, project)
     return gate.validate(client(project), candidate, baseline, thresholds, data, target, name)
 
 
