@@ -14,33 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shared_endpoint
 from browser import SCREENSHOTS, chromium_page
-from helpers import fresh_traffic, send, shared_endpoint, wait_for
+from helpers import send, wait_for
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
 from mlops_jupyter.monitoring import publish
 from mlops_jupyter.serving import endpoints, resources
 
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One endpoint for the module's tests (``m@champion`` on ``features@v1``)."""
-    with shared_endpoint(tmp_path_factory, "dashboard") as served:
-        yield served
-
-
-@pytest.fixture
-def project(shared, monkeypatch):
-    """The shared endpoint's project, as the current directory."""
-    monkeypatch.chdir(shared[0])
-    return shared[0]
-
-
-@pytest.fixture
-def endpoint(shared, project):
-    """The shared endpoint, its log and labels emptied: this test's traffic only."""
-    return fresh_traffic(shared[1], project)
+# one started endpoint for this module's tests (see shared_endpoint)
+shared, project, endpoint = (
+    shared_endpoint.shared,
+    shared_endpoint.project,
+    shared_endpoint.endpoint,
+)
 
 
 def traffic(endpoint, requests: int = 10, shift: float = 0.8) -> None:

@@ -8,30 +8,18 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import fresh_traffic, send, shared_endpoint
+import shared_endpoint
+from helpers import send
 
 from mlops_jupyter import monitoring
 from mlops_jupyter.errors import MlopsError
 
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One endpoint for the module's tests (``m@champion`` on ``features@v1``)."""
-    with shared_endpoint(tmp_path_factory, "monitor") as served:
-        yield served
-
-
-@pytest.fixture
-def project(shared, monkeypatch):
-    """The shared endpoint's project, as the current directory."""
-    monkeypatch.chdir(shared[0])
-    return shared[0]
-
-
-@pytest.fixture
-def endpoint(shared, project):
-    """The shared endpoint, its log and labels emptied: this test's traffic only."""
-    return fresh_traffic(shared[1], project)
+# one started endpoint for this module's tests (see shared_endpoint)
+shared, project, endpoint = (
+    shared_endpoint.shared,
+    shared_endpoint.project,
+    shared_endpoint.endpoint,
+)
 
 
 def test_drift_of_served_inputs_against_the_training_version(endpoint):
