@@ -129,6 +129,23 @@ def _monitor(args: argparse.Namespace) -> int:
             raise MlopsError("give the labels: mlops-jupyter monitor labels NAME FILE")
         print(monitoring.add_labels(args.endpoint, args.file))
         return 0
+    if args.action == "watch":
+        from .monitoring import watch
+
+        every = watch.interval(args.every)
+        options = {
+            "retrain": args.retrain,
+            "data": args.data,
+            "gate": args.gate,
+            "gate_data": args.gate_data,
+            "target": args.target,
+            "webhook": args.webhook,
+        }
+        try:
+            watch.watch(args.endpoint, every, once=args.once, **options)
+        except KeyboardInterrupt:
+            print("stopped watching", args.endpoint)
+        return 0
     if args.action in ("publish", "unpublish"):
         from .monitoring import publish
 
@@ -242,10 +259,18 @@ def parser() -> argparse.ArgumentParser:
     mon = sub.add_parser(
         "monitor", help="an endpoint's scorecard (exit 1 on a failure), labels, its dashboard"
     )
-    mon.add_argument("action", choices=["check", "labels", "publish", "unpublish"])
+    mon.add_argument("action", choices=["check", "labels", "watch", "publish", "unpublish"])
     mon.add_argument("endpoint", help="endpoint name")
     mon.add_argument("file", nargs="?", help="labels: a CSV or Parquet file with id and label")
     mon.add_argument("--json", action="store_true", help="check: print JSON")
+    mon.add_argument("--every", default="1h", help="watch: how often (15m, 1h, 1d)")
+    mon.add_argument("--once", action="store_true", help="watch: one check, then exit (cron)")
+    mon.add_argument("--retrain", metavar="NOTEBOOK", help="watch: run it when the scorecard fails")
+    mon.add_argument("--data", metavar="DATASET", help="watch: add the labelled traffic to it")
+    mon.add_argument("--gate", action="append", help="watch: a promotion rule (rmse+5%%)")
+    mon.add_argument("--gate-data", metavar="REF", help="watch: held-out data for the gate")
+    mon.add_argument("--target", metavar="COLUMN", help="watch: the data's truth column")
+    mon.add_argument("--webhook", metavar="URL", help="watch: post status changes (Slack-style)")
     mon.set_defaults(func=_monitor)
 
     doc = sub.add_parser("doctor", help="check the set-up (a profile's), one line per part")

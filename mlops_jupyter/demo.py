@@ -22,6 +22,7 @@ DEMO_NOTEBOOKS = [
     "02-time-series-versions.ipynb",
     "03-drift-and-retrain.ipynb",
 ]
+HELPERS = ["retrain-weather.ipynb"]  # run by notebook 03's watch loop, not by the demo itself
 
 
 def run_notebook(source: Path, project: Path, progress: bool = True, timeout: int = 600) -> Any:
@@ -82,7 +83,7 @@ def make_project(folder: Path, notebooks: Path | None = None) -> Path:
         if subprocess.run(["git", "config", key], cwd=folder, capture_output=True).returncode:
             subprocess.run(["git", "config", key, value], cwd=folder, check=True)
     if notebooks is not None:
-        for name in DEMO_NOTEBOOKS:
+        for name in (*DEMO_NOTEBOOKS, *HELPERS):
             shutil.copy(notebooks / name, folder / name)
     return folder
 

@@ -57,6 +57,7 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
         retrain = outputs(project / "03-drift-and-retrain.ipynb")
         assert "scorecard of weather: FAIL" in retrain  # summer traffic, spring model
         assert re.search("scorecard of weather: (PASS|WARN)", retrain)  # retrained, promoted
+        assert "retrained on weather@v3" in retrain and "promoted weather/3" in retrain  # the loop
         windows = outputs(project / "02-time-series-versions.ipynb")
         assert "temps_1d@v1\r\ntemps_1d@v2\r\ntemps_1h@v1\r\ntemps_3h@v1" in windows
         assert "Data and pipelines are up to date" in windows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import numpy as np
@@ -194,3 +195,122 @@ def test_a_model_pinning_other_packages_is_named_on_load_and_by_monitor_1(projec
     check = monitors.dependencies({"uri": logged.model_uri})
     assert check.status == "fail"
     assert "scikit-learn 0.20.0 (serving: 1." in check.evidence
+
+
+def test_performance_is_estimated_before_labels_arrive(endpoint, shell):
+    from mlops_jupyter.monitoring import monitors
+
+    rng = np.random.default_rng(11)
+    reference = pd.DataFrame(rng.normal(size=(3000, 3)), columns=["a", "b", "c"])
+    reference["truth"] = (reference.a + rng.normal(scale=0.5, size=3000) > 0).astype(int)
+    truth = {}
+    for k in range(8):  # 8 batches of 50 rows, the later four near the model's boundary
+        rows = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"])
+        rows["a"] *= 1.0 if k < 4 else 0.15
+        send(endpoint.url, rows, request_id=f"batch-{k}")
+        noisy = (rows.a + rng.normal(scale=0.5, size=50) > 0).astype(int)
+        truth.update({f"batch-{k}#{j}": int(v) for j, v in enumerate(noisy)})
+
+    found = monitoring.estimate(endpoint.name, reference=reference, target="truth", chunk_size=200)
+    accuracy = found["accuracy"]
+    assert [(w.start, w.end, w.realized) for w in accuracy.windows] == [(0, 200, None),
+                                                                       (200, 400, None)]  # fmt: skip
+    usual, unsure = accuracy.windows
+    assert not usual.alert and unsure.alert and unsure.estimate < accuracy.lower
+    assert abs(accuracy.reference - usual.estimate) < 0.06
+    card = monitors.quality(None, {}, monitors.Limits(), lambda: accuracy)
+    assert card.status == "fail" and card.evidence.startswith("no labels yet: estimated accuracy")
+
+    # the labels of the first 200 rows arrive: realized beside estimated
+    labels = pd.DataFrame({"id": list(truth)[:200], "label": list(truth.values())[:200]})
+    assert monitoring.add_labels(endpoint.name, labels).matched == 200
+    shell.user_ns["reference"] = reference
+    frame = shell.run(f"%monitor estimate {endpoint.name} --rows 200 -t truth -r reference")
+    first = frame[frame.metric == "accuracy"].iloc[0]
+    assert abs(first.realized - first.estimate) < 0.08
+
+    with pytest.raises(MlopsError, match=r"truth column 'extra' \(features@v1\) holds 1.0, not"):
+        monitoring.estimate(endpoint.name)  # the training data has no truth column
+
+
+def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, capsys):
+    import http.server
+    import threading
+
+    from helpers import make_notebook, wait_for
+
+    from mlops_jupyter import cli, datasets, tracking
+    from mlops_jupyter.monitoring import watch
+
+    endpoint = shared_endpoint.fresh_traffic(shared[1], project)
+    posted = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    rng = np.random.default_rng(13)
+    seed = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    (project / "labelled.csv").write_text(
+        seed.assign(y=(seed.b > 0).astype(int)).to_csv(index=False)
+    )
+    datasets.add(project / "labelled.csv", name="labelled", project=project)
+    retrain = make_notebook(
+        project / "retrain.ipynb",
+        'dataset = "labelled@v1"',
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from mlops_jupyter import datasets, tracking\n"
+        "df = datasets.load(dataset)\n"
+        'model = LogisticRegression().fit(df[["a", "b", "c"]], df["y"])\n'
+        'tracking.log_model(model, input_example=df[["a", "b", "c"]].head(2))',
+    )
+    try:
+        # the world moved: a and b far from training, and the truth is now b > 0
+        labels = {}
+        for k in range(6):
+            rows = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"]) + [4, 4, 0]
+            rows["b"] -= 4 * (k % 2)  # half the rows on each side of b = 0
+            send(endpoint.url, rows, request_id=f"w-{k}")
+            labels.update({f"w-{k}#{j}": int(v > 0) for j, v in enumerate(rows.b)})
+        monitoring.add_labels(endpoint.name, pd.DataFrame(labels.items(), columns=["id", "label"]))
+
+        found = watch.step(endpoint.name, retrain, "labelled", ["accuracy+0.1"], webhook=hook)
+        assert found.status == "fail" and "2 data invariants" in found.failed, found
+        assert (found.dataset, found.candidate, found.promoted) == ("labelled@v2", "m/2", True), (
+            found
+        )
+        assert datasets.info("labelled@v2").rows == 300
+        assert "retrained on labelled@v2 (run m-retrain, m/2); gate passed" in str(found)
+        assert str(found).endswith("; promoted m/2")
+        run = tracking.get_run(found.run)
+        assert (
+            run.data.tags["mlops.watch"] == "m" and "labelled@v2" in run.data.tags["mlops.datasets"]
+        )
+        assert (
+            posted
+            and posted[-1]["text"].startswith("mlops-jupyter: ")
+            and posted[-1]["step"]["promoted"]
+        )
+        assert posted[-1]["scorecard"]["status"] == "fail"
+        served = lambda: json.loads(urllib.request.urlopen(endpoint.url + "/version").read())  # noqa: E731
+        wait_for(lambda: served()["version"] == "2", timeout=30)  # the endpoint follows
+
+        # cron's `watch --once` without a retrain: one line, recorded, nothing posted unchanged
+        assert cli.main(["monitor", "watch", "m", "--once"]) == 0
+        assert re.match(r"\d\d:\d\d m (PASS|WARN|FAIL)", capsys.readouterr().out)
+        assert [s.candidate for s in watch.history("m")] == ["m/2", None]
+        with pytest.raises(MlopsError, match="interval '1y': use a number and s, m, h or d"):
+            watch.interval("1y")
+        watch.post("http://127.0.0.1:9/hook", found, monitoring.Scorecard("m", []))  # nobody
+        assert "the webhook http://127.0.0.1:9/hook failed (" in capsys.readouterr().err
+    finally:
+        receiver.shutdown()
+        tracking.promote("m/1", "champion")  # the module's other tests serve version 1

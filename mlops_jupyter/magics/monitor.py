@@ -41,6 +41,30 @@ def _scorecard(args: Any) -> Any:
     return card.frame()
 
 
+@magic_arguments(name="monitor estimate")
+@argument("endpoint", help="endpoint name")
+@argument("--window", "-w", default="7d", help="1h, 1d, 7d, or N (the last N requests)")
+@argument("--rows", type=int, help="rows per window estimated (default: a tenth of the reference)")
+@argument("--reference", "-r", help="NAME@vN or a DataFrame variable, with the truth column")
+@argument("--target", "-t", help="the reference's truth column (default: the one not an input)")
+def _estimate(args: Any) -> Any:
+    """Performance without labels, per window: CBPE for classifiers, DLE for regressors,
+    beside the realized metric where labels arrived."""
+    import pandas as pd
+    from IPython import get_ipython
+
+    from .. import monitoring
+
+    shell = get_ipython()
+    reference = (shell.user_ns if shell is not None else {}).get(args.reference, args.reference)
+    found = monitoring.estimate(
+        args.endpoint, _window(args.window), reference, args.target, args.rows
+    )
+    for estimation in found.values():
+        print(estimation.summary())
+    return pd.concat([e.frame() for e in found.values()], ignore_index=True)
+
+
 @magic_arguments(name="monitor compare")
 @argument("endpoint", help="endpoint name")
 @argument("--window", "-w", default="1d", help="1h, 1d, 7d, or N (each variant's last N)")
@@ -106,6 +130,7 @@ SUBCOMMANDS = {
     "drift": _drift,
     "scorecard": _scorecard,
     "compare": _compare,
+    "estimate": _estimate,
     "labels": _labels,
     "dashboard": _dashboard,
     "publish": _publish,
@@ -118,6 +143,6 @@ class MonitorMagics(Magics):
     def monitor(self, line: str) -> Any:
         """Monitoring endpoints: ``%monitor SUBCOMMAND [--help]``.
 
-        drift, scorecard, compare, labels, dashboard, publish.
+        drift, scorecard, estimate, compare, labels, dashboard, publish.
         """
         return run_subcommand("monitor", SUBCOMMANDS, line, writes={"labels", "publish"})

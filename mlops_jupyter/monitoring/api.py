@@ -108,14 +108,16 @@ def drift(
     thresholds: Thresholds | None = None,
     project: PathLike | None = None,
     outputs: bool = True,
+    version: str | None = None,
 ) -> DriftReport:
     """Drift of an endpoint's served inputs in ``window`` against ``reference``, per column.
 
     Columns of the reference that the endpoint never saw are left out (and named in the
     report's ``skipped``). With ``outputs``, the served predictions are compared with the
-    model's predictions on the reference too (the report's ``output``).
+    model's predictions on the reference too (the report's ``output``). ``version``: only
+    what that model version answered.
     """
-    return compare(endpoint, window, reference, thresholds, project, outputs)[0]
+    return compare(endpoint, window, reference, thresholds, project, outputs, version)[0]
 
 
 def compare(
@@ -125,13 +127,14 @@ def compare(
     thresholds: Thresholds | None = None,
     project: PathLike | None = None,
     outputs: bool = True,
+    version: str | None = None,
 ) -> tuple[DriftReport, Any, Any]:
     """:func:`drift`, with the reference and the served inputs it compared (for charts)."""
     import pandas as pd
 
     from .. import datasets
 
-    table = answered(endpoint, window, project)
+    table = answered(endpoint, window, project, version)
     current = _inputs(table)
     if reference is None:
         reference, label = reference_of(endpoint, project)
@@ -171,10 +174,9 @@ _MODELS: dict[str, Any] = {}
 PREDICTED_ROWS = 200_000  # of the reference, sampled, when it is larger
 
 
-def _predictions(endpoint: str, reference: Any, project: PathLike | None) -> Any:
-    """What the served model predicts for the reference (None: it lacks the model's inputs)."""
+def _model_of(endpoint: str, project: PathLike | None) -> Any:
+    """The pyfunc the endpoint serves now (loaded once per process)."""
     import mlflow
-    import numpy as np
 
     from .. import tracking
     from ..serving import endpoints
@@ -184,6 +186,14 @@ def _predictions(endpoint: str, reference: Any, project: PathLike | None) -> Any
     model = _MODELS.get(record["uri"])
     if model is None:
         model = _MODELS[record["uri"]] = mlflow.pyfunc.load_model(record["uri"])
+    return model
+
+
+def _predictions(endpoint: str, reference: Any, project: PathLike | None) -> Any:
+    """What the served model predicts for the reference (None: it lacks the model's inputs)."""
+    import numpy as np
+
+    model = _model_of(endpoint, project)
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
     if columns and not set(columns) <= set(reference.columns):

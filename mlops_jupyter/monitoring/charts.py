@@ -229,3 +229,44 @@ def quality_over_time(joined: Any, run_metric: float | None = None) -> Any:
     return line.properties(
         title=f"{metric} of labelled rows (dashed: the run's)", width=420, height=140
     )
+
+
+def estimated(estimation: Any) -> Any:
+    """An estimated metric per window: the estimate and its band, the realized metric where
+    labels arrived, and the reference's alert limits (dashed)."""
+    import pandas as pd
+
+    from .estimation import NAMES
+
+    alt = vega.altair()
+    frame = estimation.frame()
+    frame["rows"] = frame["start"].astype(str) + "-" + frame["end"].astype(str)
+    name = NAMES.get(estimation.metric, estimation.metric)
+    x = alt.X("start:Q", title="row of the window")
+    band = alt.Chart(frame).mark_area(opacity=0.25).encode(x=x, y="low:Q", y2="high:Q")
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("estimate:Q", title=name, scale=alt.Scale(zero=False)),
+            tooltip=["rows", alt.Tooltip("estimate:Q", format=".4f"), "alert"],
+        )
+    )
+    chart = band + line
+    realized = frame.dropna(subset=["realized"])
+    if len(realized):
+        chart = chart + alt.Chart(realized).mark_point(color="black", shape="diamond").encode(
+            x=x, y="realized:Q", tooltip=["rows", alt.Tooltip("realized:Q", format=".4f")]
+        )
+    limits = [v for v in (estimation.lower, estimation.upper) if v is not None]
+    if limits:
+        chart = chart + alt.Chart(pd.DataFrame({"limit": limits})).mark_rule(
+            strokeDash=[4, 4], color="gray"
+        ).encode(y="limit:Q")
+    return chart.properties(
+        title=f"{name} estimated without labels (band: ± 3 sampling errors; diamonds: realized; "
+        "dashed: alert limits)",
+        width=420,
+        height=140,
+    )

@@ -54,7 +54,7 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
     from IPython.display import HTML
 
     from ..serving import endpoints, predlog, resources
-    from . import api, charts, labels, monitors
+    from . import api, charts, labels, monitors, performance, watch
 
     found = endpoints.get(endpoint, project)  # an unknown endpoint: one clear error
     record = endpoints.record_of(found)
@@ -66,6 +66,9 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
     ]
     card = monitors.build(endpoint, project=project, window=window)
     items.append(HTML(scorecard_html(card)))
+    retrained = [str(s) for s in watch.history(endpoint, project) if s.run][-3:]
+    if retrained:  # what the watch loop did last: retrained, gated, promoted
+        items.append(_note("retrained", " | ".join(retrained)))
     try:
         result, reference, current = api.compare(endpoint, window, project=project)
         items.append(HTML(f"<p>{html.escape(result.summary())}</p>"))
@@ -90,6 +93,11 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
         if quality is not None
         else _note("quality", "no labels yet: add them with %monitor labels")
     )
+    try:  # performance before (and beside) the labels
+        estimates = performance.estimate(endpoint, window, project=project)
+        items.append(charts.estimated(estimates.get("accuracy") or estimates["rmse"]))
+    except MlopsError as exc:
+        items.append(_note("estimated performance", str(exc)))
     return items
 
 

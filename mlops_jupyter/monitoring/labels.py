@@ -148,21 +148,11 @@ def row_answers(log: Any) -> Any:
     outputs = log["outputs"].combine_chunks()
     if not len(outputs) or not pa.types.is_list(outputs.type):
         return pd.DataFrame({"id": [], "prediction": [], "ts": []})
+    keys = row_keys(log)
     lengths = pc.list_value_length(outputs).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(outputs).to_numpy()
     starts = np.cumsum(lengths) - lengths
-    position = np.arange(len(parents)) - starts[parents]
     request_ids = log["id"].cast(pa.string())
-    keys = pc.binary_join_element_wise(  # REQUEST_ID#N
-        pc.take(request_ids, pa.array(parents)), pa.array(position).cast(pa.string()), "#"
-    ).to_numpy(zero_copy_only=False)
-    if "row_ids" in log.column_names:  # the endpoint's id column, where it had one
-        own = log["row_ids"].combine_chunks()
-        fits = pc.fill_null(pc.list_value_length(own), -1).to_numpy() == lengths
-        if fits.any():
-            keys[fits[parents]] = pc.list_flatten(own.filter(pa.array(fits))).to_numpy(
-                zero_copy_only=False
-            )
     values = pc.list_flatten(outputs).to_pandas()
     ts = log["ts"].to_numpy()
     frame = pd.DataFrame({"id": keys, "prediction": values, "ts": ts[parents]})
@@ -178,6 +168,51 @@ def row_answers(log: Any) -> Any:
         frame = pd.concat([frame, alone], ignore_index=True)
     frame = frame.sort_values("ts", kind="stable").drop_duplicates("id", keep="last")
     return frame.reset_index(drop=True)
+
+
+def row_keys(log: Any) -> Any:
+    """The id of each row a log's requests answered, in order (a numpy array of text): the
+    endpoint's id column where it had one, else ``REQUEST_ID#N``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    outputs = log["outputs"].combine_chunks()
+    lengths = pc.list_value_length(outputs).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(outputs).to_numpy()
+    position = np.arange(len(parents)) - (np.cumsum(lengths) - lengths)[parents]
+    keys = pc.binary_join_element_wise(  # REQUEST_ID#N
+        pc.take(log["id"].cast(pa.string()), pa.array(parents)),
+        pa.array(position).cast(pa.string()),
+        "#",
+    ).to_numpy(zero_copy_only=False)
+    if "row_ids" in log.column_names:  # the endpoint's id column, where it had one
+        own = log["row_ids"].combine_chunks()
+        fits = pc.fill_null(pc.list_value_length(own), -1).to_numpy() == lengths
+        if fits.any():
+            keys[fits[parents]] = pc.list_flatten(own.filter(pa.array(fits))).to_numpy(
+                zero_copy_only=False
+            )
+    return keys
+
+
+def per_row(log: Any, labels: Any) -> Any:
+    """The label of each row a log's requests answered, in order (None where none arrived):
+    ``labels`` is a DataFrame of id and label, ids as the module says."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    known = dict(zip(labels["id"].astype(str), labels["label"], strict=True))
+    outputs = log["outputs"].combine_chunks()
+    parents = pc.list_parent_indices(outputs).to_numpy()
+    single = (pc.list_value_length(outputs).to_numpy(zero_copy_only=False) == 1)[parents]
+    bare = log["id"].cast(pa.string()).to_numpy(zero_copy_only=False)[parents]
+    return np.array(
+        [known.get(key, known.get(alone) if one else None)
+         for key, alone, one in zip(row_keys(log), bare, single, strict=True)],
+        dtype=object,
+    )  # fmt: skip
 
 
 def stored(endpoint: str, project: PathLike | None = None) -> Any:

@@ -1,7 +1,8 @@
 """The ML Test Score's seven monitors for an endpoint, each pass / warn / fail with its evidence.
 
-1 dependencies, 2 data invariants, 3 training/serving skew, 4 staleness, 5 numerical stability,
-6 ops (latency, errors, throughput), 7 prediction quality (labels joined by request id).
+1 dependencies, 2 data invariants (and drift), 3 training/serving skew, 4 staleness, 5 numerical
+stability, 6 ops (latency, errors, throughput), 7 prediction quality (labels joined by request id;
+estimated while they are missing).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Limits:
     latency_regression: float = 1.5  # p95 against the window before
     memory_growth: float = 1.5  # resident memory now against its first samples
     quality_drop: float = 0.1  # relative, against the run's own metric
+    dataset_drift: float = 0.5  # the share of drifted columns that is dataset drift (warn)
 
 
 @dataclass
@@ -127,6 +129,26 @@ def invariants(current: Any, profile: dict[str, Any], limits: Limits) -> Check:
         status,
         "; ".join(findings) or f"{len(current.columns)} columns within what training saw",
     )
+
+
+def with_drift(check: Check, report: Any, limits: Limits) -> Check:
+    """Monitor 2 with the distributions too (the ML Test Score's Data 1): dataset drift is a
+    warning, and a failure when the predictions drifted with it."""
+    drifted = [c.column for c in report.columns if c.drifted]
+    tested = [c for c in report.columns if c.method != "too few rows"]
+    if not tested:
+        return check
+    text = f"{len(drifted)} of {len(tested)} columns drifted against {report.reference}"
+    if drifted:
+        text += f" ({', '.join(drifted[:5])}{', ...' if len(drifted) > 5 else ''})"
+    status = "pass"
+    if report.share_drifted >= limits.dataset_drift:
+        text = "dataset drift: " + text
+        status = "warn"
+        if report.output is not None and report.output.drifted:
+            text += "; the predictions drifted too"
+            status = "fail"
+    return Check(check.monitor, _worst(check.status, status), f"{check.evidence}; {text}")
 
 
 def stability(current: Any, outputs: list[Any]) -> Check:
@@ -236,11 +258,19 @@ def ops(log: Any, window_s: float, limits: Limits, samples: Any = None) -> Check
     return Check(name, _worst(status, used_status), f"{text}; {used}")
 
 
-def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check:
-    """Accuracy (classes) or RMSE (numbers) on labelled rows, against the run's own metric."""
+def quality(
+    joined: Any, run_metrics: dict[str, float], limits: Limits, estimated: Any = None
+) -> Check:
+    """Accuracy (classes) or RMSE (numbers) on labelled rows, against the run's own metric;
+    without labels, the ``estimated`` one (a function giving an Estimation) against the
+    limits of the reference."""
     name = "7 prediction quality"
     if joined is None or not len(joined):
-        return Check(name, "warn", "no labels yet: add them with %monitor labels")
+        return (
+            estimated_quality(estimated)
+            if estimated
+            else Check(name, "warn", "no labels yet: add them with %monitor labels")
+        )
     metric, value = quality_metric(joined["label"], joined["prediction"])
     reference = run_metrics.get(metric)
     if metric == "rmse":
@@ -252,6 +282,29 @@ def quality(joined: Any, run_metrics: dict[str, float], limits: Limits) -> Check
     if reference is not None:
         text += f" (the run logged {reference:.4g})"
     return Check(name, "fail" if worse else "pass", text)
+
+
+def estimated_quality(estimated: Any) -> Check:
+    """Pass, or warn when the estimate's band reaches past the reference's limit, or fail when
+    the estimate itself does (in the worse direction only)."""
+    from .estimation import LOWER_IS_BETTER
+
+    name = "7 prediction quality"
+    try:
+        estimation = estimated()
+    except MlopsError as e:
+        return Check(name, "warn", f"no labels yet: add them with %monitor labels ({e})")
+    last = estimation.windows[-1]
+    if estimation.metric in LOWER_IS_BETTER:
+        limit, value, edge = estimation.upper, last.estimate, last.high
+        worse = limit is not None and value > limit
+        near = limit is not None and edge > limit
+    else:
+        limit, value, edge = estimation.lower, last.estimate, last.low
+        worse = limit is not None and value < limit
+        near = limit is not None and edge < limit
+    status = "fail" if worse else "warn" if near else "pass"
+    return Check(name, status, f"no labels yet: {estimation.summary()}")
 
 
 def quality_metric(labels: Any, predictions: Any) -> tuple[str, float]:
@@ -283,7 +336,8 @@ def build(
     from ..serving import endpoints, predlog, resources
     from ..tracking.lineage import read_by_run, version_of
     from ..workspace import Workspace
-    from . import api, labels
+    from . import api, labels, performance
+    from .statistics import Thresholds
 
     limits = limits or Limits()
     ws = Workspace.find(project)
@@ -307,7 +361,13 @@ def build(
             Check("2 data invariants", "warn", "the model's run recorded no training data")
         )
     else:
-        checks.append(invariants(current, catalog.profile_of(ws, version_of(read[0])), limits))
+        check = invariants(current, catalog.profile_of(ws, version_of(read[0])), limits)
+        try:
+            report = api.drift(endpoint, "1d", project=project, version=version,
+                               thresholds=Thresholds(share=limits.dataset_drift))  # fmt: skip
+        except MlopsError:
+            report = None  # too little traffic, or no column shared: the invariants still say
+        checks.append(with_drift(check, report, limits) if report is not None else check)
     checks.append(skew(endpoint, record, read, project))
     created = None
     if record["version"] != "run":
@@ -318,8 +378,18 @@ def build(
                   else Check("5 numerical stability", "warn", "no traffic yet"))  # fmt: skip
     samples = resources.read(Path(record["log_dir"]), time.time() - 86400)
     checks.append(ops(log, 86400.0, limits, samples))
+
+    def estimated() -> Any:
+        found = performance.estimate(endpoint, "1d", project=project, version=version)
+        return found.get("accuracy") or found["rmse"]
+
     checks.append(
-        quality(labels.joined(endpoint, project, version), run.data.metrics if run else {}, limits)
+        quality(
+            labels.joined(endpoint, project, version),
+            run.data.metrics if run else {},
+            limits,
+            estimated,
+        )
     )
     return Scorecard(endpoint, checks)
 

@@ -222,6 +222,10 @@ def log_model(model: Any, input_example: Any = None, name: str = "model", **kwar
             f"no MLflow flavor picked for a {type(model).__name__}; log it with "
             "mlflow.<flavor>.log_model (e.g. mlflow.xgboost.log_model)"
         )
+    if mlflow.active_run() is None and os.environ.get("MLFLOW_RUN_ID"):
+        # a notebook run's kernel: log into its run, as mlflow.log_metric would (MLflow 3 logs
+        # a model with no run at all otherwise, which no one can register from the run)
+        mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"])
     kwargs.setdefault("pip_requirements", flavor.get_default_pip_requirements())
     if module == "sklearn" and "serialization_format" not in kwargs:
         kwargs.setdefault("skops_trusted_types", _sklearn_types(model))

@@ -1,0 +1,443 @@
+"""Performance before the labels arrive: NannyML's two methods, on arrays.
+
+**CBPE** (classifiers, two classes): the model's scores are calibrated on the reference with
+isotonic regression (when cross-validation shows it lowers the calibration error, as NannyML
+decides), then each window's expected confusion matrix gives its accuracy, F1 and ROC AUC.
+**DLE** (regressors): a gradient-boosted model of the reference's per-row errors (squared for
+RMSE, absolute for MAE) from the inputs and the prediction; a window's estimate is the mean of
+its rows' predicted errors.
+
+Every window carries a band (the estimate ± 3 sampling errors) and the alert limits: the
+realized metric of the reference's own windows of the same size, mean ± 3 standard deviations.
+A window alerts when its estimate leaves those limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import MlopsError
+
+SPREAD = 3  # standard deviations of the reference's windows; sampling errors of the band
+LOWER_IS_BETTER = {"rmse", "mae"}
+NAMES = {"roc_auc": "ROC AUC", "f1": "F1", "accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE"}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # row positions in the data estimated: [start, end)
+    end: int
+    estimate: float
+    low: float  # the band of the estimate (± 3 sampling errors)
+    high: float
+    alert: bool
+    realized: float | None = None  # once labels are known
+
+
+@dataclass
+class Estimation:
+    """One metric estimated per window, with the limits the reference sets."""
+
+    method: str  # "CBPE" or "DLE"
+    metric: str
+    reference: float  # the metric realized on the whole reference
+    lower: float | None  # alert limits
+    upper: float | None
+    windows: list[Window] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> int:
+        return sum(w.alert for w in self.windows)
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        rows = [vars(w) | {"metric": self.metric, "method": self.method} for w in self.windows]
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """The last window in one line: ``estimated RMSE 3.1 (2.9-3.3) ...``."""
+        last = self.windows[-1]
+        name = NAMES.get(self.metric, self.metric)
+        text = (
+            f"estimated {name} {last.estimate:.4g} ({last.low:.4g}-{last.high:.4g}) on "
+            f"{last.end - last.start:,} unlabelled rows; the reference's {self.reference:.4g}, "
+            f"limits {_limits(self.lower, self.upper)}"
+        )
+        if last.realized is not None:
+            text += f"; realized {last.realized:.4g}"
+        return text
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _limits(lower: float | None, upper: float | None) -> str:
+    low = "-inf" if lower is None else f"{lower:.4g}"
+    return f"{low}-{'inf' if upper is None else f'{upper:.4g}'}"
+
+
+def chunks(rows: int, size: int) -> list[tuple[int, int]]:
+    """[start, end) of consecutive windows of ``size`` rows (the last one may be shorter)."""
+    if size < 1:
+        raise MlopsError(f"a window needs at least one row, not {size}")
+    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
+
+
+def _band(values: np.ndarray, bounds: tuple[float, float]) -> tuple[float | None, float | None]:
+    """mean ± 3 standard deviations of the reference windows' metric, within its bounds (no
+    limits when no window could compute it, as with one class in each)."""
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None, None
+    centre, spread = float(values.mean()), float(values.std())
+    low, high = centre - SPREAD * spread, centre + SPREAD * spread
+    return max(low, bounds[0]), min(high, bounds[1])  # not beyond what the metric can reach
+
+
+def _outside(value: float, limits: tuple[float | None, float | None]) -> bool:
+    lower, upper = limits
+    return bool((lower is not None and value < lower) or (upper is not None and value > upper))
+
+
+class CBPE:
+    """Confidence-based performance estimation for a classifier of two classes.
+
+    >>> cbpe = CBPE(chunk_size=5000).fit(reference_scores, reference_labels)
+    >>> cbpe.estimate(scores)["roc_auc"].summary()
+    """
+
+    METRICS = ("roc_auc", "f1", "accuracy")
+
+    def __init__(
+        self,
+        metrics: tuple[str, ...] = METRICS,
+        chunk_size: int = 5000,
+        threshold: float = 0.5,
+    ):
+        unknown = [m for m in metrics if m not in self.METRICS]
+        if unknown:
+            raise MlopsError(f"CBPE estimates {', '.join(self.METRICS)}; not {', '.join(unknown)}")
+        self.metrics, self.chunk_size, self.threshold = metrics, chunk_size, threshold
+        self.calibrator: Any = None
+        self.limits: dict[str, tuple[float | None, float | None]] = {}
+        self.reference: dict[str, float] = {}
+        self._errors: dict[str, tuple[float, float]] = {}
+
+    def fit(self, scores: Any, labels: Any, predicted: Any = None) -> CBPE:
+        """Learn from the reference: ``scores`` (the positive class's probability), ``labels``
+        (0/1 or two classes, the larger one positive) and ``predicted`` (by default, scores at
+        or above the threshold)."""
+        scores = np.asarray(scores, dtype=float)
+        y = _binary(labels)
+        if len(scores) != len(y):
+            raise MlopsError(f"{len(scores)} scores but {len(y)} labels in the reference")
+        predicted = self._predicted(scores, predicted)
+        if _needs_calibration(scores, y):
+            self.calibrator = Isotonic().fit(scores, y)
+        parts = chunks(len(y), self.chunk_size)
+        for metric in self.metrics:
+            realized = np.array([_realized(metric, y[a:b], scores[a:b], predicted[a:b])
+                                 for a, b in parts])  # fmt: skip
+            self.limits[metric] = _band(realized, (0.0, 1.0))
+            self.reference[metric] = _realized(metric, y, scores, predicted)
+        self._errors = _sampling_components(y, scores, predicted)
+        return self
+
+    def estimate(
+        self, scores: Any, predicted: Any = None, labels: Any = None
+    ) -> dict[str, Estimation]:
+        """Each metric per window of ``chunk_size`` rows (and realized where ``labels`` are
+        given: None for a row not labelled yet)."""
+        if not self.limits:
+            raise MlopsError("fit the estimator on a reference before estimating")
+        scores = np.asarray(scores, dtype=float)
+        if np.isnan(scores).any():
+            raise MlopsError("the scores to estimate from hold missing values")
+        predicted = self._predicted(scores, predicted)
+        calibrated = self.calibrator.predict(scores) if self.calibrator is not None else scores
+        result = {m: Estimation("CBPE", m, self.reference[m], *self.limits[m])
+                  for m in self.metrics}  # fmt: skip
+        for a, b in chunks(len(scores), self.chunk_size):
+            for metric in self.metrics:
+                value = _expected(metric, calibrated[a:b], scores[a:b], predicted[a:b])
+                error = _sampling_error(metric, self._errors, b - a)
+                result[metric].windows.append(
+                    Window(a, b, value, max(0.0, value - SPREAD * error),
+                           min(1.0, value + SPREAD * error), _outside(value, self.limits[metric]),
+                           _realized_part(metric, labels, scores, predicted, a, b))
+                )  # fmt: skip
+        return result
+
+    def _predicted(self, scores: np.ndarray, predicted: Any) -> np.ndarray:
+        if predicted is None:
+            return (scores >= self.threshold).astype(int)
+        return _binary(predicted, what="predictions")
+
+
+def _binary(values: Any, what: str = "labels") -> np.ndarray:
+    """0/1 from two classes (the larger one is 1); one line if there are more."""
+    values = np.asarray(values)
+    classes = np.unique(values[~_missing(values)])
+    if len(classes) > 2:
+        shown = ", ".join(map(str, classes[:5]))
+        raise MlopsError(
+            f"performance is estimated for two classes; the {what} hold {len(classes)} ({shown}...)"
+        )
+    if _missing(values).any():
+        raise MlopsError(f"the reference's {what} hold missing values; drop those rows first")
+    if set(classes.tolist()) <= {0, 1}:
+        return values.astype(int)
+    return (values == classes[-1]).astype(int)
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values))
+
+
+class Isotonic:
+    """Isotonic regression of 0/1 outcomes on scores (PAVA, scipy's), as scikit-learn's
+    ``IsotonicRegression(out_of_bounds="clip")`` fits and predicts it."""
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> Isotonic:
+        from scipy.optimize import isotonic_regression
+
+        self.x, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+        means = np.bincount(inverse, weights=y) / counts  # tied scores: their mean outcome
+        fitted = isotonic_regression(means, weights=counts).x
+        keep = np.ones(len(fitted), bool)  # the ends of each flat run are all interp needs
+        keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+        self.x, self.y = self.x[keep], fitted[keep]
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        return np.interp(scores, self.x, self.y)  # beyond the ends: the ends' values
+
+
+def _needs_calibration(scores: np.ndarray, y: np.ndarray, bins: int = 10) -> bool:
+    """NannyML's test: does isotonic calibration lower the expected calibration error on ten
+    held-out tenths of the reference (stratified)?"""
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2 or _roc_auc(y, scores) > 0.999:
+        return False  # one class (or one row of it), or scores that rank perfectly
+    rng = np.random.default_rng(42)
+    members = [np.flatnonzero(y == c) for c in (0, 1)]
+    truth, raw, calibrated = [], [], []
+    for _ in range(10):
+        test = np.concatenate([rng.choice(m, max(1, round(0.1 * len(m))), replace=False)
+                               for m in members])  # fmt: skip
+        train = np.ones(len(y), bool)
+        train[test] = False
+        model = Isotonic().fit(scores[train], y[train])
+        truth.append(y[test])
+        raw.append(scores[test])
+        calibrated.append(model.predict(scores[test]))
+    y_all = np.concatenate(truth)
+    return _ece(y_all, np.concatenate(raw), bins) > _ece(y_all, np.concatenate(calibrated), bins)
+
+
+def _ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
+    """Expected calibration error over bins of equal counts."""
+    order = np.argsort(p)
+    y, p = y[order], p[order]
+    if len(p) <= 2 * bins:
+        bins = len(p) // 2
+    width = len(p) // bins
+    edges = list(range(0, len(p) + 1, width))
+    edges[-1] = len(p)
+    return float(sum((b - a) / len(p) * abs(p[a:b].mean() - y[a:b].mean())
+                     for a, b in zip(edges[:-1], edges[1:], strict=True)))  # fmt: skip
+
+
+def _expected(metric: str, p: np.ndarray, raw: np.ndarray, predicted: np.ndarray) -> float:
+    """The metric's expected value when each row is positive with probability ``p``."""
+    if metric == "accuracy":
+        return float(np.mean(np.where(predicted == 1, p, 1 - p)))
+    if metric == "f1":
+        tp = float(np.sum(p[predicted == 1]))
+        fp = float(np.sum(1 - p[predicted == 1]))
+        fn = float(np.sum(p[predicted == 0]))
+        denominator = tp + 0.5 * (fp + fn)
+        return tp / denominator if denominator else 0.0
+    order = np.argsort(raw)[::-1]  # roc_auc: expected true and false positives down the ranking
+    expected_tp: np.ndarray = np.cumsum(p[order])
+    expected_fp = 1 + np.arange(len(p)) - expected_tp
+    tps = np.asarray(np.round(np.r_[0, expected_tp], 5))
+    fps = np.asarray(np.round(np.r_[0, expected_fp], 5))
+    if tps[-1] == 0 or fps[-1] == 0:
+        return float("nan")
+    return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+
+
+def _realized(metric: str, y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> float:
+    if metric == "accuracy":
+        return float(np.mean(y == predicted))
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    if metric == "f1":
+        tp = np.sum((y == 1) & (predicted == 1))
+        wrong = np.sum(y != predicted)
+        return float(2 * tp / (2 * tp + wrong)) if tp + wrong else 0.0
+    return _roc_auc(y, scores)
+
+
+def _roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """The area under the ROC curve: the Mann-Whitney U of the scores' ranks (ties averaged)."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # 1-based, ties share the mean
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if not positives or not negatives:
+        return float("nan")
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def _realized_part(metric: str, labels: Any, scores: Any, predicted: Any, a: int, b: int) -> Any:
+    """The metric on a window's labelled rows (None without any)."""
+    if labels is None:
+        return None
+    part = np.asarray(labels)[a:b]
+    known = ~_missing(part)
+    if not known.any():
+        return None
+    y = _binary(part[known])
+    return _realized(metric, y, scores[a:b][known], predicted[a:b][known])
+
+
+def _sampling_components(y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict:
+    """What each metric's sampling error scales from (NannyML's components)."""
+    components = {"accuracy": (float(np.std(y == predicted)), 1.0)}
+    relevant = (y == 1) | (predicted == 1)  # true positives, false positives, false negatives
+    if relevant.any():
+        tp = (y == 1) & (predicted == 1)
+        correction = relevant.sum() / (0.5 * (relevant.sum() - tp.sum()) + tp.sum())
+        per_row = np.where(tp[relevant], 1.0, 0.0) * correction
+        components["f1"] = (float(np.std(per_row)), float(relevant.mean()))
+    y_flip, s_flip = (1 - y, 1 - scores) if y.mean() > 0.5 else (y, scores)
+    order = np.argsort(s_flip, kind="stable")
+    ranks = np.unique(np.arange(len(y)) * y_flip[order])[1:]
+    positives = int(y_flip.sum())
+    if 0 < positives < len(y) and len(ranks):
+        per_positive = (ranks - np.arange(len(ranks))) / (len(y) - positives)
+        components["roc_auc"] = (float(np.std(per_positive)), positives / len(y))
+    return components
+
+
+def _sampling_error(metric: str, components: dict, rows: int) -> float:
+    if metric not in components:
+        return float("nan")
+    spread, fraction = components[metric]
+    return float(spread / np.sqrt(rows * fraction)) if fraction else float("nan")
+
+
+class DLE:
+    """Direct loss estimation for a regressor.
+
+    >>> dle = DLE(chunk_size=5000).fit(reference_inputs, reference_predictions, reference_labels)
+    >>> dle.estimate(inputs, predictions)["rmse"].summary()
+    """
+
+    METRICS = ("rmse", "mae")
+
+    def __init__(self, metrics: tuple[str, ...] = METRICS, chunk_size: int = 5000):
+        unknown = [m for m in metrics if m not in self.METRICS]
+        if unknown:
+            raise MlopsError(f"DLE estimates {', '.join(self.METRICS)}; not {', '.join(unknown)}")
+        self.metrics, self.chunk_size = metrics, chunk_size
+        self.models: dict[str, Any] = {}
+        self.limits: dict[str, tuple[float | None, float | None]] = {}
+        self.reference: dict[str, float] = {}
+        self._errors: dict[str, tuple[float, float]] = {}
+        self._categories: dict[str, Any] = {}
+
+    def fit(self, inputs: Any, predictions: Any, labels: Any) -> DLE:
+        """Learn the reference's per-row errors from its ``inputs`` (a DataFrame) and the
+        model's ``predictions`` of them, against ``labels``."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        y = _numbers(labels, "labels")
+        pred = _numbers(predictions, "predictions")
+        if not len(y) == len(pred) == len(inputs):
+            raise MlopsError(
+                f"the reference has {len(inputs)} rows, {len(pred)} predictions, {len(y)} labels"
+            )
+        self._categories = {c: inputs[c].astype("category").cat.categories for c in inputs.columns
+                            if inputs[c].dtype.kind not in "fiub"}  # fmt: skip
+        features = self._features(inputs, pred)
+        parts = chunks(len(y), self.chunk_size)
+        for metric in self.metrics:
+            per_row = (y - pred) ** 2 if metric == "rmse" else np.abs(y - pred)
+            # LightGBM's defaults, which NannyML uses (up to 100 trees of 31 leaves, rate 0.1),
+            # stopped when a tenth held out stops improving: per-row errors are noisy
+            self.models[metric] = HistGradientBoostingRegressor(
+                max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+                early_stopping=True, random_state=0, categorical_features="from_dtype",
+            ).fit(features, per_row)  # fmt: skip
+            realized = np.array([_regression(metric, y[a:b], pred[a:b]) for a, b in parts])
+            self.limits[metric] = _band(realized, (0.0, float("inf")))
+            self.reference[metric] = _regression(metric, y, pred)
+            square = (y - pred) ** 2
+            self._errors[metric] = (
+                (float(np.std(square)), float(np.mean(square))) if metric == "rmse"
+                else (float(np.std(np.abs(y - pred))), 0.0)
+            )  # fmt: skip
+        return self
+
+    def estimate(self, inputs: Any, predictions: Any, labels: Any = None) -> dict[str, Estimation]:
+        """Each metric per window of ``chunk_size`` rows (and realized where ``labels`` are
+        given: NaN or None for a row not labelled yet)."""
+        if not self.models:
+            raise MlopsError("fit the estimator on a reference before estimating")
+        pred = _numbers(predictions, "predictions")
+        features = self._features(inputs, pred)
+        truth = None if labels is None else np.asarray(labels, dtype=float)
+        result = {m: Estimation("DLE", m, self.reference[m], *self.limits[m]) for m in self.metrics}
+        for metric in self.metrics:
+            per_row = np.maximum(0.0, self.models[metric].predict(features))
+            for a, b in chunks(len(pred), self.chunk_size):
+                mean = float(per_row[a:b].mean())
+                value = float(np.sqrt(mean)) if metric == "rmse" else mean
+                spread, square_mean = self._errors[metric]
+                error = float(np.sqrt(spread**2 / (4 * (b - a) * square_mean)) if metric == "rmse"
+                              else spread / np.sqrt(b - a))  # fmt: skip
+                realized = None
+                if truth is not None and (~np.isnan(truth[a:b])).any():
+                    known = ~np.isnan(truth[a:b])
+                    realized = _regression(metric, truth[a:b][known], pred[a:b][known])
+                result[metric].windows.append(
+                    Window(a, b, value, max(0.0, value - SPREAD * error), value + SPREAD * error,
+                           _outside(value, self.limits[metric]), realized)
+                )  # fmt: skip
+        return result
+
+    def _features(self, inputs: Any, pred: np.ndarray) -> Any:
+        """The inputs, string columns as categories of the reference, and the prediction."""
+        import pandas as pd
+
+        frame = pd.DataFrame(inputs).copy()
+        for column, categories in self._categories.items():
+            if column not in frame:
+                raise MlopsError(f"the rows to estimate lack the column {column!r}")
+            known = frame[column].where(frame[column].isin(categories))  # unseen: missing
+            frame[column] = pd.Categorical(known, categories=categories)
+        frame["__prediction__"] = pred
+        return frame
+
+
+def _numbers(values: Any, what: str) -> np.ndarray:
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise MlopsError(f"DLE estimates regressors: the {what} must be numbers") from None
+    return numbers
+
+
+def _regression(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
+    if metric == "rmse":
+        return float(np.sqrt(np.mean((y - pred) ** 2)))
+    return float(np.mean(np.abs(y - pred)))

@@ -1,0 +1,149 @@
+"""How well an endpoint's model does on its traffic: estimated before labels arrive (CBPE for a
+classifier of two classes, DLE for a regressor; see estimation.py), realized where they have.
+
+The reference is the data the served model's run trained on (its lineage), or a dataset version
+or DataFrame given: held-out data gives honest limits, the training data optimistic ones. It
+needs the truth column (``target``: by default the one column the model does not take).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import MlopsError
+from .estimation import CBPE, DLE, Estimation
+
+PathLike = str | os.PathLike[str]
+WINDOWS = 10  # the reference is cut into at least this many windows for the limits
+MIN_ROWS = 30
+_FITTED: dict[tuple[Any, ...], Any] = {}  # one fitted estimator per model and reference
+
+
+def estimate(
+    endpoint: str,
+    window: str | int | tuple[float, float] | None = "7d",
+    reference: Any = None,
+    target: str | None = None,
+    chunk_size: int | None = None,
+    project: PathLike | None = None,
+    version: str | None = None,
+) -> dict[str, Estimation]:
+    """Each metric of the served model estimated per window of ``chunk_size`` rows of what
+    ``endpoint`` answered in ``window``, realized too where labels arrived.
+
+    ``chunk_size`` defaults to a tenth of the reference, or all the traffic if that is less.
+    ``version``: only what that model version answered.
+    """
+    import numpy as np
+
+    from . import api
+    from .labels import per_row, stored
+
+    table = api.answered(endpoint, window, project, version)
+    current = api._inputs(table)
+    served = api._outputs(table)
+    if served is None:
+        raise MlopsError(f"{endpoint} answers several values per row: no metric to estimate")
+    model, columns = _model(endpoint, project)
+    if reference is None:
+        reference, label = api.reference_of(endpoint, project)
+    elif isinstance(reference, str):
+        from .. import datasets
+
+        label, reference = reference, datasets.load(reference, project=project)
+    else:
+        label = "the DataFrame given"
+    target = _target(reference, columns, target, label)
+    if len(reference) < WINDOWS * MIN_ROWS:
+        raise MlopsError(
+            f"the reference ({label}) has {len(reference)} rows; estimating needs "
+            f"{WINDOWS * MIN_ROWS} to set its limits"
+        )
+    size = chunk_size or max(MIN_ROWS, min(len(reference) // WINDOWS, len(current)))
+    missing = [c for c in columns if c not in current.columns]
+    if missing:
+        raise MlopsError(f"{endpoint}'s log lacks the model's column(s) {', '.join(missing)}")
+    truth = stored(endpoint, project)
+    labels = None if truth is None else per_row(table, truth)
+    given = label == "the DataFrame given"  # a DataFrame may change: fitted again each time
+    key = (_model_key(endpoint, project), label, target, size)
+    estimator = None if given else _FITTED.get(key)
+    raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
+    proba = getattr(raw, "predict_proba", None)
+    classes = list(getattr(raw, "classes_", []))
+    if proba is not None and len(classes) == 2:
+        positive = classes[1]
+        _classes_of(reference[target], classes, label)
+        if estimator is None:
+            scores = proba(reference[columns])[:, 1]
+            estimator = CBPE(chunk_size=size).fit(scores, reference[target] == positive)
+            _FITTED[key] = None if given else estimator
+        scores = proba(current[columns])[:, 1]
+        hits = None if labels is None else _positive(labels, positive)
+        return estimator.estimate(scores, (served == positive).to_numpy().astype(int), hits)
+    if proba is not None:
+        raise MlopsError(
+            f"{endpoint}'s classifier has {len(classes)} classes; performance is estimated for "
+            "two (add labels to see realized accuracy)"
+        )
+    if served.dtype.kind not in "fiu":
+        raise MlopsError(
+            f"{endpoint}'s model gives no class probabilities: its performance cannot be estimated"
+        )
+    if estimator is None:
+        predictions = np.asarray(model.predict(reference[columns]), dtype=float).ravel()
+        estimator = DLE(chunk_size=size).fit(reference[columns], predictions, reference[target])
+        _FITTED[key] = None if given else estimator
+    numbers = None if labels is None else np.array([np.nan if v is None else v for v in labels],
+                                                   dtype=float)  # fmt: skip
+    return estimator.estimate(current[columns], served.to_numpy(dtype=float), numbers)
+
+
+def _positive(labels: Any, positive: Any) -> Any:
+    import numpy as np
+
+    return np.array([None if v is None else int(v == positive) for v in labels], dtype=object)
+
+
+def _classes_of(truth: Any, classes: list[Any], label: str) -> None:
+    """One line unless the truth column holds both of the model's classes and nothing else."""
+    values = set(truth.dropna().unique().tolist())
+    if not values <= set(classes) or len(values) < 2:
+        shown = ", ".join(map(str, sorted(values, key=str)[:5]))
+        raise MlopsError(
+            f"the reference's truth column {truth.name!r} ({label}) holds {shown}, not both of "
+            f"the model's classes {classes[0]} and {classes[1]}: name it with target=COLUMN"
+        )
+
+
+def _model(endpoint: str, project: PathLike | None) -> tuple[Any, list[str]]:
+    """The served pyfunc and its input columns."""
+    from .api import _model_of
+
+    model = _model_of(endpoint, project)
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        raise MlopsError(f"{endpoint}'s model has no named input columns: log it with a signature")
+    return model, list(schema.input_names())
+
+
+def _model_key(endpoint: str, project: PathLike | None) -> str:
+    from ..serving import endpoints
+
+    return str(endpoints.record_of(endpoints.get(endpoint, project))["uri"])
+
+
+def _target(reference: Any, columns: list[str], target: str | None, label: str) -> str:
+    """The truth column: ``target``, or the one column of the reference the model does not take."""
+    if target is not None:
+        if target not in reference.columns:
+            raise MlopsError(f"no column {target!r} in the reference ({label})")
+        return target
+    left = [c for c in reference.columns if c not in set(columns)]
+    if len(left) != 1:
+        raise MlopsError(
+            f"name the reference's truth column: target=COLUMN (the reference {label} has "
+            f"{', '.join(map(str, left)) or 'no column'} beside the model's inputs)"
+        )
+    return str(left[0])

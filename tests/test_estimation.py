@@ -1,0 +1,108 @@
+"""Performance estimated before labels arrive: CBPE for a classifier, DLE for a regressor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlops_jupyter.errors import MlopsError
+from mlops_jupyter.monitoring import CBPE, DLE
+
+
+def scored(rng, rows: int, spread: float = 1.0):
+    """Rows of a classifier whose scores are over-confident: its truth is a softer logistic."""
+    x = rng.normal(scale=spread, size=rows)
+    truth = rng.random(rows) < 1 / (1 + np.exp(-1.5 * x))
+    scores = 1 / (1 + np.exp(-4 * x))
+    return scores, truth.astype(int)
+
+
+def test_cbpe_follows_accuracy_into_traffic_the_model_is_unsure_of():
+    rng = np.random.default_rng(1)
+    scores, labels = scored(rng, 20_000)
+    cbpe = CBPE(chunk_size=2_000).fit(scores, np.where(labels == 1, "yes", "no"))
+    assert cbpe.calibrator is not None  # over-confident scores get calibrated
+    usual, usual_labels = scored(rng, 4_000)
+    unsure, unsure_labels = scored(rng, 4_000, spread=0.3)  # near the boundary: a harder month
+    found = cbpe.estimate(
+        np.r_[usual, unsure], labels=np.r_[usual_labels, unsure_labels].astype(object)
+    )
+    accuracy = found["accuracy"]
+    assert [w.end - w.start for w in accuracy.windows] == [2_000] * 4
+    assert [w.alert for w in accuracy.windows] == [False, False, True, True]
+    for window in accuracy.windows:  # the estimate is where the labels later put it
+        assert abs(window.estimate - window.realized) < 0.04
+        assert window.low <= window.estimate <= window.high
+    assert accuracy.windows[3].estimate < accuracy.lower < accuracy.reference
+    assert {"roc_auc", "f1"} <= set(found) and found["roc_auc"].alerts >= 1
+    assert accuracy.summary().startswith("estimated accuracy 0.")
+    assert "on 2,000 unlabelled rows; the reference's 0." in accuracy.summary()
+    frame = accuracy.frame()
+    assert list(frame.columns[:6]) == ["start", "end", "estimate", "low", "high", "alert"]
+    from mlops_jupyter.monitoring import charts
+
+    spec = charts.estimated(
+        accuracy
+    ).to_dict()  # the dashboard's chart: band, line, realized, limits
+    assert len(spec["layer"]) == 4 and spec["title"].startswith("accuracy estimated without labels")
+
+
+def test_dle_estimates_rmse_of_a_model_with_a_text_column():
+    rng = np.random.default_rng(2)
+
+    def rows(n: int, shift: float):
+        x = pd.DataFrame({"size": rng.normal(shift, 1, n), "city": rng.choice(["ams", "rio"], n)})
+        noise = np.where(x.city == "rio", 2.0, 0.5) * (0.5 + np.abs(x["size"]))
+        prediction = 3 * x["size"].to_numpy()
+        return x, prediction, prediction + rng.normal(size=n) * noise
+
+    x, prediction, truth = rows(8_000, 0.0)
+    dle = DLE(chunk_size=1_000).fit(x, prediction, truth)
+    later, later_prediction, later_truth = rows(2_000, 1.2)  # where the model errs more
+    found = dle.estimate(later, later_prediction, np.r_[later_truth[:1_000], [np.nan] * 1_000])
+    rmse = found["rmse"]
+    assert all(w.alert for w in rmse.windows) and rmse.windows[0].estimate > rmse.upper
+    assert abs(rmse.windows[0].estimate - rmse.windows[0].realized) < 0.25 * rmse.reference
+    assert rmse.windows[1].realized is None  # its labels have not arrived
+    assert found["mae"].windows[0].estimate < rmse.windows[0].estimate
+    unseen = later.assign(city="lima")  # a category the reference never had
+    assert np.isfinite(dle.estimate(unseen, later_prediction)["rmse"].windows[0].estimate)
+
+
+def test_estimation_mistakes_get_one_line():
+    with pytest.raises(MlopsError, match="two classes; the labels hold 3 "):
+        CBPE().fit([0.1, 0.5, 0.9], ["a", "b", "c"])
+    with pytest.raises(MlopsError, match="fit the estimator on a reference before estimating"):
+        CBPE().estimate([0.2])
+    with pytest.raises(MlopsError, match="CBPE estimates roc_auc, f1, accuracy; not rmse"):
+        CBPE(metrics=("rmse",))
+    with pytest.raises(MlopsError, match="the predictions must be numbers"):
+        DLE().fit(pd.DataFrame({"a": [1, 2]}), ["x", "y"], [1.0, 2.0])
+    with pytest.raises(MlopsError, match="the reference has 2 rows, 2 predictions, 1 labels"):
+        DLE().fit(pd.DataFrame({"a": [1, 2]}), [1.0, 2.0], [1.0])
+    dle = DLE(chunk_size=50).fit(
+        pd.DataFrame({"a": np.arange(200.0), "b": ["x", "y"] * 100}),
+        np.arange(200.0),
+        np.arange(200.0) + 1,
+    )
+    with pytest.raises(MlopsError, match="lack the column 'b'"):
+        dle.estimate(pd.DataFrame({"a": [1.0]}), [1.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.floats(0, 1), min_size=40, max_size=200),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_cbpe_estimates_stay_metrics_whatever_the_scores(scores, seed):
+    scores = np.array(scores)
+    labels = np.random.default_rng(seed).random(len(scores)) < scores
+    labels[:2] = [True, False]  # both classes, as a reference needs
+    found = CBPE(chunk_size=20).fit(scores, labels).estimate(scores[::-1])
+    for estimation in found.values():
+        for window in estimation.windows:
+            assert np.isnan(window.estimate) or 0 <= window.low <= window.estimate <= 1
+            assert np.isnan(window.estimate) or window.estimate <= window.high <= 1
