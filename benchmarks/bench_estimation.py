@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench_estimation.py [--rows 1000000]
 
 A classifier (CBPE: ROC AUC, F1, accuracy) and a regressor (DLE: RMSE, MAE), each with a
-labelled reference of 100,000 rows and 1,000,000 unlabelled predictions in windows of 50,000,
-the later half of them drifted (the model gets worse there). Each side runs in its own process
-on the same Parquet files and reports its time (from the start of the process, and after
-imports: reading, fitting, estimating), peak memory and its estimate and alert per window.
+labelled reference of 100,000 rows and 1,000,000 unlabelled predictions, in windows of 10,000
+(ten in the reference set the alert limits), the later half drifted (the model is worse there).
+Each side runs in its own process on the same Parquet files and reports its time (from the
+start of the process, and after imports: reading, fitting, estimating), peak memory and its
+estimate and alert per window.
 NannyML 0.13 is too heavy to be a dependency (FLAML, LightGBM, plotly, kaleido, a telemetry
 client): it lives in its own environment, made on first use in benchmarks/.work/nannyml-venv.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 WORK = Path(__file__).parent / ".work" / "estimation"
 NANNYML = Path(__file__).parent / ".work" / "nannyml-venv"
 REFERENCE_ROWS = 100_000
-CHUNK = 50_000
+CHUNK = 10_000
 FEATURES = [f"x{i}" for i in range(5)]
 
 OURS = """
