@@ -229,8 +229,10 @@ def test_performance_is_estimated_before_labels_arrive(endpoint, shell):
     first = frame[frame.metric == "accuracy"].iloc[0]
     assert abs(first.realized - first.estimate) < 0.08
 
-    with pytest.raises(MlopsError, match=r"truth column 'extra' \(features@v1\) holds 1.0, not"):
-        monitoring.estimate(endpoint.name)  # the training data has no truth column
+    with pytest.raises(MlopsError, match=r"truth column: target=COLUMN \(the reference features"):
+        monitoring.estimate(endpoint.name)  # the training data has no truth column (extra: 1.0)
+    with pytest.raises(MlopsError, match=r"column 'extra' \(the DataFrame given\) holds 1.0, not"):
+        monitoring.estimate(endpoint.name, reference=reference.assign(extra=1.0), target="extra")
 
 
 def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, capsys):

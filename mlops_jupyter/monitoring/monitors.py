@@ -363,7 +363,7 @@ def build(
     else:
         check = invariants(current, catalog.profile_of(ws, version_of(read[0])), limits)
         try:
-            report = api.drift(endpoint, "1d", project=project, version=version,
+            report = api.drift(endpoint, window, project=project, version=version,
                                thresholds=Thresholds(share=limits.dataset_drift))  # fmt: skip
         except MlopsError:
             report = None  # too little traffic, or no column shared: the invariants still say
@@ -380,7 +380,7 @@ def build(
     checks.append(ops(log, 86400.0, limits, samples))
 
     def estimated() -> Any:
-        found = performance.estimate(endpoint, "1d", project=project, version=version)
+        found = performance.estimate(endpoint, window, project=project, version=version)
         return found.get("accuracy") or found["rmse"]
 
     checks.append(

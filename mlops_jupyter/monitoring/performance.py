@@ -54,10 +54,30 @@ def estimate(
         label, reference = reference, datasets.load(reference, project=project)
     else:
         label = "the DataFrame given"
-    target = _target(reference, columns, target, label)
+    raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
+    proba = getattr(raw, "predict_proba", None)
+    classes = list(getattr(raw, "classes_", []))
+    if proba is not None and len(classes) != 2:
+        raise MlopsError(
+            f"{endpoint}'s classifier has {len(classes)} classes; performance is estimated for "
+            "two (add labels to see realized accuracy)"
+        )
+    if proba is None and served.dtype.kind not in "fiu":
+        raise MlopsError(
+            f"{endpoint}'s model gives no class probabilities: its performance cannot be estimated"
+        )
+
+    def fits(values: Any) -> bool:  # could this column be the truth the model predicts?
+        if proba is not None:
+            found = set(values.dropna().unique().tolist())
+            return len(found) == 2 and found <= set(classes)
+        return values.dtype.kind in "fiu"
+
+    target = _target(reference, columns, target, label, fits)
+    reference = reference.dropna(subset=[target])  # a row without its truth teaches nothing
     if len(reference) < WINDOWS * MIN_ROWS:
         raise MlopsError(
-            f"the reference ({label}) has {len(reference)} rows; estimating needs "
+            f"the reference ({label}) has {len(reference)} rows with a truth; estimating needs "
             f"{WINDOWS * MIN_ROWS} to set its limits"
         )
     size = chunk_size or max(MIN_ROWS, min(len(reference) // WINDOWS, len(current)))
@@ -69,10 +89,7 @@ def estimate(
     given = label == "the DataFrame given"  # a DataFrame may change: fitted again each time
     key = (_model_key(endpoint, project), label, target, size)
     estimator = None if given else _FITTED.get(key)
-    raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
-    proba = getattr(raw, "predict_proba", None)
-    classes = list(getattr(raw, "classes_", []))
-    if proba is not None and len(classes) == 2:
+    if proba is not None:
         positive = classes[1]
         _classes_of(reference[target], classes, label)
         if estimator is None:
@@ -82,15 +99,6 @@ def estimate(
         scores = proba(current[columns])[:, 1]
         hits = None if labels is None else _positive(labels, positive)
         return estimator.estimate(scores, (served == positive).to_numpy().astype(int), hits)
-    if proba is not None:
-        raise MlopsError(
-            f"{endpoint}'s classifier has {len(classes)} classes; performance is estimated for "
-            "two (add labels to see realized accuracy)"
-        )
-    if served.dtype.kind not in "fiu":
-        raise MlopsError(
-            f"{endpoint}'s model gives no class probabilities: its performance cannot be estimated"
-        )
     if estimator is None:
         predictions = np.asarray(model.predict(reference[columns]), dtype=float).ravel()
         estimator = DLE(chunk_size=size).fit(reference[columns], predictions, reference[target])
@@ -134,16 +142,18 @@ def _model_key(endpoint: str, project: PathLike | None) -> str:
     return str(endpoints.record_of(endpoints.get(endpoint, project))["uri"])
 
 
-def _target(reference: Any, columns: list[str], target: str | None, label: str) -> str:
-    """The truth column: ``target``, or the one column of the reference the model does not take."""
+def _target(reference: Any, columns: list[str], target: str | None, label: str, fits: Any) -> str:
+    """The truth column: ``target``, or the one column of the reference that the model does not
+    take and that holds what it predicts (numbers, or its classes)."""
     if target is not None:
         if target not in reference.columns:
             raise MlopsError(f"no column {target!r} in the reference ({label})")
         return target
     left = [c for c in reference.columns if c not in set(columns)]
-    if len(left) != 1:
+    likely = [c for c in left if fits(reference[c])]
+    if len(likely) != 1:
         raise MlopsError(
             f"name the reference's truth column: target=COLUMN (the reference {label} has "
             f"{', '.join(map(str, left)) or 'no column'} beside the model's inputs)"
         )
-    return str(left[0])
+    return str(likely[0])

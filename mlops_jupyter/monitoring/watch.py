@@ -186,12 +186,15 @@ def labelled_version(
         return None
     ws = Workspace.find(project)
     latest = catalog.resolve(ws, data)
-    columns = list(datasets_api.load_version(latest, project).columns)
+    existing = datasets_api.load_version(latest, project)
+    columns = list(existing.columns)
     missing = [c for c in rows.columns if c not in columns]
     if missing:
         raise MlopsError(f"{data} has no column {', '.join(missing)} that {endpoint} is served")
-    if target is None:
-        left = [c for c in columns if c not in set(rows.columns)]
+    if target is None:  # the one other column of the labels' kind (numbers, or not)
+        numeric = pd.api.types.is_numeric_dtype(pd.Series(list(labels[known])))
+        left = [c for c in columns if c not in set(rows.columns)
+                and pd.api.types.is_numeric_dtype(existing[c]) == numeric]  # fmt: skip
         if len(left) != 1:
             raise MlopsError(
                 f"name the truth column of {data} with --target (beside {endpoint}'s inputs it "
@@ -253,9 +256,15 @@ def interval(text: str) -> float:
 
 
 def watch(endpoint: str, every: float, once: bool = False, **options: Any) -> None:
-    """:func:`step` now and every ``every`` seconds (once with ``once``), a line per step."""
+    """:func:`step` now and every ``every`` seconds (once with ``once``), a line per step. A
+    step that fails (the endpoint restarting, say) is one line on stderr; the loop goes on."""
     while True:
-        print(step(endpoint, **options), flush=True)
+        try:
+            print(step(endpoint, **options), flush=True)
+        except MlopsError as e:
+            if once:
+                raise
+            print(f"{time.strftime('%H:%M')} {endpoint}: {e}", file=sys.stderr, flush=True)
         if once:
             return
         time.sleep(every)
