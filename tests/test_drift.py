@@ -117,3 +117,15 @@ def test_a_change_in_correlations_that_no_single_column_shows_is_caught():
         monitoring.multivariate_drift(reference[["x"]], apart[["x"]])
     with pytest.raises(MlopsError, match="needs 300 reference rows and 30 current ones"):
         monitoring.multivariate_drift(reference.head(100), apart)
+
+
+def test_a_large_report_runs_its_columns_on_every_core_with_the_same_verdicts():
+    rng = np.random.default_rng(4)
+    rows = 60_000  # 120,000 in all: the columns go to threads
+    reference = pd.DataFrame({"x": rng.normal(size=rows), "y": rng.normal(size=rows),
+                              "city": rng.choice(["ams", "rio"], rows), "n": rng.integers(0, 9, rows)})  # fmt: skip
+    current = reference.assign(x=reference.x + 0.3, city=rng.choice(["ams", "rio", "lima"], rows))
+    together = drift.report(reference, current)
+    alone = [drift.report(reference[[c]], current[[c]]).columns[0] for c in reference.columns]
+    assert together.columns == alone  # the same columns, in order, with the same figures
+    assert [c.column for c in together.columns if c.drifted] == ["x", "city"]
