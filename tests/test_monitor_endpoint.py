@@ -233,6 +233,9 @@ def test_performance_is_estimated_before_labels_arrive(endpoint, shell):
         monitoring.estimate(endpoint.name)  # the training data has no truth column (extra: 1.0)
     with pytest.raises(MlopsError, match=r"column 'extra' \(the DataFrame given\) holds 1.0, not"):
         monitoring.estimate(endpoint.name, reference=reference.assign(extra=1.0), target="extra")
+    holes = reference.assign(a=reference.a.where(reference.index % 7 > 0))  # a NaN in every 7th
+    with pytest.raises(MlopsError, match=r"m's model could not score the DataFrame given to "):
+        monitoring.estimate(endpoint.name, reference=holes, target="truth")
 
 
 def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, capsys):

@@ -294,6 +294,9 @@ def estimated_quality(estimated: Any) -> Check:
         estimation = estimated()
     except MlopsError as e:
         return Check(name, "warn", f"no labels yet: add them with %monitor labels ({e})")
+    except Exception as e:  # noqa: BLE001 - an estimate that breaks must not break the scorecard
+        first = (str(e).strip().splitlines() or [""])[0]
+        return Check(name, "warn", f"no labels yet; no estimate ({type(e).__name__}: {first})")
     last = estimation.windows[-1]
     if estimation.metric in LOWER_IS_BETTER:
         limit, value, edge = estimation.upper, last.estimate, last.high

@@ -93,19 +93,33 @@ def estimate(
         positive = classes[1]
         _classes_of(reference[target], classes, label)
         if estimator is None:
-            scores = proba(reference[columns])[:, 1]
+            scores = _scored(lambda: proba(reference[columns])[:, 1], endpoint, label)
             estimator = CBPE(chunk_size=size).fit(scores, reference[target] == positive)
             _FITTED[key] = None if given else estimator
-        scores = proba(current[columns])[:, 1]
+        scores = _scored(lambda: proba(current[columns])[:, 1], endpoint, "its traffic")
         hits = None if labels is None else _positive(labels, positive)
         return estimator.estimate(scores, (served == positive).to_numpy().astype(int), hits)
     if estimator is None:
-        predictions = np.asarray(model.predict(reference[columns]), dtype=float).ravel()
+        predictions = _scored(lambda: model.predict(reference[columns]), endpoint, label)
+        predictions = np.asarray(predictions, dtype=float).ravel()
         estimator = DLE(chunk_size=size).fit(reference[columns], predictions, reference[target])
         _FITTED[key] = None if given else estimator
     numbers = None if labels is None else np.array([np.nan if v is None else v for v in labels],
                                                    dtype=float)  # fmt: skip
     return estimator.estimate(current[columns], served.to_numpy(dtype=float), numbers)
+
+
+def _scored(predict: Any, endpoint: str, rows: str) -> Any:
+    """What the model says of ``rows``; one line if it cannot (missing values, say)."""
+    try:
+        return predict()
+    except MlopsError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's model: whatever it raises, one line
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise MlopsError(
+            f"{endpoint}'s model could not score {rows} to estimate ({type(e).__name__}: {first})"
+        ) from None
 
 
 def _positive(labels: Any, positive: Any) -> Any:
