@@ -106,3 +106,19 @@ def test_cbpe_estimates_stay_metrics_whatever_the_scores(scores, seed):
         for window in estimation.windows:
             assert np.isnan(window.estimate) or 0 <= window.low <= window.estimate <= 1
             assert np.isnan(window.estimate) or window.estimate <= window.high <= 1
+
+
+@pytest.mark.parametrize(
+    ("metric", "estimate", "status"),
+    [("rmse", 2.1, "pass"), ("rmse", 2.3, "warn"), ("rmse", 2.6, "fail"), ("rmse", 1.2, "pass"),
+     ("accuracy", 0.9, "pass"), ("accuracy", 0.74, "warn"), ("accuracy", 0.69, "fail")],
+)  # fmt: skip
+def test_monitor_7_judges_an_estimate_in_the_worse_direction_only(metric, estimate, status):
+    from mlops_jupyter.monitoring import monitors
+    from mlops_jupyter.monitoring.estimation import Estimation, Window
+
+    limits = (1.5, 2.5, 2.0) if metric == "rmse" else (0.7, 0.9, 0.8)
+    window = Window(0, 500, estimate, estimate - 0.05, estimate + 0.05, False)
+    estimation = Estimation("DLE", metric, limits[2], limits[0], limits[1], [window])
+    check = monitors.quality(None, {}, monitors.Limits(), lambda: estimation)
+    assert check.status == status and check.evidence.startswith("no labels yet: estimated ")

@@ -285,8 +285,8 @@ def quality(
 
 
 def estimated_quality(estimated: Any) -> Check:
-    """Pass, or warn when the estimate's band reaches past the reference's limit, or fail when
-    the estimate itself does (in the worse direction only)."""
+    """Fail when the estimate leaves the reference's limit in the worse direction (NannyML's
+    alert), warn when it is more than halfway there from the reference's own value, else pass."""
     from .estimation import LOWER_IS_BETTER
 
     name = "7 prediction quality"
@@ -297,16 +297,14 @@ def estimated_quality(estimated: Any) -> Check:
     except Exception as e:  # noqa: BLE001 - an estimate that breaks must not break the scorecard
         first = (str(e).strip().splitlines() or [""])[0]
         return Check(name, "warn", f"no labels yet; no estimate ({type(e).__name__}: {first})")
-    last = estimation.windows[-1]
-    if estimation.metric in LOWER_IS_BETTER:
-        limit, value, edge = estimation.upper, last.estimate, last.high
-        worse = limit is not None and value > limit
-        near = limit is not None and edge > limit
-    else:
-        limit, value, edge = estimation.lower, last.estimate, last.low
-        worse = limit is not None and value < limit
-        near = limit is not None and edge < limit
-    status = "fail" if worse else "warn" if near else "pass"
+    value, centre = estimation.windows[-1].estimate, estimation.reference
+    sign = 1.0 if estimation.metric in LOWER_IS_BETTER else -1.0  # worse is up for errors
+    limit = estimation.upper if sign > 0 else estimation.lower
+    status = "pass"
+    if limit is not None and sign * (value - limit) > 0:
+        status = "fail"
+    elif limit is not None and sign * (value - (centre + limit) / 2) > 0:
+        status = "warn"
     return Check(name, status, f"no labels yet: {estimation.summary()}")
 
 
