@@ -26,10 +26,22 @@ def _run(args: argparse.Namespace) -> int:
     from .tracking import notebooks
 
     params = _params(args.param)
+    if args.search:
+        from .tracking import search
+
+        if not args.space or not args.metric:
+            raise MlopsError("a search needs --space NAME=LOW:HIGH (repeatable) and --metric NAME")
+        found = search.search(
+            args.notebook, search.parse_space(args.space), args.trials, args.metric,
+            minimize=not args.maximize, sampler=args.search, parameters=params,
+            experiment=args.experiment, jobs=args.jobs or 1, seed=args.seed,
+        )  # fmt: skip
+        print(found)
+        return 0 if found.best_value is not None else 1
     if args.sweep:
         grid = notebooks.parse_sweep(args.sweep)
         results = notebooks.sweep(
-            args.notebook, grid, params, experiment=args.experiment, jobs=args.jobs
+            args.notebook, grid, params, experiment=args.experiment, jobs=args.jobs or 2
         )
         for result in results:
             print(result)
@@ -214,7 +226,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--sweep", action="append", metavar="KEY=a,b,c", help="run a grid (repeatable)"
     )
-    run.add_argument("-j", "--jobs", type=int, default=2, help="parallel workers of a sweep")
+    run.add_argument("-j", "--jobs", type=int, help="parallel workers of a sweep (2) or search (1)")
+    run.add_argument("--search", choices=["tpe", "random"], help="search with Optuna instead")
+    run.add_argument("--space", action="append", metavar="KEY=LOW:HIGH[:log]|a,b",
+                     help="a dimension of the search (repeatable)")  # fmt: skip
+    run.add_argument("--trials", type=int, default=30, help="trials of a search (30)")
+    run.add_argument("--metric", help="the logged metric a search optimizes")
+    run.add_argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the result as one JSON line")
     run.add_argument("--parent", help=argparse.SUPPRESS)  # a sweep's parent run

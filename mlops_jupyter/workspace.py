@@ -58,6 +58,13 @@ class Settings:
         default="sqlite:///.mlops/mlflow.db",
         metadata={"help": "MLflow store (MLFLOW_TRACKING_URI overrides it too)."},
     )
+    optuna_storage: str = field(
+        default="sqlite:///.mlops/optuna.db",
+        metadata={
+            "help": "Database of the searches' Optuna studies (a team's: postgresql://...); "
+            "not MLflow's own, as both keep an alembic version table."
+        },
+    )
     mlflow_artifacts: str = field(
         default=".mlops/mlartifacts",
         metadata={"help": "Where the embedded MLflow store keeps artifacts."},

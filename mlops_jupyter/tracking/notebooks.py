@@ -238,11 +238,16 @@ def _combo_name(nb_path: Path, combo: Mapping[str, Any]) -> str:
 
 
 def _start_worker(
-    nb_path: Path, combo: Mapping[str, Any], experiment: str | None, parent: str, root: Path
+    nb_path: Path,
+    combo: Mapping[str, Any],
+    experiment: str | None,
+    parent: str,
+    root: Path,
+    name: str | None = None,
 ) -> subprocess.Popen[str]:
     """One execution in its own process (and session: a terminal's ^C reaches only us)."""
     command = [sys.executable, "-m", "mlops_jupyter.cli", "run", str(nb_path), "--json", "-q"]
-    command += ["--parent", parent, "--name", _combo_name(nb_path, combo)]
+    command += ["--parent", parent, "--name", name or _combo_name(nb_path, combo)]
     for key, value in combo.items():
         command += ["-p", key, json.dumps(value) if not isinstance(value, str) else value]
     if experiment:

@@ -1,0 +1,237 @@
+"""Searches, not only grids: Optuna picks each trial's parameters from the results so far.
+
+``search(notebook, space, trials=30, metric="rmse")`` runs the notebook once per trial (papermill,
+in worker processes as a sweep does), each trial one MLflow run under a parent run; the metric
+the notebook logged is told to the study. Studies are kept in the ``optuna_storage`` database
+(``.mlops/optuna.db``; a team's PostgreSQL in its profile), each under the name
+``EXPERIMENT/NOTEBOOK/METRIC``: a search run again continues it.
+
+A space is ``name=LOW:HIGH`` (floats; whole numbers on both ends: integers),
+``name=LOW:HIGH:log`` (sampled on a log scale) or ``name=a,b,c`` (a choice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+from ..workspace import Workspace
+from . import tracked
+from .notebooks import NotebookRun, _collect, _start_worker, check_notebook
+
+SAMPLERS = ("tpe", "random")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One parameter of a search: a range (``low``, ``high``, ``log``) or ``choices``."""
+
+    name: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def suggest(self, trial: Any) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return trial.suggest_int(self.name, self.low, self.high, log=self.log)
+        low, high = float(self.low or 0), float(self.high or 0)  # a range has both ends
+        return trial.suggest_float(self.name, low, high, log=self.log)
+
+
+@dataclass
+class SearchResult:
+    """The trials a search ran, and the best of them."""
+
+    runs: list[NotebookRun]
+    values: list[float | None]  # the metric of each trial (None: it failed)
+    best_params: dict[str, Any]
+    best_value: float | None
+    study: str
+
+    def __str__(self) -> str:
+        if self.best_value is None:
+            return f"no trial of {self.study} finished with the metric"
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in self.best_params.items())  # fmt: skip
+        return f"best of {len(self.runs)} trials of {self.study}: {shown} ({self.best_value:.4g})"
+
+
+def parse_space(items: list[str]) -> list[Dimension]:
+    """``["alpha=0.001:10:log", "depth=2:8", "kind=ridge,lasso"]`` as dimensions."""
+    dims = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.isidentifier() or not text:
+            raise MlopsError(f"search space {item!r}: use name=LOW:HIGH, name=LOW:HIGH:log or "
+                             "name=a,b,c")  # fmt: skip
+        if ":" in text:
+            parts = text.split(":")
+            log = len(parts) == 3 and parts[2] == "log"
+            if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
+                raise MlopsError(f"search space {item!r}: a range is LOW:HIGH or LOW:HIGH:log")
+            low, high = (tracked.parse_value(p) for p in parts[:2])
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+                raise MlopsError(f"search space {item!r}: a range needs numbers at both ends")
+            if not low < high or (log and low <= 0):
+                rule = "0 < LOW < HIGH on a log scale" if log else "LOW < HIGH"
+                raise MlopsError(f"search space {item!r}: needs {rule}")
+            dims.append(Dimension(name, low, high, log))
+        else:
+            dims.append(Dimension(name, choices=tuple(tracked.parse_value(v)
+                                                      for v in text.split(","))))  # fmt: skip
+    if not dims:
+        raise MlopsError("a search needs at least one parameter: -p name=LOW:HIGH")
+    return dims
+
+
+def storage_url(ws: Workspace) -> str:
+    """Where studies are kept: the ``optuna_storage`` setting (a relative SQLite path is the
+    project's)."""
+    uri = ws.settings.optuna_storage
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = ws.resolve_setting(uri.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{path}"
+    return uri
+
+
+def search(
+    notebook: str | os.PathLike[str],
+    space: list[Dimension],
+    trials: int,
+    metric: str,
+    minimize: bool = True,
+    sampler: str = "tpe",
+    parameters: dict[str, Any] | None = None,
+    experiment: str | None = None,
+    jobs: int = 1,
+    seed: int | None = None,
+    progress: bool = True,
+    project: str | os.PathLike[str] | None = None,
+) -> SearchResult:
+    """Run ``trials`` trials of ``notebook`` chosen by ``sampler`` to minimize (or maximize)
+    the ``metric`` each run logs; ``jobs`` trials at a time. An interrupted search ends its
+    running trials KILLED and keeps the finished ones (in the runs and the study)."""
+    import optuna
+    from tqdm.auto import tqdm
+
+    if sampler not in SAMPLERS:
+        raise MlopsError(f"search {sampler!r}: use {' or '.join(SAMPLERS)}")
+    if trials < 1:
+        raise MlopsError(f"a search needs at least one trial, not {trials}")
+    base = tracked.check_params(parameters)
+    nb_path = check_notebook(notebook, {**base, **{d.name: 0 for d in space}}).resolve()
+    ws = Workspace.find(project or nb_path.parent)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
+    chosen = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
+              else optuna.samplers.RandomSampler(seed=seed))  # fmt: skip
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage_url(ws),
+        sampler=chosen,
+        direction="minimize" if minimize else "maximize",
+        load_if_exists=True,
+    )
+    runs: list[NotebookRun] = []
+    values: list[float | None] = []
+    running: list[tuple[Any, Any, dict[str, Any]]] = []
+    spec = {d.name: (list(d.choices) if d.choices else [d.low, d.high, "log" if d.log else ""])
+            for d in space}  # fmt: skip
+    with tracked.run(
+        experiment=experiment,
+        name=f"{nb_path.stem}-search",
+        params={"search": json.dumps(spec), "sampler": sampler, "metric": metric,
+                "direction": study.direction.name.lower()},
+        kind="search",
+        project=ws.root,
+    ) as parent:  # fmt: skip
+        client = parent._client
+        bar = tqdm(total=trials, desc=f"search {nb_path.stem}", disable=not progress)
+        started = 0
+        try:
+            while started < trials or running:
+                while started < trials and len(running) < max(1, jobs):
+                    trial = study.ask()
+                    combo = {**base, **{d.name: d.suggest(trial) for d in space}}
+                    run_name = f"{nb_path.stem}-trial-{trial.number}"
+                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root, run_name)
+                    running.append((proc, trial, combo))
+                    started += 1
+                for item in [r for r in running if r[0].poll() is not None]:
+                    running.remove(item)
+                    proc, trial, combo = item
+                    result = _collect(proc, combo)
+                    value = _metric(client, result, metric)
+                    if value is None:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        study.tell(trial, value)
+                    runs.append(result)
+                    values.append(value)
+                    bar.update(1)
+                    bar.set_postfix_str(str(result), refresh=True)
+                time.sleep(0.1)
+        except BaseException:
+            for proc, _, _ in running:  # each worker ends its own run KILLED
+                proc.send_signal(signal.SIGTERM)
+            for proc, trial, combo in running:
+                runs.append(_collect(proc, combo))
+                values.append(None)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        finally:
+            bar.close()
+        result = _best(study, runs, values, name)
+        if result.best_value is not None:
+            parent.log_metric(f"best_{metric}", result.best_value)
+            best = {f"best.{k}": v for k, v in result.best_params.items()}
+            client.log_batch(parent.id, params=_params(best))
+    return result
+
+
+def _metric(client: Any, run: NotebookRun, metric: str) -> float | None:
+    """The last value of ``metric`` a finished run logged (None: failed, or never logged)."""
+    if run.status != "FINISHED" or not run.run_id:
+        return None
+    value = client.get_run(run.run_id).data.metrics.get(metric)
+    return None if value is None else float(value)
+
+
+def _best(study: Any, runs: list[NotebookRun], values: list[float | None], name: str) -> Any:
+    finished = [v for v in values if v is not None]
+    if not finished:
+        return SearchResult(runs, values, {}, None, name)
+    best = study.best_trial  # over every search of this study, earlier ones too
+    return SearchResult(runs, values, dict(best.params), float(best.value), name)
+
+
+def _params(values: dict[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    return [Param(k, str(v)) for k, v in values.items()]
+
+
+def study_of(notebook: str | os.PathLike[str], metric: str, experiment: str | None = None,
+             project: str | os.PathLike[str] | None = None) -> Any:  # fmt: skip
+    """The Optuna study the searches of ``notebook`` for ``metric`` (in ``experiment``) share."""
+    import optuna
+
+    nb_path = Path(notebook).resolve()
+    ws = Workspace.find(project or nb_path.parent)
+    name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
+    try:
+        return optuna.load_study(study_name=name, storage=storage_url(ws))
+    except KeyError:
+        raise MlopsError(
+            f"no search of {nb_path.name} for {metric} in {experiment or 'Default'} yet"
+        ) from None

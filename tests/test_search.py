@@ -1,0 +1,69 @@
+"""Searches with Optuna: each trial a notebook run under one parent, the study kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from helpers import make_notebook
+
+from mlops_jupyter import tracking
+from mlops_jupyter.errors import MlopsError
+from mlops_jupyter.tracking import search
+
+
+@pytest.fixture
+def quadratic(project):
+    """A notebook whose loss is smallest at x = 2 (`kind` makes no difference, but "boom" fails)."""
+    return make_notebook(
+        project / "fit.ipynb",
+        'x = 0.0\nkind = "a"',
+        "assert kind != 'boom', 'asked to fail'\n"
+        "import mlflow\nmlflow.log_metric('loss', (x - 2) ** 2)",
+    )
+
+
+def test_a_tpe_search_runs_trials_under_one_parent_and_keeps_its_study(quadratic, project):
+    out = subprocess.run(
+        [sys.executable, "-m", "mlops_jupyter.cli", "run", str(quadratic), "--search", "tpe",
+         "--trials", "3", "-j", "2", "--space", "x=0:4", "--space", "kind=a,b", "--metric",
+         "loss", "--seed", "3", "-e", "tune"],
+        cwd=project, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    runs = tracking.runs("tune")
+    parent = runs[runs["name"] == "fit-search"].iloc[0]
+    trials = runs[runs["name"].str.startswith("fit-trial-")]
+    assert len(trials) == 3 and set(trials["status"]) == {"FINISHED"}
+    losses = [(x - 2) ** 2 for x in trials["params.x"]]
+    assert min(losses) == pytest.approx(parent["metrics.best_loss"])
+    best = tracking.get_run(parent["run"]).data.params
+    assert float(best["best.x"]) == pytest.approx(
+        trials["params.x"].iloc[losses.index(min(losses))]
+    )
+    assert out.stdout.startswith("best of 3 trials of tune/fit/loss: x=")
+
+    # the study is kept and a second search continues it; a run that fails fails its trial
+    # (one line; the failed run is kept, as any)
+    failed = search.search(quadratic, search.parse_space(["x=0:4"]), 1, "loss",
+                           parameters={"kind": "boom"}, experiment="tune", progress=False)  # fmt: skip
+    assert str(failed) == "no trial of tune/fit/loss finished with the metric"
+    assert failed.runs[0].status == "FAILED" and "asked to fail" in failed.runs[0].error
+    study = search.study_of(quadratic, "loss", "tune")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3 + ["FAIL"]
+    assert study.best_value == pytest.approx(min(losses))
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [(["x"], "use name=LOW:HIGH"), (["x=1:0"], "needs LOW < HIGH"),
+     (["x=0:1:log"], "0 < LOW < HIGH on a log scale"), (["x=a:b"], "numbers at both ends"),
+     (["x=1:2:cube"], "a range is LOW:HIGH or LOW:HIGH:log"), ([], "at least one parameter")],
+)  # fmt: skip
+def test_search_space_mistakes_get_one_line(space, message):
+    with pytest.raises(MlopsError, match=message):
+        search.parse_space(space)
+    dims = search.parse_space(["a=1:9", "b=0.001:1:log", "c=x,y"])
+    assert [(d.low, d.high, d.log, d.choices) for d in dims] == [
+        (1, 9, False, None), (0.001, 1, True, None), (None, None, False, ("x", "y"))]  # fmt: skip
