@@ -77,6 +77,11 @@ def test_estimation_mistakes_get_one_line():
         CBPE().fit([0.1, 0.5, 0.9], ["a", "b", "c"])
     with pytest.raises(MlopsError, match="fit the estimator on a reference before estimating"):
         CBPE().estimate([0.2])
+    fitted = CBPE(chunk_size=10).fit(np.linspace(0, 1, 40), [0, 1] * 20)
+    with pytest.raises(MlopsError, match="predictions hold no, yes: give 0 or 1"):
+        fitted.estimate([0.2, 0.7], ["no", "yes"])
+    with pytest.raises(MlopsError, match="1 predictions for 2 scores"):
+        fitted.estimate([0.2, 0.7], [1])
     with pytest.raises(MlopsError, match="CBPE estimates roc_auc, f1, accuracy; not rmse"):
         CBPE(metrics=("rmse",))
     with pytest.raises(MlopsError, match="the predictions must be numbers"):

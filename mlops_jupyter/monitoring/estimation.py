@@ -175,7 +175,14 @@ class CBPE:
     def _predicted(self, scores: np.ndarray, predicted: Any) -> np.ndarray:
         if predicted is None:
             return (scores >= self.threshold).astype(int)
-        return _binary(predicted, what="predictions")
+        values = np.asarray(predicted)
+        if len(values) != len(scores):
+            raise MlopsError(f"{len(values)} predictions for {len(scores)} scores")
+        found = set(np.unique(values).tolist())
+        if not found <= {0, 1}:
+            shown = ", ".join(map(str, sorted(found, key=str)[:3]))
+            raise MlopsError(f"predictions hold {shown}: give 0 or 1 (1: the positive class)")
+        return values.astype(int)
 
 
 def _binary(values: Any, what: str = "labels") -> np.ndarray:
