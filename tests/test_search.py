@@ -67,3 +67,17 @@ def test_search_space_mistakes_get_one_line(space, message):
     dims = search.parse_space(["a=1:9", "b=0.001:1:log", "c=x,y"])
     assert [(d.low, d.high, d.log, d.choices) for d in dims] == [
         (1, 9, False, None), (0.001, 1, True, None), (None, None, False, ("x", "y"))]  # fmt: skip
+
+
+def test_a_search_without_a_space_or_metric_is_one_line(quadratic, capsys):
+    from mlops_jupyter import cli
+
+    assert cli.main(["run", str(quadratic), "--search", "tpe", "--metric", "loss"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "mlops-jupyter run: a search needs --space NAME=LOW:HIGH (repeatable) and --metric NAME\n"
+    )
+    assert cli.main(["run", str(quadratic), "--search", "tpe", "--space", "y=0:1", "--metric",
+                     "loss", "--trials", "0"]) == 1  # fmt: skip
+    assert "a search needs at least one trial, not 0" in capsys.readouterr().err
