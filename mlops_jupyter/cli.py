@@ -29,10 +29,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.search:
         from .tracking import search
 
-        if not args.space or not args.metric:
-            raise MlopsError("a search needs --space NAME=LOW:HIGH (repeatable) and --metric NAME")
         found = search.search(
-            args.notebook, search.parse_space(args.space), args.trials, args.metric,
+            args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
             minimize=not args.maximize, sampler=args.search, parameters=params,
             experiment=args.experiment, jobs=args.jobs or 1, seed=args.seed,
         )  # fmt: skip

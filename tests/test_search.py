@@ -59,7 +59,7 @@ def test_a_tpe_search_runs_trials_under_one_parent_and_keeps_its_study(quadratic
     ("space", "message"),
     [(["x"], "use name=LOW:HIGH"), (["x=1:0"], "needs LOW < HIGH"),
      (["x=0:1:log"], "0 < LOW < HIGH on a log scale"), (["x=a:b"], "numbers at both ends"),
-     (["x=1:2:cube"], "a range is LOW:HIGH or LOW:HIGH:log"), ([], "at least one parameter")],
+     (["x=1:2:cube"], "a range is LOW:HIGH or LOW:HIGH:log"), ([], "at least one dimension")],
 )  # fmt: skip
 def test_search_space_mistakes_get_one_line(space, message):
     with pytest.raises(MlopsError, match=message):
@@ -73,11 +73,12 @@ def test_a_search_without_a_space_or_metric_is_one_line(quadratic, capsys):
     from mlops_jupyter import cli
 
     assert cli.main(["run", str(quadratic), "--search", "tpe", "--metric", "loss"]) == 1
-    err = capsys.readouterr().err
+    said = capsys.readouterr().err
     assert (
-        err
-        == "mlops-jupyter run: a search needs --space NAME=LOW:HIGH (repeatable) and --metric NAME\n"
+        said == "mlops-jupyter run: a search needs at least one dimension: --space NAME=LOW:HIGH\n"
     )
+    assert cli.main(["run", str(quadratic), "--search", "tpe", "--space", "x=0:1"]) == 1
+    assert "a search needs the metric it optimizes: --metric NAME" in capsys.readouterr().err
     assert cli.main(["run", str(quadratic), "--search", "tpe", "--space", "y=0:1", "--metric",
                      "loss", "--trials", "0"]) == 1  # fmt: skip
     assert "a search needs at least one trial, not 0" in capsys.readouterr().err

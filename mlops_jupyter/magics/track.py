@@ -160,17 +160,33 @@ def _reproduce(args: Any) -> Any:
 @argument("--experiment", "-e", help="MLflow experiment")
 @argument("--name", "-n", help="run name (default: the notebook's name)")
 @argument("--sweep", action="append", default=[], metavar="K=a,b,c", help="run a grid")
-@argument("--jobs", "-j", type=int, default=2, help="parallel workers of a sweep")
+@argument("--jobs", "-j", type=int, help="parallel workers of a sweep (2) or a search (1)")
+@argument("--search", choices=["tpe", "random"], help="search with Optuna instead")
+@argument("--space", action="append", default=[], metavar="K=LOW:HIGH", help="search dimension")
+@argument("--trials", type=int, default=30, help="trials of a search (30)")
+@argument("--metric", help="the logged metric a search optimizes")
+@argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
 def _run(args: Any) -> Any:
-    """Execute a notebook with papermill as one run (or a sweep of runs, in parallel)."""
+    """Execute a notebook with papermill as one run (or a sweep of runs in parallel, or an
+    Optuna search)."""
     from .. import tracking
     from ..tracking.notebooks import parse_sweep
     from ..tracking.tracked import parse_assignments
 
     params = parse_assignments(args.param)
+    if args.search:
+        from ..tracking import search
+
+        found = search.search(
+            args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
+            minimize=not args.maximize, sampler=args.search, parameters=params,
+            experiment=args.experiment, jobs=args.jobs or 1,
+        )  # fmt: skip
+        print(found)
+        return found
     if args.sweep:
         results = tracking.sweep(
-            args.notebook, parse_sweep(args.sweep), params, args.experiment, jobs=args.jobs
+            args.notebook, parse_sweep(args.sweep), params, args.experiment, jobs=args.jobs or 2
         )
         for result in results:
             print(result)

@@ -89,7 +89,7 @@ def parse_space(items: list[str]) -> list[Dimension]:
             dims.append(Dimension(name, choices=tuple(tracked.parse_value(v)
                                                       for v in text.split(","))))  # fmt: skip
     if not dims:
-        raise MlopsError("a search needs at least one parameter: -p name=LOW:HIGH")
+        raise MlopsError("a search needs at least one dimension: --space NAME=LOW:HIGH")
     return dims
 
 
@@ -108,7 +108,7 @@ def search(
     notebook: str | os.PathLike[str],
     space: list[Dimension],
     trials: int,
-    metric: str,
+    metric: str | None,
     minimize: bool = True,
     sampler: str = "tpe",
     parameters: dict[str, Any] | None = None,
@@ -124,6 +124,8 @@ def search(
     import optuna
     from tqdm.auto import tqdm
 
+    if not metric:
+        raise MlopsError("a search needs the metric it optimizes: --metric NAME (a logged one)")
     if sampler not in SAMPLERS:
         raise MlopsError(f"search {sampler!r}: use {' or '.join(SAMPLERS)}")
     if trials < 1:
