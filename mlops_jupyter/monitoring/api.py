@@ -55,10 +55,11 @@ def served_inputs(
     version: str | None = None,
 ) -> Any:
     """The inputs an endpoint answered (one row per predicted row) in ``window``."""
-    return _inputs(answered(endpoint, window, project, version))
+    return inputs_of(answered(endpoint, window, project, version))
 
 
-def _inputs(table: Any) -> Any:
+def inputs_of(table: Any) -> Any:
+    """The inputs of a log's requests as a DataFrame, one row per row served."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -67,7 +68,7 @@ def _inputs(table: Any) -> Any:
     return pa.table(columns).to_pandas()
 
 
-def _outputs(table: Any) -> Any:
+def outputs_of(table: Any) -> Any:
     """One prediction per row served (None when outputs are not one value per row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -135,7 +136,7 @@ def compare(
     from .. import datasets
 
     table = answered(endpoint, window, project, version)
-    current = _inputs(table)
+    current = inputs_of(table)
     if reference is None:
         reference, label = reference_of(endpoint, project)
     elif isinstance(reference, str):
@@ -155,7 +156,7 @@ def compare(
         result.multivariate = reconstruction_drift(reference[shared], current[shared])
     except MlopsError:
         result.multivariate = None
-    served = _outputs(table) if outputs else None
+    served = outputs_of(table) if outputs else None
     if served is not None:
         expected = _predictions(endpoint, reference, project)
         if expected is not None:
@@ -174,7 +175,7 @@ _MODELS: dict[str, Any] = {}
 PREDICTED_ROWS = 200_000  # of the reference, sampled, when it is larger
 
 
-def _model_of(endpoint: str, project: PathLike | None) -> Any:
+def served_model(endpoint: str, project: PathLike | None) -> Any:
     """The pyfunc the endpoint serves now (loaded once per process)."""
     import mlflow
 
@@ -193,7 +194,7 @@ def _predictions(endpoint: str, reference: Any, project: PathLike | None) -> Any
     """What the served model predicts for the reference (None: it lacks the model's inputs)."""
     import numpy as np
 
-    model = _model_of(endpoint, project)
+    model = served_model(endpoint, project)
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
     if columns and not set(columns) <= set(reference.columns):

@@ -98,6 +98,8 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
         items.append(charts.estimated(estimates.get("accuracy") or estimates["rmse"]))
     except MlopsError as exc:
         items.append(_note("estimated performance", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - the user's model: an estimate must not break the page
+        items.append(_note("estimated performance", f"{type(exc).__name__}: {exc}"))
     return items
 
 

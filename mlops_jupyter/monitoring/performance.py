@@ -41,8 +41,8 @@ def estimate(
     from .labels import per_row, stored
 
     table = api.answered(endpoint, window, project, version)
-    current = api._inputs(table)
-    served = api._outputs(table)
+    current = api.inputs_of(table)
+    served = api.outputs_of(table)
     if served is None:
         raise MlopsError(f"{endpoint} answers several values per row: no metric to estimate")
     model, columns = _model(endpoint, project)
@@ -141,9 +141,9 @@ def _classes_of(truth: Any, classes: list[Any], label: str) -> None:
 
 def _model(endpoint: str, project: PathLike | None) -> tuple[Any, list[str]]:
     """The served pyfunc and its input columns."""
-    from .api import _model_of
+    from .api import served_model
 
-    model = _model_of(endpoint, project)
+    model = served_model(endpoint, project)
     schema = model.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         raise MlopsError(f"{endpoint}'s model has no named input columns: log it with a signature")

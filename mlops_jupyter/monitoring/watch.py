@@ -179,7 +179,7 @@ def labelled_version(
     if truth is None:
         return None
     table = api.answered(endpoint, None, project)
-    rows = api._inputs(table)
+    rows = api.inputs_of(table)
     labels = per_row(table, truth)
     known = pd.notna(pd.Series(labels, dtype=object)).to_numpy()
     if not known.any():
