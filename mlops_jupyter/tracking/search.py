@@ -137,13 +137,22 @@ def search(
     name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
     chosen = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
               else optuna.samplers.RandomSampler(seed=seed))  # fmt: skip
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage_url(ws),
-        sampler=chosen,
-        direction="minimize" if minimize else "maximize",
-        load_if_exists=True,
-    )
+    url = storage_url(ws)
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=url,
+            sampler=chosen,
+            direction="minimize" if minimize else "maximize",
+            load_if_exists=True,
+        )
+    except ValueError as e:  # a study of the other direction under that name
+        raise MlopsError(f"study {name}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a database that cannot be opened: any driver error
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise MlopsError(
+            f"the searches' database ({url}; setting optuna_storage) could not be opened: {first}"
+        ) from None
     runs: list[NotebookRun] = []
     values: list[float | None] = []
     running: list[tuple[Any, Any, dict[str, Any]]] = []
