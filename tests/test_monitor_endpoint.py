@@ -314,6 +314,11 @@ def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, caps
         assert [s.candidate for s in watch.history("m")] == ["m/2", None]
         with pytest.raises(MlopsError, match="interval '1y': use a number and s, m, h or d"):
             watch.interval("1y")
+        with pytest.raises(MlopsError, match="labelled has no column 'nope'; it has a, b, c, y"):
+            watch.labelled_version(endpoint.name, "labelled", "nope", project)
+        (project / "labelled.csv").write_text("a,b,c,y\n1,2,3,1\n")  # the user's own edit
+        with pytest.raises(MlopsError, match=r"labelled.csv holds .*; add it as a version first"):
+            watch.labelled_version(endpoint.name, "labelled", "y", project)
         watch.post("http://127.0.0.1:9/hook", found, monitoring.Scorecard("m", []))  # nobody
         assert "the webhook http://127.0.0.1:9/hook failed (" in capsys.readouterr().err
     finally:

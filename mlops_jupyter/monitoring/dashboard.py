@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 from . import windows
 
 PathLike = str | os.PathLike[str]
@@ -99,7 +99,7 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
     except MlopsError as exc:
         items.append(_note("estimated performance", str(exc)))
     except Exception as exc:  # noqa: BLE001 - the user's model: an estimate must not break the page
-        items.append(_note("estimated performance", f"{type(exc).__name__}: {exc}"))
+        items.append(_note("estimated performance", f"{type(exc).__name__}: {first_line(exc)}"))
     return items
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 
 PathLike = str | os.PathLike[str]
 ORDER = {"pass": 0, "warn": 1, "fail": 2}
@@ -131,7 +131,7 @@ def invariants(current: Any, profile: dict[str, Any], limits: Limits) -> Check:
     )
 
 
-def with_drift(check: Check, report: Any, limits: Limits) -> Check:
+def with_drift(check: Check, report: Any) -> Check:
     """Monitor 2 with the distributions too (the ML Test Score's Data 1): dataset drift is a
     warning, and a failure when the predictions drifted with it."""
     drifted = [c.column for c in report.columns if c.drifted]
@@ -142,7 +142,7 @@ def with_drift(check: Check, report: Any, limits: Limits) -> Check:
     if drifted:
         text += f" ({', '.join(drifted[:5])}{', ...' if len(drifted) > 5 else ''})"
     status = "pass"
-    if report.share_drifted >= limits.dataset_drift:
+    if report.drifted:  # its share is Limits.dataset_drift
         text = "dataset drift: " + text
         status = "warn"
         if report.output is not None and report.output.drifted:
@@ -295,8 +295,9 @@ def estimated_quality(estimated: Any) -> Check:
     except MlopsError as e:
         return Check(name, "warn", f"no labels yet: add them with %monitor labels ({e})")
     except Exception as e:  # noqa: BLE001 - an estimate that breaks must not break the scorecard
-        first = (str(e).strip().splitlines() or [""])[0]
-        return Check(name, "warn", f"no labels yet; no estimate ({type(e).__name__}: {first})")
+        return Check(
+            name, "warn", f"no labels yet; no estimate ({type(e).__name__}: {first_line(e)})"
+        )
     value, centre = estimation.windows[-1].estimate, estimation.reference
     sign = 1.0 if estimation.metric in LOWER_IS_BETTER else -1.0  # worse is up for errors
     limit = estimation.upper if sign > 0 else estimation.lower
@@ -368,7 +369,7 @@ def build(
                                thresholds=Thresholds(share=limits.dataset_drift))  # fmt: skip
         except MlopsError:
             report = None  # too little traffic, or no column shared: the invariants still say
-        checks.append(with_drift(check, report, limits) if report is not None else check)
+        checks.append(with_drift(check, report) if report is not None else check)
     checks.append(skew(endpoint, record, read, project))
     created = None
     if record["version"] != "run":

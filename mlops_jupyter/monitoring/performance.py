@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 from .estimation import CBPE, DLE, Estimation
 
 PathLike = str | os.PathLike[str]
@@ -95,7 +95,8 @@ def estimate(
         if estimator is None:
             scores = _scored(lambda: proba(reference[columns])[:, 1], endpoint, label)
             estimator = CBPE(chunk_size=size).fit(scores, reference[target] == positive)
-            _FITTED[key] = None if given else estimator
+            if not given:
+                _FITTED[key] = estimator
         scores = _scored(lambda: proba(current[columns])[:, 1], endpoint, "its traffic")
         hits = None if labels is None else _positive(labels, positive)
         return estimator.estimate(scores, (served == positive).to_numpy().astype(int), hits)
@@ -103,7 +104,8 @@ def estimate(
         predictions = _scored(lambda: model.predict(reference[columns]), endpoint, label)
         predictions = np.asarray(predictions, dtype=float).ravel()
         estimator = DLE(chunk_size=size).fit(reference[columns], predictions, reference[target])
-        _FITTED[key] = None if given else estimator
+        if not given:
+            _FITTED[key] = estimator
     numbers = None if labels is None else np.array([np.nan if v is None else v for v in labels],
                                                    dtype=float)  # fmt: skip
     return estimator.estimate(current[columns], served.to_numpy(dtype=float), numbers)
@@ -116,9 +118,9 @@ def _scored(predict: Any, endpoint: str, rows: str) -> Any:
     except MlopsError:
         raise
     except Exception as e:  # noqa: BLE001 - the user's model: whatever it raises, one line
-        first = (str(e).strip().splitlines() or [""])[0]
         raise MlopsError(
-            f"{endpoint}'s model could not score {rows} to estimate ({type(e).__name__}: {first})"
+            f"{endpoint}'s model could not score {rows} to estimate "
+            f"({type(e).__name__}: {first_line(e)})"
         ) from None
 
 

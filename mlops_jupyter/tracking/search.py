@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlopsError
+from ..errors import MlopsError, first_line
 from ..workspace import Workspace
 from . import tracked
 from .notebooks import NotebookRun, _collect, _start_worker, check_notebook
@@ -149,9 +149,9 @@ def search(
     except ValueError as e:  # a study of the other direction under that name
         raise MlopsError(f"study {name}: {e}") from None
     except Exception as e:  # noqa: BLE001 - a database that cannot be opened: any driver error
-        first = (str(e).strip().splitlines() or [""])[0]
         raise MlopsError(
-            f"the searches' database ({url}; setting optuna_storage) could not be opened: {first}"
+            f"the searches' database ({url}; setting optuna_storage) could not be opened: "
+            f"{first_line(e)}"
         ) from None
     runs: list[NotebookRun] = []
     values: list[float | None] = []
