@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
         found = search.search(
             args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
             minimize=not args.maximize, sampler=args.search, parameters=params,
-            experiment=args.experiment, jobs=args.jobs or 1, seed=args.seed,
+            experiment=args.experiment, jobs=args.jobs or 1, seed=args.seed, prune=args.prune,
         )  # fmt: skip
         print(found)
         return 0 if found.best_value is not None else 1
@@ -231,6 +231,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, default=30, help="trials of a search (30)")
     run.add_argument("--metric", help="the logged metric a search optimizes")
     run.add_argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
+    run.add_argument("--prune", choices=["median", "none"], default="median",
+                     help="stop trials whose steps fall behind the median (median)")  # fmt: skip
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the result as one JSON line")
     run.add_argument("--parent", help=argparse.SUPPRESS)  # a sweep's parent run

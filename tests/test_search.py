@@ -15,13 +15,21 @@ from mlops_jupyter.tracking import search
 
 @pytest.fixture
 def quadratic(project):
-    """A notebook whose loss is smallest at x = 2 (`kind` makes no difference, but "boom" fails)."""
+    """A notebook whose loss is smallest at x = 2, logged in three steps as it "trains" (`kind`
+    makes no difference, but "boom" fails; `pause` makes each step slow)."""
     return make_notebook(
         project / "fit.ipynb",
-        'x = 0.0\nkind = "a"',
+        'x = 0.0\nkind = "a"\npause = 0.0',
         "assert kind != 'boom', 'asked to fail'\n"
-        "import mlflow\nmlflow.log_metric('loss', (x - 2) ** 2)",
+        "import time, mlflow\n"
+        "for step in range(60 if pause else 3):\n"
+        "    mlflow.log_metric('loss', (x - 2) ** 2 + 1 / (step + 1), step=step)\n"
+        "    time.sleep(pause)",
     )
+
+
+def loss(x):
+    return (x - 2) ** 2 + 1 / 3  # the last step's
 
 
 def test_a_tpe_search_runs_trials_under_one_parent_and_keeps_its_study(quadratic, project):
@@ -36,7 +44,7 @@ def test_a_tpe_search_runs_trials_under_one_parent_and_keeps_its_study(quadratic
     parent = runs[runs["name"] == "fit-search"].iloc[0]
     trials = runs[runs["name"].str.startswith("fit-trial-")]
     assert len(trials) == 2 and set(trials["status"]) == {"FINISHED"}
-    losses = [(x - 2) ** 2 for x in trials["params.x"]]
+    losses = [loss(x) for x in trials["params.x"]]
     assert min(losses) == pytest.approx(parent["metrics.best_loss"])
     best = tracking.get_run(parent["run"]).data.params
     assert float(best["best.x"]) == pytest.approx(
@@ -53,6 +61,20 @@ def test_a_tpe_search_runs_trials_under_one_parent_and_keeps_its_study(quadratic
     study = search.study_of(quadratic, "loss", "tune")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2 + ["FAIL"]
     assert study.best_value == pytest.approx(min(losses))
+
+    # a trial whose loss, step by step, is worse than the finished trials' median is stopped
+    # early: its run KILLED and tagged, its trial PRUNED; the best stays the study's
+    far = search.search(quadratic, search.parse_space(["x=100:200"]), 1, "loss",
+                        parameters={"pause": 0.5}, experiment="tune", progress=False)  # fmt: skip
+    assert far.pruned == 1 and far.runs[0].status == "KILLED"
+    assert str(far).startswith("best of 1 trials of tune/fit/loss, 1 pruned: x=")
+    assert far.best_value == pytest.approx(min(losses))
+    stopped = tracking.get_run(far.runs[0].run_id)
+    assert stopped.info.status == "KILLED"
+    assert stopped.data.tags["mlops.trial"].startswith("pruned at step ")
+    steps = tracking.client().get_metric_history(far.runs[0].run_id, "loss")
+    assert 1 <= len(steps) < 60  # stopped well before its 60 steps (30 s)
+    assert search.study_of(quadratic, "loss", "tune").trials[-1].state.name == "PRUNED"
 
 
 @pytest.mark.parametrize(

@@ -166,6 +166,7 @@ def _reproduce(args: Any) -> Any:
 @argument("--trials", type=int, default=30, help="trials of a search (30)")
 @argument("--metric", help="the logged metric a search optimizes")
 @argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
+@argument("--prune", choices=["median", "none"], default="median", help="stop lagging trials")
 def _run(args: Any) -> Any:
     """Execute a notebook with papermill as one run (or a sweep of runs in parallel, or an
     Optuna search)."""
@@ -180,7 +181,7 @@ def _run(args: Any) -> Any:
         found = search.search(
             args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
             minimize=not args.maximize, sampler=args.search, parameters=params,
-            experiment=args.experiment, jobs=args.jobs or 1,
+            experiment=args.experiment, jobs=args.jobs or 1, prune=args.prune,
         )  # fmt: skip
         print(found)
         return found

@@ -8,6 +8,12 @@ the notebook logged is told to the study. Studies are kept in the ``optuna_stora
 
 A space is ``name=LOW:HIGH`` (floats; whole numbers on both ends: integers),
 ``name=LOW:HIGH:log`` (sampled on a log scale) or ``name=a,b,c`` (a choice).
+
+Pruning: while a trial runs, the steps of the metric it logs (``mlflow.log_metric(metric, v,
+step=k)``) are told to the study as they arrive. With ``prune="median"`` (the default) a trial
+whose metric at a step is worse than the median of the finished trials' at that step, once two
+have finished, is stopped: its run ends KILLED with the tag ``mlops.trial = pruned at step K``,
+and its trial PRUNED. ``prune="none"`` lets every trial finish.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from . import tracked
 from .notebooks import NotebookRun, _collect, _start_worker, check_notebook
 
 SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "none")
+POLL = 1.0  # seconds between looks at a running trial's metric
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,51 @@ class SearchResult:
     best_params: dict[str, Any]
     best_value: float | None
     study: str
+    pruned: int = 0  # trials stopped early
 
     def __str__(self) -> str:
         if self.best_value is None:
             return f"no trial of {self.study} finished with the metric"
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in self.best_params.items())  # fmt: skip
-        return f"best of {len(self.runs)} trials of {self.study}: {shown} ({self.best_value:.4g})"
+        pruned = f", {self.pruned} pruned" if self.pruned else ""
+        return (f"best of {len(self.runs)} trials of {self.study}{pruned}: {shown} "
+                f"({self.best_value:.4g})")  # fmt: skip
+
+
+@dataclass
+class _Running:
+    """A trial being run: its worker process, and the steps of its metric told so far."""
+
+    proc: Any
+    trial: Any
+    combo: dict[str, Any]
+    name: str
+    run_id: str | None = None
+    step: int = -1  # the last step told to the study
+    pruned_at: int | None = None
+
+    def tell_steps(self, client: Any, experiment_id: str, parent: str, metric: str) -> None:
+        """Report the steps of ``metric`` the run logged since the last look."""
+        if self.run_id is None:
+            found = client.search_runs(
+                [experiment_id],
+                f"tags.mlflow.parentRunId = '{parent}' and tags.mlflow.runName = '{self.name}'",
+                max_results=1,
+            )
+            if not found:
+                return  # not started yet
+            self.run_id = found[0].info.run_id
+        for point in sorted(client.get_metric_history(self.run_id, metric), key=lambda m: m.step):
+            if point.step > self.step:
+                self.trial.report(float(point.value), point.step)
+                self.step = point.step
+
+    def prune(self, client: Any) -> None:
+        """Stop the run (its worker ends it KILLED) and say why on it."""
+        self.pruned_at = self.step
+        client.set_tag(self.run_id, "mlops.trial", f"pruned at step {self.step}")
+        self.proc.send_signal(signal.SIGTERM)
 
 
 def parse_space(items: list[str]) -> list[Dimension]:
@@ -117,10 +163,12 @@ def search(
     seed: int | None = None,
     progress: bool = True,
     project: str | os.PathLike[str] | None = None,
+    prune: str = "median",
 ) -> SearchResult:
     """Run ``trials`` trials of ``notebook`` chosen by ``sampler`` to minimize (or maximize)
-    the ``metric`` each run logs; ``jobs`` trials at a time. An interrupted search ends its
-    running trials KILLED and keeps the finished ones (in the runs and the study)."""
+    the ``metric`` each run logs; ``jobs`` trials at a time; ``prune`` stops trials whose
+    steps fall behind (see the module's text). An interrupted search ends its running trials
+    KILLED and keeps the finished ones (in the runs and the study)."""
     import optuna
     from tqdm.auto import tqdm
 
@@ -130,6 +178,8 @@ def search(
         raise MlopsError(f"search {sampler!r}: use {' or '.join(SAMPLERS)}")
     if trials < 1:
         raise MlopsError(f"a search needs at least one trial, not {trials}")
+    if prune not in PRUNERS:
+        raise MlopsError(f"pruning {prune!r}: use {' or '.join(PRUNERS)}")
     base = tracked.check_params(parameters)
     nb_path = check_notebook(notebook, {**base, **{d.name: 0 for d in space}}).resolve()
     ws = Workspace.find(project or nb_path.parent)
@@ -137,12 +187,15 @@ def search(
     name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
     chosen = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
               else optuna.samplers.RandomSampler(seed=seed))  # fmt: skip
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=2) if prune == "median"
+              else optuna.pruners.NopPruner())  # fmt: skip
     url = storage_url(ws)
     try:
         study = optuna.create_study(
             study_name=name,
             storage=url,
             sampler=chosen,
+            pruner=pruner,
             direction="minimize" if minimize else "maximize",
             load_if_exists=True,
         )
@@ -155,7 +208,8 @@ def search(
         ) from None
     runs: list[NotebookRun] = []
     values: list[float | None] = []
-    running: list[tuple[Any, Any, dict[str, Any]]] = []
+    running: list[_Running] = []
+    pruned = 0
     spec = {d.name: (list(d.choices) if d.choices else [d.low, d.high, "log" if d.log else ""])
             for d in space}  # fmt: skip
     with tracked.run(
@@ -167,8 +221,9 @@ def search(
         project=ws.root,
     ) as parent:  # fmt: skip
         client = parent._client
+        experiment_id = client.get_run(parent.id).info.experiment_id
         bar = tqdm(total=trials, desc=f"search {nb_path.stem}", disable=not progress)
-        started = 0
+        started, looked = 0, time.monotonic()
         try:
             while started < trials or running:
                 while started < trials and len(running) < max(1, jobs):
@@ -176,33 +231,49 @@ def search(
                     combo = {**base, **{d.name: d.suggest(trial) for d in space}}
                     run_name = f"{nb_path.stem}-trial-{trial.number}"
                     proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root, run_name)
-                    running.append((proc, trial, combo))
+                    running.append(_Running(proc, trial, combo, run_name))
                     started += 1
-                for item in [r for r in running if r[0].poll() is not None]:
+                if prune != "none" and time.monotonic() - looked >= POLL:
+                    looked = time.monotonic()
+                    for item in running:
+                        if item.pruned_at is None and item.proc.poll() is None:
+                            item.tell_steps(client, experiment_id, parent.id, metric)
+                            if item.step >= 0 and item.trial.should_prune():
+                                item.prune(client)
+                for item in [r for r in running if r.proc.poll() is not None]:
                     running.remove(item)
-                    proc, trial, combo = item
-                    result = _collect(proc, combo)
-                    value = _metric(client, result, metric)
-                    if value is None:
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    result = _collect(item.proc, item.combo)
+                    value = None
+                    if item.pruned_at is not None:
+                        result = NotebookRun(item.run_id or "", item.name, "KILLED", item.combo,
+                                             "", f"pruned at step {item.pruned_at}")  # fmt: skip
+                        study.tell(item.trial, state=optuna.trial.TrialState.PRUNED)
+                        pruned += 1
                     else:
-                        study.tell(trial, value)
+                        value = _metric(client, result, metric)
+                        if result.run_id and prune != "none":  # the steps the pruner compares
+                            item.run_id = result.run_id
+                            item.tell_steps(client, experiment_id, parent.id, metric)
+                        if value is None:
+                            study.tell(item.trial, state=optuna.trial.TrialState.FAIL)
+                        else:
+                            study.tell(item.trial, value)
                     runs.append(result)
                     values.append(value)
                     bar.update(1)
                     bar.set_postfix_str(str(result), refresh=True)
                 time.sleep(0.1)
         except BaseException:
-            for proc, _, _ in running:  # each worker ends its own run KILLED
-                proc.send_signal(signal.SIGTERM)
-            for proc, trial, combo in running:
-                runs.append(_collect(proc, combo))
+            for item in running:  # each worker ends its own run KILLED
+                item.proc.send_signal(signal.SIGTERM)
+            for item in running:
+                runs.append(_collect(item.proc, item.combo))
                 values.append(None)
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                study.tell(item.trial, state=optuna.trial.TrialState.FAIL)
             raise
         finally:
             bar.close()
-        result = _best(study, runs, values, name)
+        result = _best(study, runs, values, name, pruned)
         if result.best_value is not None:
             parent.log_metric(f"best_{metric}", result.best_value)
             best = {f"best.{k}": v for k, v in result.best_params.items()}
@@ -218,12 +289,15 @@ def _metric(client: Any, run: NotebookRun, metric: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _best(study: Any, runs: list[NotebookRun], values: list[float | None], name: str) -> Any:
+def _best(study: Any, runs: list[NotebookRun], values: list[float | None], name: str,
+          pruned: int) -> Any:  # fmt: skip
     finished = [v for v in values if v is not None]
-    if not finished:
-        return SearchResult(runs, values, {}, None, name)
+    if not finished and not pruned:  # every trial failed
+        return SearchResult(runs, values, {}, None, name, pruned)
+    if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+        return SearchResult(runs, values, {}, None, name, pruned)
     best = study.best_trial  # over every search of this study, earlier ones too
-    return SearchResult(runs, values, dict(best.params), float(best.value), name)
+    return SearchResult(runs, values, dict(best.params), float(best.value), name, pruned)
 
 
 def _params(values: dict[str, Any]) -> list[Any]:
