@@ -33,14 +33,16 @@ def _run(args: argparse.Namespace) -> int:
             args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
             minimize=not args.maximize, sampler=args.search, parameters=params,
             experiment=args.experiment, jobs=args.jobs or 1, seed=args.seed, prune=args.prune,
+            cluster=args.cluster,
         )  # fmt: skip
         print(found)
         return 0 if found.best_value is not None else 1
     if args.sweep:
         grid = notebooks.parse_sweep(args.sweep)
         results = notebooks.sweep(
-            args.notebook, grid, params, experiment=args.experiment, jobs=args.jobs or 2
-        )
+            args.notebook, grid, params, experiment=args.experiment, jobs=args.jobs or 2,
+            cluster=args.cluster,
+        )  # fmt: skip
         for result in results:
             print(result)
         return 1 if any(r.status != "FINISHED" for r in results) else 0
@@ -233,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
     run.add_argument("--prune", choices=["median", "none"], default="median",
                      help="stop trials whose steps fall behind the median (median)")  # fmt: skip
+    run.add_argument("--cluster", metavar="tcp://HOST:8786",
+                     help="run a sweep or search on this Dask scheduler's workers")  # fmt: skip
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print the result as one JSON line")
     run.add_argument("--parent", help=argparse.SUPPRESS)  # a sweep's parent run

@@ -65,6 +65,13 @@ class Settings:
             "not MLflow's own, as both keep an alembic version table."
         },
     )
+    cluster: str = field(
+        default="",
+        metadata={
+            "help": "Dask scheduler that runs sweeps and searches (tcp://HOST:8786); "
+            "empty: local processes."
+        },
+    )
     mlflow_artifacts: str = field(
         default=".mlops/mlartifacts",
         metadata={"help": "Where the embedded MLflow store keeps artifacts."},

@@ -79,6 +79,7 @@ LONGEST_FIRST = (
     "tests/test_reproduce.py",
     "tests/test_monitor_dashboard.py",
     "tests/test_serving.py",
+    "tests/test_cluster.py",
     "tests/test_serve_bad_requests.py",
 )
 

@@ -167,6 +167,7 @@ def _reproduce(args: Any) -> Any:
 @argument("--metric", help="the logged metric a search optimizes")
 @argument("--maximize", action="store_true", help="a search maximizes (else minimizes)")
 @argument("--prune", choices=["median", "none"], default="median", help="stop lagging trials")
+@argument("--cluster", metavar="tcp://HOST:8786", help="runs on this Dask scheduler's workers")
 def _run(args: Any) -> Any:
     """Execute a notebook with papermill as one run (or a sweep of runs in parallel, or an
     Optuna search)."""
@@ -182,13 +183,15 @@ def _run(args: Any) -> Any:
             args.notebook, search.parse_space(args.space or []), args.trials, args.metric,
             minimize=not args.maximize, sampler=args.search, parameters=params,
             experiment=args.experiment, jobs=args.jobs or 1, prune=args.prune,
+            cluster=args.cluster,
         )  # fmt: skip
         print(found)
         return found
     if args.sweep:
         results = tracking.sweep(
-            args.notebook, parse_sweep(args.sweep), params, args.experiment, jobs=args.jobs or 2
-        )
+            args.notebook, parse_sweep(args.sweep), params, args.experiment, jobs=args.jobs or 2,
+            cluster=args.cluster,
+        )  # fmt: skip
         for result in results:
             print(result)
         return results

@@ -244,14 +244,21 @@ def _start_worker(
     parent: str,
     root: Path,
     name: str | None = None,
-) -> subprocess.Popen[str]:
-    """One execution in its own process (and session: a terminal's ^C reaches only us)."""
+    cluster: Any = None,
+) -> Any:
+    """One execution in its own process (and session: a terminal's ^C reaches only us), or on
+    a worker of ``cluster`` (a Dask client): a ``subprocess.Popen`` or a ``cluster.RemoteRun``."""
+    name = name or _combo_name(nb_path, combo)
     command = [sys.executable, "-m", "mlops_jupyter.cli", "run", str(nb_path), "--json", "-q"]
-    command += ["--parent", parent, "--name", name or _combo_name(nb_path, combo)]
+    command += ["--parent", parent, "--name", name]
     for key, value in combo.items():
         command += ["-p", key, json.dumps(value) if not isinstance(value, str) else value]
     if experiment:
         command += ["--experiment", experiment]
+    if cluster is not None:
+        from .cluster import RemoteRun
+
+        return RemoteRun(cluster, command, root, name)
     return subprocess.Popen(
         command,
         cwd=root,
@@ -262,13 +269,34 @@ def _start_worker(
     )
 
 
-def _collect(proc: subprocess.Popen[str], combo: dict[str, Any]) -> NotebookRun:
+def _collect(proc: Any, combo: dict[str, Any], client: Any = None) -> NotebookRun:
+    """The run a worker process made (tagged with the Dask worker that made it, if any)."""
     out, err = proc.communicate()
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
-            return NotebookRun(**json.loads(line))
+            result = NotebookRun(**json.loads(line))
+            if getattr(proc, "worker", "") and client is not None and result.run_id:
+                client.set_tag(result.run_id, "mlops.worker", proc.worker)
+            return result
     reason = (err.strip().splitlines() or ["the worker exited without a result"])[-1]
     return NotebookRun("", "", "FAILED", combo, "", reason)
+
+
+@contextlib.contextmanager
+def cluster_of(ws: Workspace, address: str | None) -> Iterator[Any]:
+    """A Dask client of ``address`` (or the profile's ``cluster`` setting), closed after;
+    None: runs stay local processes."""
+    address = address or ws.settings.cluster
+    if not address:
+        yield None
+        return
+    from .cluster import connect
+
+    client = connect(address)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def sweep(
@@ -279,8 +307,10 @@ def sweep(
     jobs: int = 2,
     progress: bool = True,
     project: str | os.PathLike[str] | None = None,
+    cluster: str | None = None,
 ) -> list[NotebookRun]:
-    """Run ``notebook`` for every combination of ``grid``, ``jobs`` worker processes at a time.
+    """Run ``notebook`` for every combination of ``grid``, ``jobs`` worker processes at a time
+    (on the workers of the Dask scheduler at ``cluster``, or of the ``cluster`` setting).
 
     Each execution is its own run, grouped under one parent run. An interrupted sweep keeps the
     finished runs, ends the running ones KILLED, and records the combinations that never
@@ -296,24 +326,28 @@ def sweep(
     ws = Workspace.find(project or nb_path.parent)
     results: list[NotebookRun] = []
     waiting = list(combos)
-    running: list[tuple[subprocess.Popen[str], dict[str, Any]]] = []
-    with tracked.run(
-        experiment=experiment,
-        name=f"{nb_path.stem}-sweep",
-        params={"sweep": json.dumps({k: list(v) for k, v in grid.items()})},
-        kind="sweep",
-        project=ws.root,
-    ) as parent:
+    running: list[tuple[Any, dict[str, Any]]] = []
+    with (
+        cluster_of(ws, cluster) as dask,
+        tracked.run(
+            experiment=experiment,
+            name=f"{nb_path.stem}-sweep",
+            params={"sweep": json.dumps({k: list(v) for k, v in grid.items()})},
+            kind="sweep",
+            project=ws.root,
+        ) as parent,
+    ):
         bar = tqdm(total=len(combos), desc=f"sweep {nb_path.stem}", disable=not progress)
         try:
             while waiting or running:
                 while waiting and len(running) < max(1, jobs):
                     combo = waiting.pop(0)
-                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root)
+                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root,
+                                         cluster=dask)  # fmt: skip
                     running.append((proc, combo))
                 for proc, combo in [r for r in running if r[0].poll() is not None]:
                     running.remove((proc, combo))
-                    results.append(_collect(proc, combo))
+                    results.append(_collect(proc, combo, parent._client))
                     bar.update(1)
                     bar.set_postfix_str(str(results[-1]), refresh=True)
                 time.sleep(0.1)

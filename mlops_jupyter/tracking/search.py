@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import MlopsError, first_line
 from ..workspace import Workspace
 from . import tracked
-from .notebooks import NotebookRun, _collect, _start_worker, check_notebook
+from .notebooks import NotebookRun, _collect, _start_worker, check_notebook, cluster_of
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "none")
@@ -164,11 +164,13 @@ def search(
     progress: bool = True,
     project: str | os.PathLike[str] | None = None,
     prune: str = "median",
+    cluster: str | None = None,
 ) -> SearchResult:
     """Run ``trials`` trials of ``notebook`` chosen by ``sampler`` to minimize (or maximize)
     the ``metric`` each run logs; ``jobs`` trials at a time; ``prune`` stops trials whose
-    steps fall behind (see the module's text). An interrupted search ends its running trials
-    KILLED and keeps the finished ones (in the runs and the study)."""
+    steps fall behind (see the module's text); on the workers of the Dask scheduler at
+    ``cluster`` (or of the ``cluster`` setting) if given. An interrupted search ends its
+    running trials KILLED and keeps the finished ones (in the runs and the study)."""
     import optuna
     from tqdm.auto import tqdm
 
@@ -212,7 +214,7 @@ def search(
     pruned = 0
     spec = {d.name: (list(d.choices) if d.choices else [d.low, d.high, "log" if d.log else ""])
             for d in space}  # fmt: skip
-    with tracked.run(
+    with cluster_of(ws, cluster) as dask, tracked.run(
         experiment=experiment,
         name=f"{nb_path.stem}-search",
         params={"search": json.dumps(spec), "sampler": sampler, "metric": metric,
@@ -230,7 +232,8 @@ def search(
                     trial = study.ask()
                     combo = {**base, **{d.name: d.suggest(trial) for d in space}}
                     run_name = f"{nb_path.stem}-trial-{trial.number}"
-                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root, run_name)
+                    proc = _start_worker(nb_path, combo, experiment, parent.id, ws.root,
+                                         run_name, dask)  # fmt: skip
                     running.append(_Running(proc, trial, combo, run_name))
                     started += 1
                 if prune != "none" and time.monotonic() - looked >= POLL:
@@ -242,7 +245,7 @@ def search(
                                 item.prune(client)
                 for item in [r for r in running if r.proc.poll() is not None]:
                     running.remove(item)
-                    result = _collect(item.proc, item.combo)
+                    result = _collect(item.proc, item.combo, client)
                     value = None
                     if item.pruned_at is not None:
                         result = NotebookRun(item.run_id or "", item.name, "KILLED", item.combo,
