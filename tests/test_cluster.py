@@ -18,6 +18,7 @@ from helpers import make_notebook, wait_for
 from mlops_jupyter import tracking
 from mlops_jupyter.errors import MlopsError, NotFoundError
 from mlops_jupyter.netutil import kill_group, pick_port
+from mlops_jupyter.tracking.cluster import RemoteRun
 
 DASK = str(Path(sys.executable).parent / "dask")  # the environment's own CLI
 
@@ -63,6 +64,12 @@ def test_a_sweep_runs_on_the_workers_and_a_killed_worker_s_run_is_retried(fit, c
         assert run.data.tags["mlops.worker"] in cluster.pids
         assert run.data.metrics["loss"] == (int(run.data.params["x"]) - 2) ** 2
         assert tracking.get_run(run.data.tags["mlflow.parentRunId"]).info.run_name == "fit-sweep"
+
+    # a worker without the project's checkout at the client's path makes a run that says so
+    lost = RemoteRun(cluster.client, [sys.executable, "-m", "mlops_jupyter.cli", "--help"],
+                     fit.parent / "elsewhere", "lost")  # fmt: skip
+    _, err = lost.communicate()
+    assert lost.poll() == 1 and "has no checkout of the project at " in err
 
     # a worker killed mid-run: its run ends KILLED, and the run starts again on the other
     done: list = []
