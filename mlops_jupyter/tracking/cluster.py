@@ -56,6 +56,11 @@ class RemoteRun:
     send_signal); ``worker`` is the address of the worker that ran it."""
 
     def __init__(self, client: Any, command: list[str], cwd: Path, name: str):
+        if client.status not in ("running", "connecting", "newly-created"):
+            raise MlopsError(
+                f"the Dask scheduler at {client.scheduler.address} went away; the runs that "
+                "finished are kept, the others are marked"
+            )
         self.client = client
         self.stop = f"mlops-stop-{uuid.uuid4().hex}"
         env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV)}

@@ -11,8 +11,8 @@ A space is ``name=LOW:HIGH`` (floats; whole numbers on both ends: integers),
 
 Pruning: while a trial runs, the steps of the metric it logs (``mlflow.log_metric(metric, v,
 step=k)``) are told to the study as they arrive. With ``prune="median"`` (the default) a trial
-whose metric at a step is worse than the median of the finished trials' at that step, once two
-have finished, is stopped: its run ends KILLED with the tag ``mlops.trial = pruned at step K``,
+whose metric at a step (the second or later) is worse than the median of the finished trials' at
+that step, once two have finished, is stopped: its run ends KILLED with the tag ``mlops.trial = pruned at step K``,
 and its trial PRUNED. ``prune="none"`` lets every trial finish.
 """
 
@@ -189,8 +189,9 @@ def search(
     name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
     chosen = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
               else optuna.samplers.RandomSampler(seed=seed))  # fmt: skip
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=2) if prune == "median"
-              else optuna.pruners.NopPruner())  # fmt: skip
+    # from the second step on: a metric logged once (at the end) is never pruned
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+              if prune == "median" else optuna.pruners.NopPruner())  # fmt: skip
     url = storage_url(ws)
     try:
         study = optuna.create_study(
