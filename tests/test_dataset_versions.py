@@ -154,6 +154,33 @@ def test_folders_are_datasets_too(project):
     assert set(loaded["symbol"]) == set(stocks["symbol"])
 
 
+def test_a_folder_diff_names_files_added_deleted_modified_and_renamed(project):
+    images = project / "data" / "images"
+    images.mkdir(parents=True)
+    for name, content in {"cat.png": b"cat", "dog.png": b"dog", "owl.png": b"owl",
+                          "fox.png": b"fox"}.items():  # fmt: skip
+        (images / name).write_bytes(content)
+    datasets.add(images, name="images")
+    (images / "dog.png").unlink()  # deleted
+    (images / "emu.png").write_bytes(b"emu!")  # added
+    (images / "owl.png").write_bytes(b"owl, sharper")  # modified
+    (images / "fox.png").rename(images / "vixen.png")  # renamed: same content
+    datasets.add(images, name="images")
+
+    d = datasets.diff("images@v1", "images@v2")
+
+    rows = d.table.set_index("path")
+    assert rows["status"].to_dict() == {"emu.png": "added", "dog.png": "deleted",
+                                        "owl.png": "modified", "vixen.png": "renamed"}  # fmt: skip
+    assert rows.loc["vixen.png", "old_path"] == "fox.png"
+    assert (rows.loc["owl.png", "size_a"], rows.loc["owl.png", "size_b"]) == (3, 12)
+    assert rows.loc["emu.png", "size_b"] == 4 and pd.isna(rows.loc["emu.png", "size_a"])
+    assert d.summary() == "images@v1 -> images@v2: files 1 added, 1 deleted, 1 modified, 1 renamed"
+    assert datasets.diff("images").summary() == d.summary()  # the last change
+    unchanged = datasets.diff("images@v2", "images@v2")
+    assert unchanged.table.empty and unchanged.counts()["added"] == 0
+
+
 def test_parquet_and_json_lines_are_tables(project):
     frame = pd.DataFrame({"city": ["Seoul", "Busan", None], "n": [1, 2, 3]})
     frame.to_parquet(project / "cities.parquet", index=False)

@@ -225,8 +225,12 @@ def _top_text(top: Any) -> str:
     return ", ".join(f"{value} ({count})" for value, count in top)
 
 
-def diff(a: str, b: str | None = None, project: PathLike | None = None) -> diffs.DatasetDiff:
-    """What changed from version ``a`` to ``b``: schema, rows and per-column statistics.
+def diff(
+    a: str, b: str | None = None, project: PathLike | None = None, remote: str | None = None
+) -> diffs.DatasetDiff | diffs.FileDiff:
+    """What changed from version ``a`` to ``b``: schema, rows and per-column statistics; for
+    two folder versions, the files added, deleted, modified and renamed (a ``FileDiff``, read
+    from DVC's cache or ``remote``, with the statistics of the folder's tables beside).
 
     With one reference: from the version before it to it (``diff("prices")``: the last change).
     """
@@ -240,7 +244,18 @@ def diff(a: str, b: str | None = None, project: PathLike | None = None) -> diffs
         va = earlier[-1]
     else:
         vb = catalog.resolve(ws, b)
-    return diffs.compute(va, vb, catalog.profile_of(ws, va), catalog.profile_of(ws, vb))
+    stats = diffs.compute(va, vb, catalog.profile_of(ws, va), catalog.profile_of(ws, vb))
+    if not (va.is_dir and vb.is_dir):
+        return stats
+
+    def listing(version: Version) -> list[dict[str, Any]]:
+        return json.loads(dvcstore.fetch(ws, version.md5, version.ref, remote).read_text())
+
+    def size_of(md5: str) -> int | None:
+        path = dvcstore.cached_path(ws, md5)
+        return path.stat().st_size if path is not None else None
+
+    return diffs.files(va, vb, listing(va), listing(vb), size_of, stats)
 
 
 def load(ref: str, project: PathLike | None = None, remote: str | None = None) -> Any:

@@ -1,6 +1,8 @@
-"""What changed between two versions: schema, row count and per-column statistics.
+"""What changed between two versions: schema, row count and per-column statistics; and for
+folders, the files added, deleted, modified and renamed.
 
-Computed from the profiles stored at ``add``, so it is instant however large the data.
+Statistics come from the profiles stored at ``add``, files from DVC's listing of each folder
+version (from the cache, or the remote): instant however large the data, and no checkout.
 """
 
 from __future__ import annotations
@@ -109,3 +111,85 @@ def _row(column: str, stat: str, va: Any, vb: Any) -> dict[str, Any]:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+FILE_STATUSES = ("added", "deleted", "modified", "renamed")
+
+
+@dataclass
+class FileDiff:
+    """The files that changed from folder version ``a`` to ``b``, as ``dvc diff`` names them.
+
+    ``table`` has one row per changed file: ``path``, ``status`` (``added``, ``deleted``,
+    ``modified``, or ``renamed``: the same content under a new path, ``old_path``), and the
+    sizes before and after (None where the object is not in the local cache). ``statistics``
+    is the :class:`DatasetDiff` of the folder's tables (empty for other files).
+    """
+
+    a: Version
+    b: Version
+    table: Any  # pandas.DataFrame
+    statistics: DatasetDiff
+
+    def counts(self) -> dict[str, int]:
+        return {s: int((self.table["status"] == s).sum()) for s in FILE_STATUSES}
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts().items())
+        return f"{self.a.ref} -> {self.b.ref}: files {counts}"
+
+    def __repr__(self) -> str:
+        return f"<FileDiff {self.summary()}>"
+
+    def _ipython_display_(self) -> None:
+        from ..views import table
+
+        table.show(self.table, status="status", title=self.summary())
+
+
+def files(
+    a: Version,
+    b: Version,
+    listing_a: list[dict[str, Any]],
+    listing_b: list[dict[str, Any]],
+    size_of: Any,
+    statistics: DatasetDiff,
+) -> FileDiff:
+    """Compare two DVC folder listings (``[{"relpath": ..., "md5": ...}]``); ``size_of(md5)``
+    gives an object's size or None."""
+    import pandas as pd
+
+    old = {e["relpath"]: e["md5"] for e in listing_a}
+    new = {e["relpath"]: e["md5"] for e in listing_b}
+    added = [p for p in new if p not in old]
+    deleted = [p for p in old if p not in new]
+    rows: list[dict[str, Any]] = []
+    gone: dict[str, list[str]] = {}  # content -> deleted paths that held it
+    for path in deleted:
+        gone.setdefault(old[path], []).append(path)
+    for path in sorted(added):
+        source = gone.get(new[path])
+        if source:  # the same content under a new path
+            was = source.pop(0)
+            rows.append(_file(path, "renamed", new[path], new[path], size_of, was))
+        else:
+            rows.append(_file(path, "added", None, new[path], size_of))
+    for path in sorted(p for paths in gone.values() for p in paths):
+        rows.append(_file(path, "deleted", old[path], None, size_of))
+    for path in sorted(p for p in new if p in old and old[p] != new[p]):
+        rows.append(_file(path, "modified", old[path], new[path], size_of))
+    order = {s: i for i, s in enumerate(FILE_STATUSES)}
+    rows.sort(key=lambda r: (order[r["status"]], r["path"]))
+    table = pd.DataFrame(rows, columns=["path", "status", "size_a", "size_b", "old_path"])
+    return FileDiff(a, b, table, statistics)
+
+
+def _file(path: str, status: str, md5_a: str | None, md5_b: str | None, size_of: Any,
+          old_path: str | None = None) -> dict[str, Any]:  # fmt: skip
+    return {
+        "path": path,
+        "status": status,
+        "size_a": size_of(md5_a) if md5_a else None,
+        "size_b": size_of(md5_b) if md5_b else None,
+        "old_path": old_path,
+    }

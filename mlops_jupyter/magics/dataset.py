@@ -64,7 +64,8 @@ def _show(args: Any) -> Any:
 @argument("a", help="the earlier version (alone: compare it with the version before it)")
 @argument("b", nargs="?", help="the later version")
 def _diff(args: Any) -> Any:
-    """Schema, row-count and per-column statistic changes between two versions."""
+    """Schema, row-count and per-column statistic changes between two versions; for two
+    folder versions, the files added, deleted, modified and renamed."""
     from .. import datasets
 
     return datasets.diff(args.a, args.b)

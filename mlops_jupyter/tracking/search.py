@@ -12,8 +12,8 @@ A space is ``name=LOW:HIGH`` (floats; whole numbers on both ends: integers),
 Pruning: while a trial runs, the steps of the metric it logs (``mlflow.log_metric(metric, v,
 step=k)``) are told to the study as they arrive. With ``prune="median"`` (the default) a trial
 whose metric at a step (the second or later) is worse than the median of the finished trials' at
-that step, once two have finished, is stopped: its run ends KILLED with the tag ``mlops.trial = pruned at step K``,
-and its trial PRUNED. ``prune="none"`` lets every trial finish.
+that step, once two have finished, is stopped: its run ends KILLED with the tag ``mlops.trial =
+pruned at step K``, and its trial PRUNED. ``prune="none"`` lets every trial finish.
 """
 
 from __future__ import annotations
