@@ -180,6 +180,16 @@ def test_a_folder_diff_names_files_added_deleted_modified_and_renamed(project):
     unchanged = datasets.diff("images@v2", "images@v2")
     assert unchanged.table.empty and unchanged.counts()["added"] == 0
 
+    # a folder of files that are not tables loads as a read-only path to that version's files,
+    # from DVC's cache, the workspace untouched; show counts its files by type
+    old = datasets.load("images@v1")
+    assert sorted(p.name for p in old.iterdir()) == ["cat.png", "dog.png", "fox.png", "owl.png"]
+    assert (old / "owl.png").read_bytes() == b"owl" and not (images / "dog.png").exists()
+    assert not (old / "owl.png").stat().st_mode & 0o222  # read-only, as DVC keeps its cache
+    assert datasets.load("images@v1") == old  # made once
+    shown = datasets.show("images@v2")
+    assert shown.loc[".png", "files"] == 4 and shown.loc[".png", "bytes"] == 3 + 3 + 4 + 12
+
 
 def test_parquet_and_json_lines_are_tables(project):
     frame = pd.DataFrame({"city": ["Seoul", "Busan", None], "n": [1, 2, 3]})

@@ -211,10 +211,28 @@ def show(ref: str, project: PathLike | None = None) -> Any:
     ws = _workspace(project)
     version = catalog.resolve(ws, ref)
     profile = catalog.profile_of(ws, version)
+    if version.is_dir and not profile.get("columns"):
+        return _folder_files(ws, version)
     cols = ["dtype", "count", "nulls", "min", "max", "mean", "distinct", "top"]
     frame = pd.DataFrame.from_dict(profile.get("columns", {}), orient="index", columns=cols)
     frame.index.name = "column"
     frame["top"] = frame["top"].map(_top_text)
+    frame.attrs["version"] = version
+    return frame
+
+
+def _folder_files(ws: Workspace, version: Version) -> Any:
+    """A folder of files that are not tables: its files by type (count and bytes)."""
+    import pandas as pd
+
+    listing = json.loads(dvcstore.fetch(ws, version.md5, version.ref).read_text())
+    rows = []
+    for entry in listing:
+        cached = dvcstore.cached_path(ws, entry["md5"])
+        rows.append({"type": Path(entry["relpath"]).suffix.lower() or "(none)",
+                     "size": cached.stat().st_size if cached else None})  # fmt: skip
+    files = pd.DataFrame(rows, columns=["type", "size"])
+    frame = files.groupby("type").agg(files=("size", "size"), bytes=("size", "sum"))
     frame.attrs["version"] = version
     return frame
 
@@ -261,6 +279,10 @@ def diff(
 def load(ref: str, project: PathLike | None = None, remote: str | None = None) -> Any:
     """A pandas DataFrame of a version, read from DVC's cache (or the remote) without a checkout.
 
+    A folder of table files loads as one table; a folder of other files (images, say) is a
+    read-only local :class:`~pathlib.Path` to that version's files, linked from DVC's cache
+    (never a checkout of the workspace): ``PIL.Image.open(load("images@v2") / "cat.png")``.
+
     Inside a tracked run the version is recorded as one of the run's inputs (lineage); while a
     run is reproduced, the version the original run read is loaded instead.
     """
@@ -301,15 +323,49 @@ def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:
         path = dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
         parts.append(tables.read_arrow(path, fmt, entry["relpath"]))
     if not parts:
-        raise MlopsError(
-            f"{version.ref} is a folder with no table files (csv, parquet, jsonl); check it out "
-            "to use its files"
-        )
+        return _materialize(ws, version, listing, remote)
     try:
         table = pa.concat_tables(parts, promote_options="default")
     except pa.ArrowInvalid as exc:
         raise MlopsError(f"the tables in {version.ref} do not share a schema: {exc}") from None
     return tables.to_pandas(table)
+
+
+def _materialize(
+    ws: Workspace, version: Version, listing: list[dict[str, Any]], remote: str | None
+) -> Path:
+    """The files of a folder version under ``.mlops/folders/<hash>``: hard links to DVC's
+    cache objects (read-only, as DVC keeps them; copies made read-only where links cannot be
+    made). Made once, in a temporary folder renamed into place: never half there."""
+    import shutil
+    import tempfile
+
+    target = ws.state_dir / "folders" / version.md5.removesuffix(".dir")
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for entry in listing:
+            dest = (building / entry["relpath"]).resolve()
+            if not dest.is_relative_to(building.resolve()):
+                raise MlopsError(
+                    f"{version.ref} lists a file outside its folder: {entry['relpath']}"
+                )
+            source = dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, dest)
+            except OSError:  # another file system, or links refused
+                shutil.copyfile(source, dest)
+                dest.chmod(0o444)
+        building.rename(target)
+    except OSError:
+        if not target.is_dir():  # not made by a process as quick as this one
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
 
 
 def checkout(ref: str, force: bool = False, project: PathLike | None = None) -> Version:

@@ -75,7 +75,8 @@ def _diff(args: Any) -> Any:
 @argument("ref", help="NAME, NAME@vN, NAME@latest or NAME@<git revision>")
 @argument("--remote", "-r", help="DVC remote to read from when the cache lacks the data")
 def _load(args: Any) -> Any:
-    """A DataFrame of a version, without touching the workspace: ``df = %dataset load NAME@v2``."""
+    """A DataFrame of a version, without touching the workspace: ``df = %dataset load NAME@v2``
+    (a folder of other files than tables: a read-only path to them)."""
     from .. import datasets
 
     return datasets.load(args.ref, remote=args.remote)
