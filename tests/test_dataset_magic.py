@@ -73,6 +73,10 @@ def test_subcommands_return_useful_objects(shell, temps):
     remotes = shell.run("%dataset remote")
     assert remotes["remote"].tolist() == ["local"]
     assert shell.run("%dataset push") == 1
+    frame.iloc[:-1].assign(temp=frame["temp"].iloc[:-1].round()).to_csv(temps, index=False)
+    shell.run('%dataset add data/temps_1h.csv -m "rounded, the last hour dropped"')
+    rows = shell.run("%dataset diff temps_1h@v1 temps_1h@v2 --key date")
+    assert rows.count("removed") == 1 and rows.cells["temp"] == rows.count("changed") > 0
 
 
 @pytest.mark.parametrize(

@@ -191,6 +191,47 @@ def test_a_folder_diff_names_files_added_deleted_modified_and_renamed(project):
     assert shown.loc[".png", "files"] == 4 and shown.loc[".png", "bytes"] == 3 + 3 + 4 + 12
 
 
+def test_a_row_diff_names_rows_added_removed_and_changed_cell_by_cell(project):
+    path = project / "sensors.csv"
+    frame = pd.DataFrame({"id": range(1000), "site": [f"s{i % 7}" for i in range(1000)],
+                          "x": [i * 0.5 for i in range(1000)]})  # fmt: skip
+    frame.to_csv(path, index=False)
+    datasets.add(path, name="sensors")
+    edited = frame.drop(index=[10, 20])
+    edited.loc[500, "x"] = 1001.0
+    edited = pd.concat([edited, pd.DataFrame({"id": [1000], "site": ["s9"], "x": [7.5]})])
+    edited.to_csv(path, index=False)
+    datasets.add(path, name="sensors")
+
+    d = datasets.diff("sensors@v1", "sensors@v2", rows=True)
+
+    assert d.key == ["id"] and d.key_from == "unique in both versions"
+    assert d.summary() == ("sensors@v1 -> sensors@v2: +1 row, -2 rows, 1 row changed in x "
+                           "(key: id, unique in both versions)")  # fmt: skip
+    changed = d.rows[d.rows["diff_type"] == "changed"].iloc[0]
+    assert (changed["id"], changed["from_x"], changed["to_x"]) == (500, 250.0, 1001.0)
+    assert changed["from_site"] == changed["to_site"] == "s3"
+    assert d.rows[d.rows["diff_type"] == "removed"]["id"].tolist() == [10, 20]
+    assert d.rows[d.rows["diff_type"] == "added"][["id", "to_site"]].values.tolist() == [
+        [1000, "s9"]]  # fmt: skip
+
+    # the whole row as the key: a changed row is one removed and one added
+    whole = datasets.diff("sensors@v1", "sensors@v2", rows=True, key=["id", "site", "x"])
+    assert (whole.count("added"), whole.count("removed"), whole.count("changed")) == (2, 3, 0)
+    # a renamed and a retyped column are named as such
+    edited.rename(columns={"site": "station"}).assign(x=edited["x"].astype(str) + "!").to_csv(
+        path, index=False
+    )
+    datasets.add(path, name="sensors")
+    renamed = datasets.diff("sensors@v2", "sensors@v3", rows=True, key="id")
+    assert renamed.columns["renamed"] == ["site -> station"] and renamed.columns["retyped"] == ["x"]
+    assert renamed.count("changed") == len(edited) and renamed.cells == {"site": 0, "x": 999}
+    with pytest.raises(MlopsError, match="key site is not unique in sensors@v1 .*--key"):
+        datasets.diff("sensors@v1", "sensors@v2", rows=True, key="site")
+    with pytest.raises(MlopsError, match="key nope is not a column of both versions"):
+        datasets.diff("sensors@v1", "sensors@v2", rows=True, key="nope")
+
+
 def test_parquet_and_json_lines_are_tables(project):
     frame = pd.DataFrame({"city": ["Seoul", "Busan", None], "n": [1, 2, 3]})
     frame.to_parquet(project / "cities.parquet", index=False)

@@ -244,11 +244,20 @@ def _top_text(top: Any) -> str:
 
 
 def diff(
-    a: str, b: str | None = None, project: PathLike | None = None, remote: str | None = None
-) -> diffs.DatasetDiff | diffs.FileDiff:
+    a: str,
+    b: str | None = None,
+    project: PathLike | None = None,
+    remote: str | None = None,
+    rows: bool = False,
+    key: list[str] | str | None = None,
+) -> Any:
     """What changed from version ``a`` to ``b``: schema, rows and per-column statistics; for
     two folder versions, the files added, deleted, modified and renamed (a ``FileDiff``, read
     from DVC's cache or ``remote``, with the statistics of the folder's tables beside).
+
+    ``rows=True``: the rows added, removed and changed, and the cells of each changed row
+    before and after (a ``RowDiff``; see ``rowdiff``), matched by ``key`` (column names; by
+    default a column unique in both, else the whole row). Read from the cache or the remote.
 
     With one reference: from the version before it to it (``diff("prices")``: the last change).
     """
@@ -262,6 +271,13 @@ def diff(
         va = earlier[-1]
     else:
         vb = catalog.resolve(ws, b)
+    if rows:
+        from . import rowdiff
+
+        keys = [key] if isinstance(key, str) else list(key or [])
+        ta, tb = (_arrow(ws, v, remote) for v in (va, vb))
+        profiles = (catalog.profile_of(ws, va), catalog.profile_of(ws, vb))
+        return rowdiff.compute(va, vb, ta, tb, keys, profiles)
     stats = diffs.compute(va, vb, catalog.profile_of(ws, va), catalog.profile_of(ws, vb))
     if not (va.is_dir and vb.is_dir):
         return stats
@@ -309,6 +325,19 @@ def _load_version(ws: Workspace, version: Version, remote: str | None) -> Any:
         )
     path = dvcstore.fetch(ws, version.md5, version.ref, remote)
     return tables.to_pandas(tables.read_arrow(path, fmt, version.ref))
+
+
+def _arrow(ws: Workspace, version: Version, remote: str | None) -> Any:
+    """A table version as an Arrow table (what a row diff compares)."""
+    import pyarrow as pa
+
+    fmt = version.format or tables.table_format(version.path)
+    if version.is_dir or fmt is None:
+        frame = _load_version(ws, version, remote)
+        if not hasattr(frame, "columns"):
+            raise MlopsError(f"{version.ref} holds no tables; diff its files without --rows")
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    return tables.read_arrow(dvcstore.fetch(ws, version.md5, version.ref, remote), fmt, version.ref)
 
 
 def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:

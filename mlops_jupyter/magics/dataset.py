@@ -63,12 +63,15 @@ def _show(args: Any) -> Any:
 @magic_arguments(name="dataset diff")
 @argument("a", help="the earlier version (alone: compare it with the version before it)")
 @argument("b", nargs="?", help="the later version")
+@argument("--rows", action="store_true", help="rows added, removed and changed, cell by cell")
+@argument("--key", nargs="+", metavar="COLUMN", help="the columns that identify a row")
 def _diff(args: Any) -> Any:
-    """Schema, row-count and per-column statistic changes between two versions; for two
-    folder versions, the files added, deleted, modified and renamed."""
+    """Schema, row-count and per-column statistic changes between two versions (with --rows,
+    the rows and cells that changed); for two folder versions, the files added, deleted,
+    modified and renamed."""
     from .. import datasets
 
-    return datasets.diff(args.a, args.b)
+    return datasets.diff(args.a, args.b, rows=args.rows or bool(args.key), key=args.key)
 
 
 @magic_arguments(name="dataset load")

@@ -1,0 +1,178 @@
+"""Row and cell diffs of two table versions, as Dolt shows them: rows added, removed and
+changed, and for a changed row its cells before and after.
+
+Computed with Arrow's hash joins (multithreaded C++), never a loop over rows. Rows are matched
+by a key: the columns given, else a column the versions' profiles know to be unique in both,
+else the whole row (then a changed row shows as one removed and one added, and so does a row
+with an empty cell, as empty never equals empty in a join). Columns added,
+dropped, renamed (a dropped column whose values an added one holds, row for row) or retyped
+are named as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MlopsError
+from .catalog import Version
+
+ROW = "__row"  # a row's position, kept through the joins
+
+
+@dataclass
+class RowDiff:
+    """What changed, row by row, from version ``a`` to ``b``.
+
+    ``rows`` has one row per difference: ``diff_type`` (added, removed, changed), the key, then
+    ``from_COL`` and ``to_COL`` for every other column. ``key`` names the key and ``key_from``
+    says where it came from.
+    """
+
+    a: Version
+    b: Version
+    key: list[str]
+    key_from: str  # "given", "unique in both versions" or "the whole row"
+    rows: Any  # pandas.DataFrame
+    cells: dict[str, int] = field(default_factory=dict)  # changed cells per column
+    columns: dict[str, list[str]] = field(default_factory=dict)  # added, dropped, renamed, retyped
+
+    def count(self, kind: str) -> int:
+        return int((self.rows["diff_type"] == kind).sum())
+
+    def summary(self) -> str:
+        added, removed, changed = (self.count(k) for k in ("added", "removed", "changed"))
+        parts = [f"+{added:,} row{'s' if added != 1 else ''}",
+                 f"-{removed:,} row{'s' if removed != 1 else ''}",
+                 f"{changed:,} row{'s' if changed != 1 else ''} changed"]  # fmt: skip
+        where = [c for c, n in self.cells.items() if n]
+        if changed and where:
+            parts[-1] += f" in {', '.join(where)}"
+        for kind, names in self.columns.items():
+            if names:
+                parts.append(f"columns {kind}: {', '.join(names)}")
+        key = ", ".join(self.key) if self.key_from != "the whole row" else "the whole row"
+        return f"{self.a.ref} -> {self.b.ref}: {', '.join(parts)} (key: {key}, {self.key_from})"
+
+    def __repr__(self) -> str:
+        return f"<RowDiff {self.summary()}>"
+
+    def _ipython_display_(self) -> None:
+        from ..views import table
+
+        table.show(self.rows, status="diff_type", title=self.summary())
+
+
+def compute(a: Version, b: Version, ta: Any, tb: Any, key: list[str] | None,
+            profiles: tuple[dict, dict]) -> RowDiff:  # fmt: skip
+    """The row diff of Arrow tables ``ta`` (version ``a``) and ``tb`` (``b``)."""
+    import pyarrow as pa
+
+    columns = _columns(ta, tb)
+    for old, new in columns.pop("_renames"):
+        tb = tb.rename_columns([old if c == new else c for c in tb.column_names])
+    common = [c for c in ta.column_names if c in tb.column_names]
+    for name in columns["retyped"]:  # compared as text
+        ta = ta.set_column(ta.column_names.index(name), name, ta[name].cast(pa.string()))
+        tb = tb.set_column(tb.column_names.index(name), name, tb[name].cast(pa.string()))
+    if key:
+        missing = [k for k in key if k not in common]
+        if missing:
+            raise MlopsError(f"key {', '.join(missing)} is not a column of both versions; "
+                             f"columns: {', '.join(common)}")  # fmt: skip
+        key_from = "given"
+    else:
+        key = _unique_key(common, profiles, ta, tb)
+        key_from = "unique in both versions" if key else "the whole row"
+        key = key or common
+    for table, version in ((ta, a), (tb, b)):
+        _check_unique(table, key, version, key_from)
+    values = [c for c in common if c not in key]
+    ta = ta.select(common).append_column(ROW, pa.array(range(len(ta)), pa.int64()))
+    tb = tb.select(common).append_column(ROW, pa.array(range(len(tb)), pa.int64()))
+    removed = ta.join(tb.select(key), keys=key, join_type="left anti")
+    added = tb.join(ta.select(key), keys=key, join_type="left anti")
+    both = ta.join(tb, keys=key, join_type="inner", left_suffix=".a", right_suffix=".b")
+    changed, cells = _changed(both, values)
+    rows = _frame(key, values, removed, added, changed)
+    return RowDiff(a, b, key, key_from, rows, cells, columns)
+
+
+def _columns(ta: Any, tb: Any) -> dict[str, Any]:
+    """Columns added, dropped, renamed (same values, row for row) and retyped."""
+    added = [c for c in tb.column_names if c not in ta.column_names]
+    dropped = [c for c in ta.column_names if c not in tb.column_names]
+    renames: list[tuple[str, str]] = []
+    if len(ta) == len(tb):
+        for old in dropped:
+            for new in added:
+                if new not in [n for _, n in renames] and ta[old].equals(tb[new]):
+                    renames.append((old, new))
+                    break
+    added = [c for c in added if c not in [n for _, n in renames]]
+    dropped = [c for c in dropped if c not in [o for o, _ in renames]]
+    retyped = [c for c in ta.column_names if c in tb.column_names and ta[c].type != tb[c].type]
+    return {"added": added, "dropped": dropped, "renamed": [f"{o} -> {n}" for o, n in renames],
+            "retyped": retyped, "_renames": renames}  # fmt: skip
+
+
+def _unique_key(common: list[str], profiles: tuple[dict, dict], ta: Any, tb: Any) -> list[str]:
+    """A column the profiles (made at ``add``) show to be unique and never null in both."""
+    for name in common:
+        stats = [p.get("columns", {}).get(name) or {} for p in profiles]
+        if all(s.get("nulls") == 0 and s.get("distinct") == len(t) for s, t in
+               zip(stats, (ta, tb), strict=True)):  # fmt: skip
+            return [name]
+    return []
+
+
+def _check_unique(table: Any, key: list[str], version: Version, key_from: str) -> None:
+    counts = table.group_by(key).aggregate([([], "count_all")])
+    duplicated = len(table) - len(counts)
+    if duplicated and key_from == "given":
+        raise MlopsError(f"key {', '.join(key)} is not unique in {version.ref} ({duplicated:,} "
+                         "rows repeat a key); give columns that are, with --key")  # fmt: skip
+
+
+def _changed(both: Any, values: list[str]) -> tuple[Any, dict[str, int]]:
+    import pyarrow.compute as pc
+
+    cells: dict[str, int] = {}
+    mask = None
+    for name in values:
+        left, right = both[f"{name}.a"], both[f"{name}.b"]
+        differs = pc.fill_null(pc.not_equal(left, right), False)
+        one_null = pc.xor(pc.is_null(left), pc.is_null(right))
+        differs = pc.or_(differs, one_null)
+        cells[name] = pc.sum(differs).as_py() or 0
+        mask = differs if mask is None else pc.or_(mask, differs)
+    if mask is None:
+        return both.slice(0, 0), cells
+    return both.filter(mask).sort_by(f"{ROW}.b"), cells
+
+
+def _frame(key: list[str], values: list[str], removed: Any, added: Any, changed: Any) -> Any:
+    import pandas as pd
+
+    from .tables import to_pandas
+
+    def part(table: Any, kind: str, source: dict[str, str]) -> Any:
+        frame = to_pandas(table.select([*key, *source.values()]))
+        frame.columns = [*key, *source]
+        frame.insert(0, "diff_type", kind)
+        return frame
+
+    before = {f"from_{c}": c for c in values}
+    after = {f"to_{c}": c for c in values}
+    frames = [
+        part(
+            changed,
+            "changed",
+            {**{f"from_{c}": f"{c}.a" for c in values}, **{f"to_{c}": f"{c}.b" for c in values}},
+        ),  # fmt: skip
+        part(removed.sort_by(ROW), "removed", before),
+        part(added.sort_by(ROW), "added", after),
+    ]
+    order = ["diff_type", *key, *(x for c in values for x in (f"from_{c}", f"to_{c}"))]
+    frames = [f for f in frames if len(f)] or [pd.DataFrame(columns=order)]
+    return pd.concat(frames, ignore_index=True).reindex(columns=order)
