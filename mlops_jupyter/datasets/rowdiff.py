@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import MlopsError
 from .catalog import Version
 
@@ -85,15 +87,17 @@ def compute(a: Version, b: Version, ta: Any, tb: Any, key: list[str] | None,
         key = _unique_key(common, profiles, ta, tb)
         key_from = "unique in both versions" if key else "the whole row"
         key = key or common
-    for table, version in ((ta, a), (tb, b)):
-        _check_unique(table, key, version, key_from)
+    if key_from == "given":  # a key found in the profiles is unique; the whole row needs not be
+        for table, version in ((ta, a), (tb, b)):
+            _check_unique(table, key, version)
     values = [c for c in common if c not in key]
-    ta = ta.select(common).append_column(ROW, pa.array(range(len(ta)), pa.int64()))
-    tb = tb.select(common).append_column(ROW, pa.array(range(len(tb)), pa.int64()))
+    ta, tb = (t.select(common).append_column(ROW, pa.array(np.arange(len(t)))) for t in (ta, tb))
     removed = ta.join(tb.select(key), keys=key, join_type="left anti")
     added = tb.join(ta.select(key), keys=key, join_type="left anti")
-    both = ta.join(tb, keys=key, join_type="inner", left_suffix=".a", right_suffix=".b")
-    changed, cells = _changed(both, values)
+    # matched rows: only their positions are joined, then the cells compared side by side
+    pairs = ta.select([*key, ROW]).join(tb.select([*key, ROW]), keys=key, join_type="inner",
+                                        left_suffix=".a", right_suffix=".b")  # fmt: skip
+    changed, cells = _changed(ta, tb, pairs, key, values)
     rows = _frame(key, values, removed, added, changed)
     return RowDiff(a, b, key, key_from, rows, cells, columns)
 
@@ -126,29 +130,46 @@ def _unique_key(common: list[str], profiles: tuple[dict, dict], ta: Any, tb: Any
     return []
 
 
-def _check_unique(table: Any, key: list[str], version: Version, key_from: str) -> None:
-    counts = table.group_by(key).aggregate([([], "count_all")])
-    duplicated = len(table) - len(counts)
-    if duplicated and key_from == "given":
+def _check_unique(table: Any, key: list[str], version: Version) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table[key[0]]
+    if len(key) == 1 and column.null_count == 0 and pa.types.is_integer(column.type):
+        values = np.sort(column.to_numpy())  # cheaper than Arrow's hash count, by 3-4x
+        distinct = len(table) - int(np.count_nonzero(values[1:] == values[:-1]))
+    elif len(key) == 1:
+        distinct = pc.count_distinct(column, mode="all").as_py()
+    else:
+        distinct = len(table.group_by(key).aggregate([([], "count_all")]))
+    duplicated = len(table) - distinct
+    if duplicated:
         raise MlopsError(f"key {', '.join(key)} is not unique in {version.ref} ({duplicated:,} "
                          "rows repeat a key); give columns that are, with --key")  # fmt: skip
 
 
-def _changed(both: Any, values: list[str]) -> tuple[Any, dict[str, int]]:
+def _changed(ta: Any, tb: Any, pairs: Any, key: list[str],
+             values: list[str]) -> tuple[Any, dict[str, int]]:  # fmt: skip
+    """The matched rows whose cells differ (both sides' cells, in b's order), and how many
+    cells differ per column."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    at, bt = pairs[f"{ROW}.a"], pairs[f"{ROW}.b"]
     cells: dict[str, int] = {}
-    mask = None
+    mask = pa.array(np.zeros(len(pairs), dtype=bool))
     for name in values:
-        left, right = both[f"{name}.a"], both[f"{name}.b"]
+        left, right = ta[name].take(at), tb[name].take(bt)
         differs = pc.fill_null(pc.not_equal(left, right), False)
-        one_null = pc.xor(pc.is_null(left), pc.is_null(right))
-        differs = pc.or_(differs, one_null)
+        differs = pc.or_(differs, pc.xor(pc.is_null(left), pc.is_null(right)))
         cells[name] = pc.sum(differs).as_py() or 0
-        mask = differs if mask is None else pc.or_(mask, differs)
-    if mask is None:
-        return both.slice(0, 0), cells
-    return both.filter(mask).sort_by(f"{ROW}.b"), cells
+        mask = pc.or_(mask, differs)
+    hits = pairs.filter(mask).sort_by(f"{ROW}.b")
+    ia, ib = hits[f"{ROW}.a"], hits[f"{ROW}.b"]
+    columns = {k: tb[k].take(ib) for k in key}
+    for name in values:
+        columns[f"{name}.a"], columns[f"{name}.b"] = ta[name].take(ia), tb[name].take(ib)
+    return pa.table(columns), cells
 
 
 def _frame(key: list[str], values: list[str], removed: Any, added: Any, changed: Any) -> Any:
