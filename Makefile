@@ -102,6 +102,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_labels.py
 	$(BIN)/python benchmarks/bench_estimation.py
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_rowdiff.py
 	$(BIN)/python benchmarks/bench_sidebar.py
 	$(BIN)/python benchmarks/bench_imports.py
 

@@ -230,6 +230,10 @@ def test_a_row_diff_names_rows_added_removed_and_changed_cell_by_cell(project):
         datasets.diff("sensors@v1", "sensors@v2", rows=True, key="site")
     with pytest.raises(MlopsError, match="key nope is not a column of both versions"):
         datasets.diff("sensors@v1", "sensors@v2", rows=True, key="nope")
+    edited.assign(id=0).to_csv(path, index=False)
+    datasets.add(path, name="sensors")
+    with pytest.raises(MlopsError, match=r"key id is not unique in sensors@v4 \(998 rows repeat"):
+        datasets.diff("sensors@v1", "sensors@v4", rows=True, key="id")
 
 
 def test_parquet_and_json_lines_are_tables(project):

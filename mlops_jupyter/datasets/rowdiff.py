@@ -1,12 +1,12 @@
 """Row and cell diffs of two table versions, as Dolt shows them: rows added, removed and
 changed, and for a changed row its cells before and after.
 
-Computed with Arrow's hash joins (multithreaded C++), never a loop over rows. Rows are matched
-by a key: the columns given, else a column the versions' profiles know to be unique in both,
-else the whole row (then a changed row shows as one removed and one added, and so does a row
-with an empty cell, as empty never equals empty in a join). Columns added,
-dropped, renamed (a dropped column whose values an added one holds, row for row) or retyped
-are named as such.
+Computed with Arrow's hash joins, or for a key of whole numbers (ids) a sorted match in numpy
+(cheaper than three joins), never a loop over rows. Rows are matched by a key: the columns given,
+else a column the versions' profiles know to be unique in both, else the whole row (then a changed
+row shows as one removed and one added, and so does a row with an empty cell, as empty never
+equals empty in a join). Columns added, dropped, renamed (a dropped column whose values an added
+one holds, row for row) or retyped are named as such.
 """
 
 from __future__ import annotations
@@ -87,16 +87,22 @@ def compute(a: Version, b: Version, ta: Any, tb: Any, key: list[str] | None,
         key = _unique_key(common, profiles, ta, tb)
         key_from = "unique in both versions" if key else "the whole row"
         key = key or common
-    if key_from == "given":  # a key found in the profiles is unique; the whole row needs not be
-        for table, version in ((ta, a), (tb, b)):
-            _check_unique(table, key, version)
     values = [c for c in common if c not in key]
     ta, tb = (t.select(common).append_column(ROW, pa.array(np.arange(len(t)))) for t in (ta, tb))
-    removed = ta.join(tb.select(key), keys=key, join_type="left anti")
-    added = tb.join(ta.select(key), keys=key, join_type="left anti")
-    # matched rows: only their positions are joined, then the cells compared side by side
-    pairs = ta.select([*key, ROW]).join(tb.select([*key, ROW]), keys=key, join_type="inner",
-                                        left_suffix=".a", right_suffix=".b")  # fmt: skip
+    if _whole_numbers(ta, tb, key):  # ids: matched by sorting, cheaper than three hash joins
+        ka, kb = (t[key[0]].to_numpy() for t in (ta, tb))
+        gone, new, at, bt = _match_sorted(key[0], ka, kb, a, b)
+        removed, added = ta.take(gone), tb.take(new)
+        pairs = pa.table({f"{ROW}.a": at, f"{ROW}.b": bt})
+    else:
+        if key_from == "given":  # a key the profiles found is unique; a whole row needs not be
+            for table, version in ((ta, a), (tb, b)):
+                _check_unique(table, key, version)
+        removed = ta.join(tb.select(key), keys=key, join_type="left anti")
+        added = tb.join(ta.select(key), keys=key, join_type="left anti")
+        # matched rows: only their positions are joined, then the cells compared side by side
+        pairs = ta.select([*key, ROW]).join(tb.select([*key, ROW]), keys=key, join_type="inner",
+                                            left_suffix=".a", right_suffix=".b")  # fmt: skip
     changed, cells = _changed(ta, tb, pairs, key, values)
     rows = _frame(key, values, removed, added, changed)
     return RowDiff(a, b, key, key_from, rows, cells, columns)
@@ -128,6 +134,35 @@ def _unique_key(common: list[str], profiles: tuple[dict, dict], ta: Any, tb: Any
                zip(stats, (ta, tb), strict=True)):  # fmt: skip
             return [name]
     return []
+
+
+def _whole_numbers(ta: Any, tb: Any, key: list[str]) -> bool:
+    import pyarrow as pa
+
+    return len(key) == 1 and all(
+        pa.types.is_integer(t[key[0]].type) and t[key[0]].null_count == 0 for t in (ta, tb)
+    )
+
+
+def _match_sorted(name: str, ka: Any, kb: Any, a: Version, b: Version) -> tuple[Any, Any, Any, Any]:
+    """Rows of ``a`` only, rows of ``b`` only, and the matched pairs, by a key of whole
+    numbers (refused if repeated)."""
+    orders = []
+    for keys, version in ((ka, a), (kb, b)):
+        order = None if bool(np.all(keys[1:] > keys[:-1])) else np.argsort(keys, kind="stable")
+        ordered = keys if order is None else keys[order]
+        repeats = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+        if repeats:
+            raise MlopsError(f"key {name} is not unique in {version.ref} ({repeats:,} rows "
+                             "repeat a key); give columns that are, with --key")  # fmt: skip
+        orders.append((ordered, order if order is not None else np.arange(len(keys))))
+    (sa, oa), (sb, ob) = orders
+    pos = np.searchsorted(sa, sb)
+    found = pos < len(sa)
+    found[found] = sa[pos[found]] == sb[found]
+    in_a = np.zeros(len(sa), dtype=bool)
+    in_a[pos[found]] = True
+    return np.sort(oa[~in_a]), np.sort(ob[~found]), oa[pos[found]], ob[found]
 
 
 def _check_unique(table: Any, key: list[str], version: Version) -> None:
