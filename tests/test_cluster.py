@@ -85,9 +85,12 @@ def test_a_sweep_runs_on_the_workers_and_a_killed_worker_s_run_is_retried(fit, c
     sweeping.join(timeout=120)
     assert [r.status for r in done] == ["FINISHED"]
     assert tracking.get_run(done[0].run_id).data.tags["mlops.worker"] != worker
-    attempts = tracking.runs("dask")
-    attempts = attempts[attempts["name"] == done[0].name]
-    assert sorted(attempts["status"]) == ["FINISHED", "KILLED"]
+
+    def attempts() -> list[str]:  # the killed attempt ends itself KILLED: its kernel stops first
+        runs = tracking.runs("dask")
+        return sorted(runs[runs["name"] == done[0].name]["status"])
+
+    wait_for(lambda: attempts() == ["FINISHED", "KILLED"], timeout=60, every=0.5)
 
 
 def _running(fit) -> bool:
