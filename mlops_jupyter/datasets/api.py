@@ -389,9 +389,10 @@ def _materialize(
                 shutil.copyfile(source, dest)
                 dest.chmod(0o444)
         building.rename(target)
-    except OSError:
-        if not target.is_dir():  # not made by a process as quick as this one
-            raise
+    except OSError as e:
+        if not target.is_dir():  # else made meanwhile by a process as quick as this one
+            raise MlopsError(f"the files of {version.ref} could not be laid out in "
+                             f"{ws.rel(target)}: {e.strerror or e}") from None  # fmt: skip
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
