@@ -218,6 +218,12 @@ def test_a_row_diff_names_rows_added_removed_and_changed_cell_by_cell(project):
     # the whole row as the key: a changed row is one removed and one added
     whole = datasets.diff("sensors@v1", "sensors@v2", rows=True, key=["id", "site", "x"])
     assert (whole.count("added"), whole.count("removed"), whole.count("changed")) == (2, 3, 0)
+    counts = project / "counts.csv"  # no unique column, rows that repeat: the whole row
+    for text in ("n\n1\n1\n2\n", "n\n1\n1\n3\n"):
+        counts.write_text(text)
+        datasets.add(counts, name="counts")
+    assert datasets.diff("counts@v1", "counts@v2", rows=True).summary() == (
+        "counts@v1 -> counts@v2: +1 row, -1 row, 0 rows changed (key: the whole row)")  # fmt: skip
     # a renamed and a retyped column are named as such
     edited.rename(columns={"site": "station"}).assign(x=edited["x"].astype(str) + "!").to_csv(
         path, index=False

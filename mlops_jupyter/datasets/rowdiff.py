@@ -53,8 +53,10 @@ class RowDiff:
         for kind, names in self.columns.items():
             if names:
                 parts.append(f"columns {kind}: {', '.join(names)}")
-        key = ", ".join(self.key) if self.key_from != "the whole row" else "the whole row"
-        return f"{self.a.ref} -> {self.b.ref}: {', '.join(parts)} (key: {key}, {self.key_from})"
+        key = "the whole row"
+        if self.key_from != key:
+            key = f"{', '.join(self.key)}, {self.key_from}"
+        return f"{self.a.ref} -> {self.b.ref}: {', '.join(parts)} (key: {key})"
 
     def __repr__(self) -> str:
         return f"<RowDiff {self.summary()}>"
@@ -89,7 +91,8 @@ def compute(a: Version, b: Version, ta: Any, tb: Any, key: list[str] | None,
         key = key or common
     values = [c for c in common if c not in key]
     ta, tb = (t.select(common).append_column(ROW, pa.array(np.arange(len(t)))) for t in (ta, tb))
-    if _whole_numbers(ta, tb, key):  # ids: matched by sorting, cheaper than three hash joins
+    ids = key_from != "the whole row" and _whole_numbers(ta, tb, key)  # (a row may repeat)
+    if ids:  # matched by sorting, cheaper than three hash joins
         ka, kb = (t[key[0]].to_numpy() for t in (ta, tb))
         gone, new, at, bt = _match_sorted(key[0], ka, kb, a, b)
         removed, added = ta.take(gone), tb.take(new)
