@@ -177,6 +177,8 @@ def test_a_folder_diff_names_files_added_deleted_modified_and_renamed(project):
     assert rows.loc["emu.png", "size_b"] == 4 and pd.isna(rows.loc["emu.png", "size_a"])
     assert d.summary() == "images@v1 -> images@v2: files 1 added, 1 deleted, 1 modified, 1 renamed"
     assert datasets.diff("images").summary() == d.summary()  # the last change
+    with pytest.raises(MlopsError, match="images@v1 holds no tables; diff its files without"):
+        datasets.diff("images@v1", "images@v2", rows=True)
     unchanged = datasets.diff("images@v2", "images@v2")
     assert unchanged.table.empty and unchanged.counts()["added"] == 0
 

@@ -104,6 +104,8 @@ def test_a_search_without_a_space_or_metric_is_one_line(quadratic, capsys):
     assert cli.main(["run", str(quadratic), "--search", "tpe", "--space", "y=0:1", "--metric",
                      "loss", "--trials", "0"]) == 1  # fmt: skip
     assert "a search needs at least one trial, not 0" in capsys.readouterr().err
+    with pytest.raises(MlopsError, match="pruning 'hyperband': use median or none"):
+        search.search(quadratic, search.parse_space(["x=0:1"]), 1, "loss", prune="hyperband")
 
 
 def test_a_database_that_cannot_be_opened_is_one_line(quadratic, project, monkeypatch):

@@ -225,12 +225,9 @@ def _folder_files(ws: Workspace, version: Version) -> Any:
     """A folder of files that are not tables: its files by type (count and bytes)."""
     import pandas as pd
 
-    listing = json.loads(dvcstore.fetch(ws, version.md5, version.ref).read_text())
-    rows = []
-    for entry in listing:
-        cached = dvcstore.cached_path(ws, entry["md5"])
-        rows.append({"type": Path(entry["relpath"]).suffix.lower() or "(none)",
-                     "size": cached.stat().st_size if cached else None})  # fmt: skip
+    rows = [{"type": Path(entry["relpath"]).suffix.lower() or "(none)",
+             "size": _cached_size(ws, entry["md5"])}
+            for entry in _listing(ws, version, None)]  # fmt: skip
     files = pd.DataFrame(rows, columns=["type", "size"])
     frame = files.groupby("type").agg(files=("size", "size"), bytes=("size", "sum"))
     frame.attrs["version"] = version
@@ -282,14 +279,19 @@ def diff(
     if not (va.is_dir and vb.is_dir):
         return stats
 
-    def listing(version: Version) -> list[dict[str, Any]]:
-        return json.loads(dvcstore.fetch(ws, version.md5, version.ref, remote).read_text())
+    listings = _listing(ws, va, remote), _listing(ws, vb, remote)
+    return diffs.files(va, vb, *listings, lambda md5: _cached_size(ws, md5), stats)
 
-    def size_of(md5: str) -> int | None:
-        path = dvcstore.cached_path(ws, md5)
-        return path.stat().st_size if path is not None else None
 
-    return diffs.files(va, vb, listing(va), listing(vb), size_of, stats)
+def _listing(ws: Workspace, version: Version, remote: str | None) -> list[dict[str, Any]]:
+    """A folder version's files (``relpath``, ``md5``): DVC's listing, from the cache or remote."""
+    return json.loads(dvcstore.fetch(ws, version.md5, version.ref, remote).read_text())
+
+
+def _cached_size(ws: Workspace, md5: str) -> int | None:
+    """The size of a cache object, or None when the local cache lacks it."""
+    path = dvcstore.cached_path(ws, md5)
+    return path.stat().st_size if path is not None else None
 
 
 def load(ref: str, project: PathLike | None = None, remote: str | None = None) -> Any:
@@ -343,7 +345,7 @@ def _arrow(ws: Workspace, version: Version, remote: str | None) -> Any:
 def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:
     import pyarrow as pa
 
-    listing = json.loads(dvcstore.fetch(ws, version.md5, version.ref, remote).read_text())
+    listing = _listing(ws, version, remote)
     parts = []
     for entry in sorted(listing, key=lambda e: e["relpath"]):
         fmt = tables.table_format(entry["relpath"])

@@ -32,6 +32,7 @@ STOP_POLL = 0.5  # seconds between a worker's looks at the stop flag of its run
 PASSED_ENV = ("MLOPS_JUPYTER_", "MLFLOW_")  # settings the runs on the workers need too
 ATTEMPTS = 2  # the first start and one retry after a worker died
 PR_SET_PDEATHSIG = 1
+LIVE = ("running", "connecting", "newly-created")  # a client's states while it can still answer
 
 
 def connect(address: str) -> Any:
@@ -56,7 +57,7 @@ class RemoteRun:
     send_signal); ``worker`` is the address of the worker that ran it."""
 
     def __init__(self, client: Any, command: list[str], cwd: Path, name: str):
-        if client.status not in ("running", "connecting", "newly-created"):
+        if client.status not in LIVE:
             raise MlopsError(
                 f"the Dask scheduler at {client.scheduler.address} went away; the runs that "
                 "finished are kept, the others are marked"
@@ -70,8 +71,7 @@ class RemoteRun:
         self._result: tuple[int, str, str] | None = None
 
     def poll(self) -> int | None:
-        live = self.client.status in ("running", "connecting", "newly-created")
-        if self._result is None and not self.future.done() and live:
+        if self._result is None and not self.future.done() and self.client.status in LIVE:
             return None
         return self._get()[0]
 
@@ -101,7 +101,7 @@ def _cluster_error(e: BaseException, client: Any) -> str:
     name = type(e).__name__
     if name == "KilledWorker":
         return "its Dask worker died twice during the run; not retried again"
-    if client.status not in ("running", "connecting"):
+    if client.status not in LIVE:
         return f"the Dask scheduler at {client.scheduler.address} went away during the run"
     return f"on the Dask cluster: {first_line(e)}"
 
