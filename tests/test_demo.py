@@ -61,6 +61,7 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
         windows = outputs(project / "02-time-series-versions.ipynb")
         assert "temps_1d@v1\r\ntemps_1d@v2\r\ntemps_1h@v1\r\ntemps_3h@v1" in windows
         assert "Data and pipelines are up to date" in windows
+        assert "temps_1d@v1 -&gt; temps_1d@v2: +0 rows, -7 rows, 0 rows changed" in windows
 
         # the executed quickstart in JupyterLab, beside the sidebar: the README's picture
         with jupyterlab(project, tmp_path) as lab, lab_page(lab, "01-quickstart.ipynb") as page:

@@ -175,3 +175,51 @@ async def test_a_request_without_a_token_is_refused(jp_fetch, http_server_client
         with pytest.raises(tornado.httpclient.HTTPClientError) as raised:
             await http_server_client.fetch(f"{jp_base_url}{API}/{route}", method=method, body=body)
         assert raised.value.code == 403
+
+
+async def test_a_version_s_diff_rows_of_a_table_files_of_a_folder(jp_fetch, project):
+    from mlops_jupyter import datasets
+
+    table = project / "prices.csv"
+    for text in ("id,price\n1,10\n2,20\n3,30\n", "id,price\n1,10\n2,25\n4,40\n"):
+        table.write_text(text)
+        datasets.add(table, project=project)
+    folder = project / "images"
+    folder.mkdir()
+    (folder / "cat.png").write_bytes(b"cat")
+    (folder / "dog.png").write_bytes(b"dog")
+    datasets.add(folder, project=project)
+    (folder / "dog.png").unlink()
+    (folder / "owl.png").write_bytes(b"owl!")
+    datasets.add(folder, project=project)
+
+    listed = {d["name"]: d["versions"] for d in await get(jp_fetch, "datasets")}
+    assert [v["change"] for v in listed["prices"]] == [
+        "same shape, values changed",
+        "first version",
+    ]
+    assert listed["images"][0]["change"] == "same file count, content changed"
+
+    rows = await get(jp_fetch, "datasets/prices@v2/diff")
+    assert rows["summary"] == (
+        "prices@v1 -> prices@v2: +1 row, -1 row, 1 row changed in price (key: id, unique in both versions)"
+    )
+    assert rows["counts"] == {"added": 1, "removed": 1, "changed": 1} and rows["total"] == 3
+    assert rows["pairs"] == [["from_price", "to_price"]]
+    changed = next(r for r in rows["rows"] if r["diff_type"] == "changed")
+    assert (changed["id"], changed["from_price"], changed["to_price"]) == (2, 20, 25)
+    files = await get(jp_fetch, "datasets/images@v2/diff")
+    assert {(r["path"], r["status"], r["size_b"]) for r in files["rows"]} == {
+        ("owl.png", "added", 4),
+        ("dog.png", "deleted", None),
+    }
+    assert files["counts"] == {"added": 1, "deleted": 1, "modified": 0, "renamed": 0}
+    assert (await get(jp_fetch, "datasets/prices@v2/diff", **{"from": "prices@v2"}))["total"] == 0
+
+    # what cannot be compared is one line, as JSON
+    assert await failure(jp_fetch, "datasets/prices@v1/diff") == (
+        400,
+        "prices@v1 is the first version; name two versions to compare",
+    )
+    code, message = await failure(jp_fetch, "datasets/nope@v1/diff")
+    assert code == 404 and "nope" in message

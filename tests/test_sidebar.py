@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from browser import SCREENSHOTS, jupyterlab, lab_page
 
-from mlops_jupyter import tracking
+from mlops_jupyter import datasets, tracking
 
 ODD_NAME = '<img src=x onerror="window.__injected=1">'
 
@@ -53,6 +54,10 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
         pass
     with tracking.run(name=ODD_NAME):  # the newest: first in the list
         pass
+    features = pd.read_csv(project / "features.csv")  # v2: two rows dropped, one value revised
+    features.loc[0, "b"] = 9.5
+    features.drop(index=[1, 2]).to_csv(project / "features.csv", index=False)
+    datasets.add(project / "features.csv", name="features", project=project)
 
     page.click("li[data-id='mlops-jupyter-sidebar']")
     panel = page.locator("#mlops-jupyter-sidebar")
@@ -89,6 +94,25 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     panel.locator(".mlops-runs-row[data-run]", has_text="fit").last.click()
     details = panel.locator(".mlops-run-details")
     details.locator("text=features@v1 (training)").wait_for()
+
+    # a version's change in a line; its rows and cells in the main area
+    v2 = panel.locator(".mlops-version[data-ref='features@v2']")
+    assert v2.locator(".mlops-change").inner_text() == "-2 rows"
+    assert version.locator(".mlops-diff-open").count() == 0  # the first version
+    v2.locator(".mlops-diff-open").click()
+    view = page.locator(".mlops-diff")
+    view.locator(".mlops-diff-summary").wait_for()
+    assert (
+        view.locator(".mlops-diff-summary")
+        .inner_text()
+        .startswith("features@v1 -> features@v2: +0 rows, -2 rows, 1 row changed in b (key: a,")
+    )
+    cells = view.locator("tr.mlops-diff-changed td.mlops-cell-changed").all_inner_texts()
+    assert len(cells) == 2 and cells[1] == "9.5"  # b before and after
+    view.locator("button[data-kind='removed']").click()
+    assert view.locator("tbody tr.mlops-diff-removed").count() == 2
+    assert view.locator("tbody tr").count() == 2
+    page.screenshot(path=str(SCREENSHOTS / "diff.png"))
 
     # Endpoints and Monitors
     panel.locator(".mlops-section-endpoints tr[data-endpoint='m']").wait_for()

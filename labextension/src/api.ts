@@ -15,6 +15,25 @@ export interface IVersion {
   size: number | null;
   created: string | null;
   message: string | null;
+  files: number | null;
+  folder: boolean;
+  /** What changed from the version before, in a few words ("-7 rows, +2 columns"). */
+  change: string;
+}
+
+/** A version's diff: rows and cells of a table, or files of a folder (the first rows of it). */
+export interface IDiff {
+  a: string;
+  b: string;
+  summary: string;
+  /** The column that says added, removed, changed (or a file's added, deleted, ...). */
+  status: string;
+  counts: Record<string, number>;
+  columns: string[];
+  /** Before and after columns whose cells differ in a changed row. */
+  pairs: [string, string][];
+  rows: Record<string, unknown>[];
+  total: number;
 }
 
 export interface IDataset {

@@ -118,3 +118,21 @@ export function orderField(column: string): string {
   };
   return attributes[column] ?? column;
 }
+
+/** A diff's cell as text: empty for a missing value; numbers to 10 digits, so that a small
+ * change still shows while float noise (40.45000000000001) does not. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) {
+    return '';
+  }
+  return typeof value === 'number' ? String(Number(value.toPrecision(10))) : String(value);
+}
+
+/** Whether a changed row's two cells differ (missing and missing are the same). */
+export function cellsDiffer(before: unknown, after: unknown): boolean {
+  const missing = (v: unknown) => v === null || v === undefined;
+  if (missing(before) || missing(after)) {
+    return missing(before) !== missing(after);
+  }
+  return before !== after;
+}

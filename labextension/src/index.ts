@@ -7,10 +7,11 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
 import { MlopsPanel, PANEL_ID } from './panel';
@@ -43,6 +44,23 @@ function inserter(app: JupyterFrontEnd, tracker: INotebookTracker | null) {
   };
 }
 
+/** Show `view` in a main-area tab; a view already open (the same id) is brought forward. */
+function opener(app: JupyterFrontEnd) {
+  const open = new Map<string, MainAreaWidget>();
+  return (view: Widget): void => {
+    let tab = open.get(view.id);
+    if (!tab || tab.isDisposed) {
+      tab = new MainAreaWidget({ content: view });
+      tab.id = `${view.id}-tab`;
+      open.set(view.id, tab);
+      app.shell.add(tab, 'main');
+    } else {
+      view.dispose();
+    }
+    app.shell.activateById(tab.id);
+  };
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mlops-jupyter:sidebar',
   description: 'Data versions, runs, models, endpoints and monitors at a glance.',
@@ -55,7 +73,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     browser: IDefaultFileBrowser | null
   ) => {
-    const panel = new MlopsPanel(inserter(app, tracker));
+    const panel = new MlopsPanel(inserter(app, tracker), opener(app));
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {
       setFolder(browser.model.path);

@@ -1,4 +1,5 @@
 import { SidePanel, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
 import { IStatus, request } from './api';
 import { el } from './dom';
@@ -21,7 +22,7 @@ export class MlopsPanel extends SidePanel {
   private ticks = 0;
   private timer: number | undefined;
 
-  constructor(insert: (code: string) => string) {
+  constructor(insert: (code: string) => string, open: (view: Widget) => void) {
     super();
     this.id = PANEL_ID;
     this.addClass('mlops-panel');
@@ -32,7 +33,8 @@ export class MlopsPanel extends SidePanel {
         this.status.textContent = message;
         this.status.className = `mlops-statusline mlops-statusline-${kind}`;
       },
-      refreshAll: () => void this.refresh()
+      refreshAll: () => void this.refresh(),
+      open
     };
     this.sections = [
       new DatasetsSection(context),

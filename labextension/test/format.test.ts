@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  cellsDiffer,
+  cellText,
   formatBytes,
   formatDate,
   formatRows,
@@ -86,5 +88,21 @@ describe('sorting', () => {
     expect(orderField('started')).toBe('attributes.start_time');
     expect(orderField('name')).toBe('attributes.run_name');
     expect(orderField('params.alpha')).toBe('params.`alpha`');
+  });
+});
+
+describe('diff cells', () => {
+  it('shows a small change but not float noise', () => {
+    expect(cellText(40.45000000000001)).toBe('40.45');
+    expect(cellText(40.4501)).toBe('40.4501');
+    expect(cellText(null)).toBe('');
+    expect(cellText('<b>x</b>')).toBe('<b>x</b>'); // set as text by the view, never as HTML
+  });
+
+  it('marks two cells as changed only when they differ', () => {
+    expect(cellsDiffer(1, 1.5)).toBe(true);
+    expect(cellsDiffer('a', 'a')).toBe(false);
+    expect(cellsDiffer(null, null)).toBe(false);
+    expect(cellsDiffer(null, 0)).toBe(true);
   });
 });

@@ -64,6 +64,23 @@ class DatasetDiff:
         table.show(self.table, status="status", title=self.summary())
 
 
+def headline(a: Version | None, b: Version) -> str:
+    """What changed from ``a`` (the version before) to ``b`` in a few words, from the summaries
+    stored with each version alone: ``-7 rows, +2 columns``."""
+    if a is None:
+        return "first version"
+    if a.md5 == b.md5:
+        return "same content"
+    parts = []
+    for what, before, after in (("row", a.rows, b.rows), ("column", a.columns, b.columns),
+                                ("file", a.files, b.files)):  # fmt: skip
+        if before is not None and after is not None and before != after:
+            change = after - before
+            parts.append(f"{change:+,} {what}{'s' if abs(change) != 1 else ''}")
+    same = "same file count, content changed" if b.is_dir else "same shape, values changed"
+    return ", ".join(parts) or same
+
+
 def compute(a: Version, b: Version, prof_a: dict[str, Any], prof_b: dict[str, Any]) -> DatasetDiff:
     import pandas as pd
 

@@ -64,7 +64,13 @@ class RowDiff:
     def _ipython_display_(self) -> None:
         from ..views import table
 
-        table.show(self.rows, status="diff_type", title=self.summary())
+        pairs = [(f"from_{c}", f"to_{c}") for c in self.values]
+        table.show(self.rows, status="diff_type", title=self.summary(), pairs=pairs)
+
+    @property
+    def values(self) -> list[str]:
+        """The columns compared cell by cell (both versions have them; the key aside)."""
+        return [c[len("from_") :] for c in self.rows.columns if c.startswith("from_")]
 
 
 def compute(a: Version, b: Version, ta: Any, tb: Any, key: list[str] | None,

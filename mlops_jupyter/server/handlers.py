@@ -122,6 +122,15 @@ class Datasets(Handler):
         await self.answer(payloads.datasets, self.project())
 
 
+class DatasetDiff(Handler):
+    @tornado.web.authenticated
+    async def get(self, ref: str) -> None:
+        from . import payloads
+
+        before = self.get_query_argument("from", None) or None
+        await self.answer(payloads.dataset_diff, self.project(), ref, before)
+
+
 class Runs(Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -209,6 +218,7 @@ def routes(base_url: str) -> list[tuple[str, type[Handler]]]:
     return [
         (url("status"), Status),
         (url("datasets"), Datasets),
+        (url("datasets/([^/]+)/diff"), DatasetDiff),  # NAME@vN (its @ escaped or not)
         (url("runs"), Runs),
         (url(r"runs/([0-9a-zA-Z._-]+)"), Run),
         (url("models"), Models),

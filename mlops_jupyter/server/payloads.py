@@ -35,23 +35,71 @@ def status(project: Path) -> dict[str, Any]:
 
 
 def datasets(project: Path) -> list[dict[str, Any]]:
-    """Every dataset with its versions (newest first): rows, size, date, message."""
-    from .. import datasets as api
+    """Every dataset with its versions (newest first): rows, size, date, message, and what
+    changed from the version before (in a few words)."""
+    from ..datasets import catalog
+    from ..workspace import Workspace
 
-    found: dict[str, list[dict[str, Any]]] = {}
-    for row in _records(api.versions(project=project)):
-        found.setdefault(row["dataset"], []).append(
-            {
-                "ref": f"{row['dataset']}@{row['version']}",
-                "version": row["version"],
-                "rows": row["rows"],
-                "columns": row["columns"],
-                "size": row["size"],
-                "created": row["created"],
-                "message": row["message"],
-            }
-        )
-    return [{"name": name, "versions": versions[::-1]} for name, versions in sorted(found.items())]
+    found: dict[str, list[Any]] = {}
+    for version in catalog.versions(Workspace.find(project)):
+        found.setdefault(version.name, []).append(version)
+    return [
+        {
+            "name": name,
+            "versions": [_version(v, vs[i - 1] if i else None) for i, v in enumerate(vs)][::-1],
+        }
+        for name, vs in sorted(found.items())
+    ]
+
+
+def _version(v: Any, before: Any) -> dict[str, Any]:
+    from ..datasets import diffs
+
+    return {
+        "ref": v.ref,
+        "version": f"v{v.number}",
+        "rows": v.rows,
+        "columns": v.columns,
+        "files": v.files,
+        "folder": v.is_dir,
+        "size": v.size,
+        "created": v.created,
+        "message": v.message,
+        "change": diffs.headline(before, v),
+    }
+
+
+DIFF_ROWS = 500  # rows of a diff sent to the sidebar's view (the counts cover them all)
+
+
+def dataset_diff(project: Path, ref: str, before: str | None) -> dict[str, Any]:
+    """What changed from ``before`` (by default the version before) to ``ref``: rows and cells
+    of a table, files of a folder; the first DIFF_ROWS differences, and the counts of all."""
+    from .. import datasets as api
+    from ..datasets import catalog
+    from ..workspace import Workspace
+
+    a, b = (before, ref) if before else (ref, None)  # one reference: from the version before
+    if catalog.resolve(Workspace.find(project), ref).is_dir:
+        diff = api.diff(a, b, project=project)
+        frame, status, pairs = diff.table, "status", [("size_a", "size_b")]
+        counts = diff.counts()
+    else:
+        diff = api.diff(a, b, project=project, rows=True)
+        frame, status = diff.rows, "diff_type"
+        pairs = [(f"from_{c}", f"to_{c}") for c in diff.values]
+        counts = {k: diff.count(k) for k in ("added", "removed", "changed")}
+    return {
+        "a": diff.a.ref,
+        "b": diff.b.ref,
+        "summary": diff.summary(),
+        "status": status,
+        "counts": counts,
+        "columns": [str(c) for c in frame.columns],
+        "pairs": pairs,
+        "rows": _records(frame.head(DIFF_ROWS)),
+        "total": len(frame),
+    }
 
 
 def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:

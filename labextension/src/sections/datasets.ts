@@ -1,9 +1,13 @@
 import { IDataset, request } from '../api';
+import { DiffView } from '../diffview';
 import { el, note } from '../dom';
 import { formatBytes, formatDate, formatRows, loadSnippet } from '../format';
 import { IContext, Section } from './section';
 
-/** Datasets and their versions; a click on a version inserts the code that loads it. */
+/**
+ * Datasets and their versions, each with what changed from the one before; a click on a version
+ * inserts the code that loads it, its "diff" opens the rows or files that changed.
+ */
 export class DatasetsSection extends Section {
   constructor(context: IContext) {
     super('datasets', 'Datasets', context);
@@ -39,7 +43,19 @@ export class DatasetsSection extends Section {
                       .filter(Boolean)
                       .join(' · ')
                   }),
-                  el('span', { className: 'mlops-message', text: v.message ?? '' })
+                  el('span', { className: 'mlops-message', text: v.message ?? '' }),
+                  el('span', { className: 'mlops-change', text: v.change }),
+                  v.change === 'first version'
+                    ? null
+                    : el('button', {
+                        className: 'mlops-diff-open',
+                        text: 'diff',
+                        title: `The ${v.folder ? 'files' : 'rows'} that changed in ${v.ref}`,
+                        onClick: event => {
+                          event.stopPropagation(); // not an insert
+                          this.context.open(new DiffView(v.ref));
+                        }
+                      })
                 ]
               )
             )

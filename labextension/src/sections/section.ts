@@ -10,6 +10,8 @@ export interface IContext {
   say(message: string, kind?: 'info' | 'error'): void;
   /** Refresh every section (after an action that changes several). */
   refreshAll(): void;
+  /** Show a view in the main area (or bring it forward if it is already open). */
+  open(view: Widget): void;
 }
 
 /** A titled section of the sidebar that loads its content from the REST API. */
