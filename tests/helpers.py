@@ -184,7 +184,10 @@ def fresh_traffic(endpoint, project: Path):
     from mlops_jupyter.workspace import Workspace
 
     for path in predlog.files(Path(endpoints.record_of(endpoint)["log_dir"])):
-        os.truncate(path, 0)
+        if path.suffix == ".parquet":  # compacted: nobody writes it
+            path.unlink()
+        else:
+            os.truncate(path, 0)
     state = Workspace.find(project).state_dir
     (state / "monitoring" / endpoint.name / "labels.parquet").unlink(missing_ok=True)
     return endpoint

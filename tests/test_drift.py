@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 from scipy import stats
 from scipy.spatial import distance
@@ -129,3 +131,45 @@ def test_a_large_report_runs_its_columns_on_every_core_with_the_same_verdicts():
     alone = [drift.report(reference[[c]], current[[c]]).columns[0] for c in reference.columns]
     assert together.columns == alone  # the same columns, in order, with the same figures
     assert [c.column for c in together.columns if c.drifted] == ["x", "city"]
+
+
+def test_a_log_read_a_column_at_a_time_holds_what_the_in_memory_read_holds(tmp_path):
+    from mlops_jupyter.monitoring import api, served
+    from mlops_jupyter.serving import predlog
+
+    log = predlog.PredictionLog(tmp_path, max_file_bytes=20_000)
+    rng = np.random.default_rng(5)
+    for i in range(400):  # batches of 1-5 rows; errors, probes, shadows and two versions mixed
+        n = int(rng.integers(1, 6))
+        record = {"id": f"r{i}", "ts": 1_000.0 + i // 2, "status": 200 if i % 7 else 422,
+                  "version": 1 + (i > 250), "outputs": rng.normal(size=n).tolist(),
+                  "inputs": {"x": rng.normal(size=n).tolist(), "k": ["a", None, "b", "c", "d"][:n],
+                             "n": [int(v) for v in rng.integers(0, 9, n)]}}  # fmt: skip
+        record.update({"probe": True} if i % 11 == 0 else {"shadow": True} if i % 13 == 0 else {})
+        log.write(record)
+    log.close()
+    assert {p.suffix for p in predlog.files(tmp_path)} == {".parquet", ".jsonl"}
+
+    def in_memory(since=None, until=None, version=None, last=None):
+        table = predlog.read(tmp_path, since, until)
+        table = table.filter(pa.compute.equal(table["status"], 200))
+        if version is not None:
+            table = table.filter(pa.compute.equal(table["version"], version))
+        if last is not None:
+            table = table.slice(max(0, table.num_rows - last))
+        return api.inputs_of(table), api.outputs_of(table)
+
+    for window in [{}, {"since": 1_050.0, "until": 1_150.0}, {"last": 37}, {"version": 2}]:
+        expected, outputs = in_memory(**window)
+        scanned = served.ServedColumns.scan(
+            tmp_path, window.get("since"), window.get("until"), window.get("version"),
+            window.get("last"),
+        )  # fmt: skip
+        assert len(scanned) == len(expected) and scanned.columns == ["x", "k", "n"], window
+        for name in scanned.columns:
+            column = scanned[name]
+            assert column.tolist() == pytest.approx(expected[name].tolist(), nan_ok=True), name
+        assert scanned.outputs().tolist() == pytest.approx(outputs.tolist())
+        parts = pd.concat(list(scanned.chunks(["x", "n"])), ignore_index=True)
+        assert parts["x"].tolist() == pytest.approx(expected["x"].tolist())
+    assert served.ServedColumns.scan(tmp_path, 5_000.0, None) is None  # nothing in the window

@@ -23,7 +23,7 @@ shared, project, endpoint = (
 )
 
 
-def test_drift_of_served_inputs_against_the_training_version(endpoint):
+def test_drift_of_served_inputs_against_the_training_version(endpoint, monkeypatch):
     with pytest.raises(MlopsError, match="no answered requests"):
         monitoring.drift(endpoint.name)
     rng = np.random.default_rng(4)
@@ -46,6 +46,14 @@ def test_drift_of_served_inputs_against_the_training_version(endpoint):
     assert "predictions drifted" in result.summary()
 
     last = monitoring.drift(endpoint.name, window=1)  # the last request only: 150 rows
+    assert last.frame()["current_rows"].tolist() == [150, 150, 150, 150]
+
+    # a window of log larger than memory is read a column at a time: the same report
+    monkeypatch.setattr("mlops_jupyter.monitoring.served.IN_MEMORY_BYTES", 0)
+    lazy = monitoring.drift(endpoint.name)
+    pd.testing.assert_frame_equal(lazy.frame(), result.frame())
+    assert lazy.multivariate.error == pytest.approx(result.multivariate.error, rel=1e-12)
+    last = monitoring.drift(endpoint.name, window=1)
     assert last.frame()["current_rows"].tolist() == [150, 150, 150, 150]
 
 

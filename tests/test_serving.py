@@ -334,7 +334,7 @@ def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
     log = predlog.PredictionLog(tmp_path, max_file_bytes=2_000, max_total_bytes=10_000)
     for i in range(500):
         log.write({"id": str(i), "ts": 1_000.0 + i, "inputs": {"f0": [float(i)]}, "outputs": [i]})
-    log.close()
+    log.close()  # after the compaction under way
     files = predlog.files(tmp_path)
     assert len(files) > 1
     assert sum(f.stat().st_size for f in files) <= 10_000 + 2_000  # the total stays bounded
@@ -346,6 +346,38 @@ def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
     assert predlog.read(tmp_path).num_rows == table.num_rows
     window = predlog.read(tmp_path, since=1_490.0)
     assert window["id"].to_pylist() == [str(i) for i in range(490, 500)]
+
+
+def test_closed_log_files_are_compacted_to_parquet_and_read_the_same(tmp_path):
+    from mlops_jupyter.serving import predlog
+
+    log = predlog.PredictionLog(tmp_path, max_file_bytes=50_000)
+    for i in range(3_000):
+        inputs = {"x": [float(i), -1.5], "kind": ["a", None]}
+        log.write({"id": f"r{i}", "ts": 1_000.0 + i, "status": 200, "inputs": inputs})
+    before = predlog.read(tmp_path)
+    writing = log.path
+    made = predlog.compact_closed(tmp_path)  # what the rotations' compaction has not done yet
+    log.close()
+    kinds = [f.suffix for f in predlog.files(tmp_path)]
+    assert kinds[-1] == ".jsonl" and set(kinds[:-1]) == {".parquet"}  # the open file stays
+    assert writing.exists() and all(p.suffix == ".parquet" for p in made)
+    after = predlog.read(tmp_path)
+    assert after.num_rows == 3_000 and after["id"].to_pylist() == before["id"].to_pylist()
+    assert after["inputs"].to_pylist() == before["inputs"].to_pylist()
+    assert predlog.read(tmp_path, since=3_990.0)["id"].to_pylist() == [
+        f"r{i}" for i in range(2990, 3000)
+    ]
+    # one column of the log, without the rest (the Parquet files read that column only)
+    only = [t.column_names for t in predlog.tables_of(predlog.files(tmp_path), ["ts", "inputs.x"])]
+    assert {tuple(names) for names in only} == {("ts", "inputs.x")}
+
+    # a kill between writing the Parquet file and removing the JSON one: read once, not twice
+    twin = predlog.files(tmp_path)[0]
+    twin.with_suffix(".jsonl").write_bytes(b'{"id": "r0", "ts": 1000.0}\n')
+    assert predlog.read(tmp_path).num_rows == 3_000
+    assert predlog.compact(twin.with_suffix(".jsonl")) == twin  # and the leftover goes
+    assert not twin.with_suffix(".jsonl").exists()
 
 
 QUIET = """

@@ -32,9 +32,9 @@ def answered(
     """
     import pyarrow.compute as pc
 
-    from ..serving import endpoints, predlog
+    from ..serving import predlog
 
-    folder = Path(endpoints.record_of(endpoints.get(endpoint, project))["log_dir"])
+    folder = log_folder(endpoint, project)
     table = predlog.read(folder, *windows.bounds(window))
     if "inputs" in table.column_names:
         table = table.filter(pc.equal(table["status"], 200))
@@ -43,9 +43,54 @@ def answered(
     if isinstance(window, int):
         table = table.slice(max(0, table.num_rows - window))
     if table.num_rows == 0 or "inputs" not in table.column_names:
-        served = f" by version {version}" if version is not None else ""
-        raise MlopsError(f"endpoint {endpoint} has no answered requests{served} in that window yet")
+        raise _none_answered(endpoint, version)
     return table
+
+
+def _none_answered(endpoint: str, version: str | None) -> MlopsError:
+    served = f" by version {version}" if version is not None else ""
+    return MlopsError(f"endpoint {endpoint} has no answered requests{served} in that window yet")
+
+
+def log_folder(endpoint: str, project: PathLike | None = None) -> Path:
+    """Where ``endpoint`` logs its requests."""
+    from ..serving import endpoints
+
+    return Path(endpoints.record_of(endpoints.get(endpoint, project))["log_dir"])
+
+
+def served_columns(
+    endpoint: str,
+    window: str | int | tuple[float, float] | None = "1d",
+    project: PathLike | None = None,
+    version: str | None = None,
+    in_memory_bytes: int | None = None,
+) -> tuple[Any, Any]:
+    """The inputs an endpoint answered in ``window`` and its predictions (None when they are
+    not one value per row): in memory (a DataFrame), or when the window's log is larger than
+    ``in_memory_bytes``, a :class:`served.ServedColumns` that reads a column at a time."""
+    from ..serving import predlog
+    from . import served
+
+    folder = log_folder(endpoint, project)
+    since, until = windows.bounds(window)
+    limit = served.IN_MEMORY_BYTES if in_memory_bytes is None else in_memory_bytes
+    size = sum(_size(path) for path in predlog.window_files(folder, since))
+    if size <= limit:
+        table = answered(endpoint, window, project, version)
+        return inputs_of(table), outputs_of(table)
+    last = window if isinstance(window, int) else None
+    columns = served.ServedColumns.scan(folder, since, until, version, last)
+    if columns is None:
+        raise _none_answered(endpoint, version)
+    return columns, columns.outputs()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def served_inputs(
@@ -135,8 +180,7 @@ def compare(
 
     from .. import datasets
 
-    table = answered(endpoint, window, project, version)
-    current = inputs_of(table)
+    current, served = served_columns(endpoint, window, project, version)
     if reference is None:
         reference, label = reference_of(endpoint, project)
     elif isinstance(reference, str):
@@ -156,8 +200,7 @@ def compare(
         result.multivariate = reconstruction_drift(reference[shared], current[shared])
     except MlopsError:
         result.multivariate = None
-    served = outputs_of(table) if outputs else None
-    if served is not None:
+    if outputs and served is not None:
         expected = _predictions(endpoint, reference, project)
         if expected is not None:
             if expected.dtype.kind != "f":  # classes: compared as categories, not numbers

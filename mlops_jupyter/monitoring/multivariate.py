@@ -42,16 +42,17 @@ class MultivariateDrift:
 def reconstruction_drift(
     reference: Any, current: Any, variance: float = 0.65, chunks: int = 10, min_rows: int = 30
 ) -> MultivariateDrift:
-    """The multivariate drift of ``current`` against ``reference`` (DataFrames), over their
-    shared numeric columns (at least two)."""
+    """The multivariate drift of ``current`` against ``reference`` (DataFrames; ``current``
+    may be read in parts, a ``served.ServedColumns``), over their shared numeric columns (at
+    least two)."""
     from sklearn.decomposition import PCA
 
     columns = [
         c
         for c in reference.columns
         if c in current.columns
-        and reference[c].dtype.kind in "fiub"
-        and current[c].dtype.kind in "fiub"
+        and reference.dtypes[c].kind in "fiub"
+        and current.dtypes[c].kind in "fiub"
     ]
     if len(columns) < 2:
         raise MlopsError("multivariate drift needs at least two numeric columns in both samples")
@@ -61,23 +62,31 @@ def reconstruction_drift(
             f"ones; there are {len(reference)} and {len(current)}"
         )
     ref = reference[columns].to_numpy(dtype=float)
-    cur = current[columns].to_numpy(dtype=float)
     mean = np.nanmean(ref, axis=0)
     scale = np.nanstd(ref, axis=0)
     scale[scale == 0] = 1.0
-    ref = np.where(np.isnan(ref), mean, ref)  # missing values: the reference's mean
-    cur = np.where(np.isnan(cur), mean, cur)
-    ref, cur = (ref - mean) / scale, (cur - mean) / scale
+
+    def standard(rows: np.ndarray) -> np.ndarray:  # missing values: the reference's mean
+        return (np.where(np.isnan(rows), mean, rows) - mean) / scale
+
+    ref = standard(ref)
     pca = PCA(n_components=variance, svd_solver="full").fit(ref)
 
     def error(rows: np.ndarray) -> np.ndarray:
         restored = pca.inverse_transform(pca.transform(rows))
         return np.linalg.norm(rows - restored, axis=1)
 
+    # the current rows in parts (a file of the log at a time, for windows larger than memory)
+    parts = current.chunks(columns) if hasattr(current, "chunks") else [current[columns]]
+    total = count = 0.0
+    for part in parts:
+        errors = error(standard(part[columns].to_numpy(dtype=float)))
+        total, count = total + float(errors.sum()), count + len(errors)
+
     per_chunk = np.array([error(part).mean() for part in np.array_split(ref, chunks)])
     centre, spread = float(per_chunk.mean()), float(per_chunk.std())
     return MultivariateDrift(
-        error=float(error(cur).mean()),
+        error=total / count,
         low=max(0.0, centre - 3 * spread),
         high=centre + 3 * spread,
         reference_error=centre,

@@ -9,12 +9,19 @@ Files rotate at a size and the oldest are removed beyond a total, so the log nev
 without bound. A writer holds a shared ``flock`` on its open file, and retention removes only
 files it can lock exclusively: never a file some worker still writes, however quiet. A torn
 last line (a kill in the middle of a write) is skipped when reading.
+
+A file closed by rotation is compacted to Parquet (same name, ``.parquet``) in the background:
+several times smaller, and readable a column at a time, which is how monitoring reads windows
+larger than memory. The JSON file is removed only once its Parquet twin is complete; a kill
+meanwhile leaves the JSON file, compacted at the next rotation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +47,7 @@ class PredictionLog:
         folder.mkdir(parents=True, exist_ok=True)
         self._fd = -1
         self._size = 0
+        self._compacting: threading.Thread | None = None
         self._open()
 
     def _open(self) -> None:
@@ -67,11 +75,20 @@ class PredictionLog:
             self.rotate()
 
     def rotate(self) -> None:
-        """Start a new file, then remove the oldest closed files beyond the total."""
+        """Start a new file, then remove the oldest closed files beyond the total, and compact
+        the closed JSON files to Parquet in the background."""
         os.close(self._fd)  # releases this file's lock: it is closed for good
         self._open()
+        self._retain()
+        if self._compacting is None or not self._compacting.is_alive():
+            self._compacting = threading.Thread(
+                target=compact_closed, args=(self.folder,), daemon=True
+            )
+            self._compacting.start()
+
+    def _retain(self) -> None:
         stats = []
-        for path in self.folder.glob("predictions-*.jsonl"):
+        for path in files(self.folder):
             try:
                 stats.append((path.stat().st_mtime, path.stat().st_size, path))
             except FileNotFoundError:  # removed by another worker meanwhile
@@ -85,9 +102,12 @@ class PredictionLog:
                 total -= size
 
     def close(self) -> None:
+        """Close the file, after the compaction under way (if any) has finished."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        if self._compacting is not None:
+            self._compacting.join()
 
 
 def _remove_if_closed(path: Path) -> bool:
@@ -109,7 +129,108 @@ def _remove_if_closed(path: Path) -> bool:
 
 
 def files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("predictions-*.jsonl"))
+    """The log's files, oldest first: JSON lines being written (or not compacted yet), and
+    Parquet. A file present in both forms (a kill between the two steps) counts as Parquet."""
+    compacted = {p.stem for p in folder.glob("predictions-*.parquet")}
+    found = [p for p in folder.glob("predictions-*.jsonl") if p.stem not in compacted]
+    return sorted([*found, *folder.glob("predictions-*.parquet")], key=lambda p: p.stem)
+
+
+def compact_closed(folder: Path) -> list[Path]:
+    """Compact every closed JSON file of the log to Parquet; the Parquet files made."""
+    return [made for path in files(folder) if (made := compact(path)) is not None]
+
+
+def compact(path: Path) -> Path | None:
+    """``path`` (closed JSON lines) as Parquet beside it, then removed; None if it is still
+    written, already compacted, or another process compacts it now."""
+    import pyarrow.parquet as pq
+
+    if path.suffix != ".jsonl":
+        return None
+    target = path.with_suffix(".parquet")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:  # a writer holds its open file shared; a compaction holds it exclusively
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        if not target.exists():
+            table = _parse(path.read_bytes())
+            hidden = path.with_name(f".{target.name}.new")
+            pq.write_table(table, hidden, compression="zstd")
+            os.replace(hidden, target)
+        path.unlink(missing_ok=True)
+        return target
+    except OSError:  # a full disk, say: the JSON file stays, and is read as it is
+        with contextlib.suppress(OSError):
+            path.with_name(f".{target.name}.new").unlink()
+        return None
+    finally:
+        os.close(fd)
+
+
+def _parse(data: bytes) -> Any:
+    """JSON lines as a pyarrow Table (a torn last line skipped, a damaged file read leniently)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    cut = data.rfind(b"\n") + 1
+    if cut == 0:
+        return pa.table({"id": pa.array([], pa.string()), "ts": pa.array([], pa.float64())})
+    try:
+        options = pj.ReadOptions(block_size=8 << 20)  # large blocks: 30% faster than 1 MB
+        return pj.read_json(pa.BufferReader(data[:cut]), read_options=options)
+    except pa.ArrowInvalid:  # a damaged file: read it line by line, keep what parses
+        return _read_lenient(data[:cut])
+
+
+def read_file(path: Path, columns: list[str] | None = None) -> Any:
+    """One file of the log as a pyarrow Table; with ``columns``, only those it has, where
+    ``inputs.x`` names field ``x`` of the inputs (a column of that name). Parquet files read
+    only those columns."""
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".jsonl":
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # compacted since it was listed: its Parquet twin holds it
+            path = path.with_suffix(".parquet")
+        else:
+            return _select(_parse(data), columns)
+    if columns is None:
+        return pq.read_table(path)
+    have = pq.read_schema(path)
+    top = [c for c in columns if "." not in c and c in have.names]
+    table = pq.read_table(path, columns=top)
+    for name in (c for c in columns if "." in c and _has(have, c)):
+        table = table.append_column(name, pq.read_table(path, columns=[name]).column(0))
+    return table
+
+
+def _has(schema: Any, dotted: str) -> bool:
+    import pyarrow as pa
+
+    parent, _, child = dotted.partition(".")
+    if parent not in schema.names:
+        return False
+    kind = schema.field(parent).type
+    return pa.types.is_struct(kind) and kind.get_field_index(child) >= 0
+
+
+def _select(table: Any, columns: list[str] | None) -> Any:
+    import pyarrow.compute as pc
+
+    if columns is None:
+        return table
+    picked = table.select([c for c in columns if "." not in c and c in table.column_names])
+    for name in (c for c in columns if "." in c and _has(table.schema, c)):
+        parent, _, child = name.partition(".")
+        picked = picked.append_column(name, pc.struct_field(table[parent], child))
+    return picked
 
 
 def read(
@@ -127,35 +248,54 @@ def read(
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.json as pj
 
-    tables = []
-    for path in files(folder):
-        if since is not None and path.stat().st_mtime < since:
-            continue
-        data = path.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            continue
-        try:
-            options = pj.ReadOptions(block_size=8 << 20)  # large blocks: 30% faster than 1 MB
-            tables.append(pj.read_json(pa.BufferReader(data[:cut]), read_options=options))
-        except pa.ArrowInvalid:  # a damaged file: read it line by line, keep what parses
-            tables.append(_read_lenient(data[:cut]))
+    tables = [t for t in tables_of(window_files(folder, since)) if t.num_rows]
     if not tables:
         return pa.table({"id": pa.array([], pa.string()), "ts": pa.array([], pa.float64())})
     table = pa.concat_tables(tables, promote_options="permissive")
-    if since is not None:
-        table = table.filter(pc.greater_equal(table["ts"], since))
-    if until is not None:
-        table = table.filter(pc.less(table["ts"], until))
-    for column, wanted in (("probe", probes), ("shadow", shadows)):
-        if not wanted and column in table.column_names:
-            table = table.filter(pc.invert(pc.fill_null(table[column], False)))
+    table = table.filter(keep(table, since, until, probes, shadows))
     ts = table["ts"]
     if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
         table = table.sort_by("ts")  # several workers' files interleave in time
     return table
+
+
+def tables_of(paths: list[Path], columns: list[str] | None = None) -> Any:
+    """Each file's table, in order (a file removed by retention meanwhile is skipped)."""
+    for path in paths:
+        try:
+            yield read_file(path, columns)
+        except FileNotFoundError:
+            continue
+
+
+def window_files(folder: Path, since: float | None) -> list[Path]:
+    """The files that may hold records from ``since`` on (a file last written before holds none)."""
+    found = []
+    for path in files(folder):
+        try:
+            if since is None or path.stat().st_mtime >= since:
+                found.append(path)
+        except FileNotFoundError:  # compacted or removed meanwhile
+            continue
+    return found
+
+
+def keep(table: Any, since: float | None, until: float | None, probes: bool = False,
+         shadows: bool = False) -> Any:  # fmt: skip
+    """Which records of ``table`` are in the window and are traffic (a boolean array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    mask = pa.array([True] * table.num_rows) if table.num_rows else pa.array([], pa.bool_())
+    if since is not None:
+        mask = pc.and_(mask, pc.greater_equal(table["ts"], since))
+    if until is not None:
+        mask = pc.and_(mask, pc.less(table["ts"], until))
+    for column, wanted in (("probe", probes), ("shadow", shadows)):
+        if not wanted and column in table.column_names:
+            mask = pc.and_(mask, pc.invert(pc.fill_null(table[column], False)))
+    return mask
 
 
 def _read_lenient(data: bytes) -> Any:
