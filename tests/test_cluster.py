@@ -18,6 +18,7 @@ from helpers import make_notebook, wait_for
 from mlops_jupyter import tracking
 from mlops_jupyter.errors import MlopsError, NotFoundError
 from mlops_jupyter.netutil import kill_group, pick_port
+from mlops_jupyter.tracking import search
 from mlops_jupyter.tracking.cluster import RemoteRun
 
 DASK = str(Path(sys.executable).parent / "dask")  # the environment's own CLI
@@ -39,11 +40,22 @@ def cluster(project):
         client = Client(address, timeout="30s", set_as_default=False)
         client.wait_for_workers(2, timeout=60)
         pids = client.run(os.getpid)  # worker address -> its process
-        yield SimpleNamespace(address=address, client=client, pids=pids)
+        yield SimpleNamespace(address=address, client=client, pids=pids, scheduler=procs[0])
         client.close()
     finally:
         for proc in procs:
             kill_group(proc.pid)
+
+
+@pytest.fixture
+def local_cluster(project):
+    """The quick case: a LocalCluster's scheduler and two workers in this process (each run is a
+    process of its own all the same)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      host="127.0.0.1", dashboard_address=None) as local:  # fmt: skip
+        yield local
 
 
 @pytest.fixture
@@ -135,3 +147,52 @@ def test_ctrl_c_on_the_client_ends_the_runs_on_the_workers_killed(fit, cluster, 
     assert by_pause == {0: "FINISHED", 30: "KILLED"}, (runs[["name", "status"]], err)
     assert runs[runs["name"] == "fit-sweep"].iloc[0]["status"] == "KILLED"
     assert not any(cluster.client.processing().values())  # nothing left running on the cluster
+
+
+def test_a_search_runs_its_trials_on_the_cluster(fit, local_cluster):
+    found = search.search(fit, search.parse_space(["x=0:4"]), 2, "loss", experiment="tune",
+                          jobs=2, progress=False, cluster=local_cluster.scheduler_address)  # fmt: skip
+    assert [r.status for r in found.runs] == ["FINISHED", "FINISHED"]
+    workers = set(local_cluster.scheduler_info["workers"])
+    for trial in found.runs:  # each trial ran on a worker, under the search's parent run
+        run = tracking.get_run(trial.run_id)
+        assert run.data.tags["mlops.worker"] in workers
+        assert run.data.metrics["loss"] == pytest.approx((float(run.data.params["x"]) - 2) ** 2)
+    assert str(found).startswith("best of 2 trials of tune/fit/loss: x=")
+
+
+def test_the_scheduler_gone_mid_sweep_is_one_line_and_keeps_the_finished_runs(
+    fit, cluster, project
+):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlops_jupyter.cli", "run", str(fit), "--sweep", "pause=0,60",
+         "-j", "2", "-q", "-e", "orphaned", "--cluster", cluster.address],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def one_finished() -> bool:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            runs = tracking.runs("orphaned")
+        except NotFoundError:  # not made yet
+            return False
+        return "FINISHED" in set(runs[runs["name"] != "fit-sweep"]["status"])
+
+    wait_for(one_finished, timeout=90, every=0.5)
+    kill_group(cluster.scheduler.pid)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]  # after the progress bar
+    assert line.startswith(f"mlops-jupyter run: the Dask scheduler at {cluster.address} went "
+                           "away; the runs that finished are kept"), err  # fmt: skip
+
+    def by_pause() -> dict:
+        runs = tracking.runs("orphaned")
+        return {r["params.pause"]: r["status"] for _, r in runs.iterrows()}
+
+    assert by_pause()[0] == "FINISHED"  # kept
+    # the workers stop without their scheduler, and the run still on one ends KILLED
+    wait_for(lambda: by_pause()[60] == "KILLED", timeout=60, every=0.5)
+    runs = tracking.runs("orphaned")
+    assert runs[runs["name"] == "fit-sweep"].iloc[0]["status"] == "FAILED"
+    assert len(runs) == 3  # the run that had started is not also marked as never started

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial import distance
 
@@ -24,6 +27,15 @@ def test_wasserstein_equals_scipy(n, m):
     u, v = RNG.normal(size=n), RNG.normal(0.3, 1.5, size=m)
     ours = drift.wasserstein_sorted(np.sort(u), np.sort(v))
     assert ours == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 400), st.integers(1, 60))
+def test_wasserstein_a_block_of_steps_at_a_time_equals_scipy(n, m, steps):
+    u, v = np.sort(RNG.normal(size=n)), np.sort(RNG.normal(0.3, 1.5, size=m))
+    with mock.patch.object(drift, "STEPS_AT_ONCE", steps):
+        ours = drift.wasserstein_sorted(u, v)
+    assert ours == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-9, abs=1e-12)
 
 
 def test_each_method_matches_scipy_on_the_same_data():

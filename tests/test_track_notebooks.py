@@ -174,3 +174,31 @@ def test_runs_read_back_through_a_real_mlflow_server(shell, project):
         assert run["data"]["params"] == [{"key": "alpha", "value": "3"}]
     finally:
         assert ui.stop()
+
+
+def test_the_kernel_leaves_the_run_for_the_runner_to_end(project):
+    """A kernel that logged into the runner's run exits before the runner ends the run: the run
+    stays RUNNING until then (MLflow's own exit handler would have ended it FINISHED)."""
+    from jupyter_client.manager import start_new_kernel
+
+    from mlops_jupyter.tracking import notebooks, store
+    from mlops_jupyter.workspace import Workspace
+
+    client = tracking.client()
+    run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
+    env = {**os.environ, "MLFLOW_RUN_ID": run.info.run_id,
+           "MLFLOW_TRACKING_URI": store.tracking_uri(Workspace.find(project))}  # fmt: skip
+    manager, kernel = start_new_kernel(
+        kernel_name="python3", cwd=str(project), env=env,
+        extra_arguments=[f"--IPKernelApp.exec_lines={notebooks.KERNEL_START!r}"],
+    )  # fmt: skip
+    try:
+        reply = kernel.execute_interactive(
+            "import mlflow\nmlflow.log_metric('loss', 1.0)", timeout=120
+        )
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=False)  # as papermill ends it: the kernel's exit handlers run
+    after = client.get_run(run.info.run_id)
+    assert after.data.metrics == {"loss": 1.0} and after.info.status == "RUNNING"

@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import MlopsError
 
+ROWS_AT_ONCE = 250_000  # current rows standardized and reconstructed at a time
+
 
 @dataclass(frozen=True)
 class MultivariateDrift:
@@ -61,27 +63,36 @@ def reconstruction_drift(
             f"multivariate drift needs {chunks * min_rows} reference rows and {min_rows} current "
             f"ones; there are {len(reference)} and {len(current)}"
         )
-    ref = reference[columns].to_numpy(dtype=float)
+    ref = np.array(reference[columns], dtype=float)  # a copy, standardized in place
     mean = np.nanmean(ref, axis=0)
     scale = np.nanstd(ref, axis=0)
     scale[scale == 0] = 1.0
 
-    def standard(rows: np.ndarray) -> np.ndarray:  # missing values: the reference's mean
-        return (np.where(np.isnan(rows), mean, rows) - mean) / scale
+    def standard(rows: np.ndarray) -> np.ndarray:
+        """``rows`` (a copy of the data), standardized in place; missing: the reference's mean."""
+        missing = np.isnan(rows)
+        if missing.any():
+            rows[missing] = np.broadcast_to(mean, rows.shape)[missing]
+        rows -= mean
+        rows /= scale
+        return rows
 
     ref = standard(ref)
-    pca = PCA(n_components=variance, svd_solver="full").fit(ref)
+    pca = PCA(n_components=variance, svd_solver="covariance_eigh").fit(ref)
 
     def error(rows: np.ndarray) -> np.ndarray:
         restored = pca.inverse_transform(pca.transform(rows))
         return np.linalg.norm(rows - restored, axis=1)
 
-    # the current rows in parts (a file of the log at a time, for windows larger than memory)
+    # the current rows in parts (a file of the log at a time, for windows larger than memory;
+    # rows of a part in blocks, whose temporaries stay small)
     parts = current.chunks(columns) if hasattr(current, "chunks") else [current[columns]]
     total = count = 0.0
     for part in parts:
-        errors = error(standard(part[columns].to_numpy(dtype=float)))
-        total, count = total + float(errors.sum()), count + len(errors)
+        rows = part[columns].to_numpy(dtype=float)
+        for start in range(0, len(rows), ROWS_AT_ONCE):
+            errors = error(standard(np.array(rows[start : start + ROWS_AT_ONCE])))
+            total, count = total + float(errors.sum()), count + len(errors)
 
     per_chunk = np.array([error(part).mean() for part in np.array_split(ref, chunks)])
     centre, spread = float(per_chunk.mean()), float(per_chunk.std())

@@ -113,14 +113,18 @@ class ServedColumns:
             pieces.append(pc.list_flatten(pc.filter(table["outputs"], part.keep)))
         return _series("outputs", pieces, None).rename(None)
 
-    def chunks(self, columns: list[str]) -> Iterator[Any]:
-        """The rows served, a file of the log at a time, as DataFrames of ``columns``."""
+    def chunks(self, columns: list[str], rows: int = 250_000) -> Iterator[Any]:
+        """The rows served, at most ``rows`` at a time (a file of the log read at a time), as
+        DataFrames of ``columns``."""
         import pandas as pd
 
         for part in self._parts:
-            yield pd.DataFrame(
-                {c: _series(c, [_values(_field(part, c))], self.dtypes[c]) for c in columns}
-            )
+            values = {c: _values(_field(part, c)) for c in columns}
+            for start in range(0, part.rows, rows):
+                yield pd.DataFrame({
+                    c: _series(c, [None if v is None else v.slice(start, rows)], self.dtypes[c])
+                    for c, v in values.items()
+                })  # fmt: skip
 
 
 def _keep_last(parts: list[_Part], stamps: list[Any], last: int) -> None:
@@ -205,7 +209,7 @@ def _series(name: str, pieces: list[Any], dtype: Any | None) -> Any:
     import pandas as pd
     import pyarrow as pa
 
-    arrays = [p for p in pieces if p is not None]
+    arrays = [c for p in pieces if p is not None for c in getattr(p, "chunks", [p])]
     if not arrays:
         return pd.Series([], dtype=dtype or "float64", name=name)
     if len({a.type for a in arrays}) > 1:  # files typed it differently (ints, then floats)

@@ -98,19 +98,49 @@ def _kind(values: Any) -> str:
     return "numeric"
 
 
+STEPS_AT_ONCE = 1_000_000  # quantile steps integrated at a time (bounded memory on long logs)
+
+
 def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     """The 1-Wasserstein distance between two samples, both already sorted (exact)."""
     n, m = len(u), len(v)
     if n == m:
         return float(np.mean(np.abs(u - v)))
     # the quantile functions are steps at i/n and j/m: integrate |Qu - Qv| over both sets of
-    # steps (two sorted runs: a stable sort merges them in linear time; repeats weigh nothing)
-    cuts = np.sort(np.concatenate((np.arange(1, n) / n, np.arange(1, m) / m)), kind="stable")
-    edges = np.concatenate(([0.0], cuts, [1.0]))
-    mids = (edges[:-1] + edges[1:]) / 2
-    qu = u[np.minimum((mids * n).astype(np.int64), n - 1)]
-    qv = v[np.minimum((mids * m).astype(np.int64), m - 1)]
-    return float(np.sum(np.abs(qu - qv) * np.diff(edges)))
+    # steps (two sorted runs: a stable sort merges them in linear time; repeats weigh nothing),
+    # a block of steps at a time
+    total, previous = 0.0, 0.0
+    for i0, i1, j0, j1 in _blocks(n, m):
+        cuts = np.sort(
+            np.concatenate((np.arange(i0, i1) / n, np.arange(j0, j1) / m)), kind="stable"
+        )
+        edges = np.concatenate(([previous], cuts, [1.0] if i1 == n and j1 == m else []))
+        mids = (edges[:-1] + edges[1:]) / 2
+        qu = u[np.minimum((mids * n).astype(np.int64), n - 1)]
+        qv = v[np.minimum((mids * m).astype(np.int64), m - 1)]
+        total += float(np.sum(np.abs(qu - qv) * np.diff(edges)))
+        previous = float(edges[-1])
+    return total
+
+
+def _blocks(n: int, m: int) -> list[tuple[int, int, int, int]]:
+    """The steps 1..n-1 of i/n and 1..m-1 of j/m cut into blocks of whole ranges of value:
+    (i0, i1, j0, j1) with every j/m of the block below the next block's first i/n."""
+    size = max(1, STEPS_AT_ONCE * n // (n + m))
+    blocks, j0 = [], 1
+    for i0 in range(1, max(n, 2), size):
+        i1 = min(n, i0 + size)
+        if i1 == n:
+            j1 = m
+        else:  # the j/m below i1/n (computed as numpy does: the same floats)
+            j1 = max(j0, min(m, i1 * m // n))
+            while j1 < m and j1 / m < i1 / n:
+                j1 += 1
+            while j1 > j0 and (j1 - 1) / m >= i1 / n:
+                j1 -= 1
+        blocks.append((i0, i1, j0, j1))
+        j0 = j1
+    return blocks
 
 
 def ks_sorted(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
@@ -146,10 +176,15 @@ def _too_few(name: str, kind: str, rows: tuple[int, int], note: str) -> ColumnDr
     return ColumnDrift(name, kind, "too few rows", math.nan, math.nan, False, math.nan, *rows, note)
 
 
+def _sorted(values: Any) -> np.ndarray:
+    """The non-missing values, sorted (a copy sorted in place; NaN sorts last)."""
+    array = np.array(values, dtype=np.float64)
+    array.sort()
+    return array[: len(array) - int(np.count_nonzero(np.isnan(array)))]
+
+
 def numeric_drift(name: str, reference: Any, current: Any, t: Thresholds) -> ColumnDrift:
-    ref = np.sort(np.asarray(reference, dtype=np.float64))
-    cur = np.sort(np.asarray(current, dtype=np.float64))
-    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    ref, cur = _sorted(reference), _sorted(current)
     rows = (len(ref), len(cur))
     if min(rows) < t.min_rows:
         note = f"needs at least {t.min_rows} non-missing values on each side"

@@ -192,6 +192,8 @@ def read_file(path: Path, columns: list[str] | None = None) -> Any:
     """One file of the log as a pyarrow Table; with ``columns``, only those it has, where
     ``inputs.x`` names field ``x`` of the inputs (a column of that name). Parquet files read
     only those columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if path.suffix == ".jsonl":
@@ -203,12 +205,19 @@ def read_file(path: Path, columns: list[str] | None = None) -> Any:
             return _select(_parse(data), columns)
     if columns is None:
         return pq.read_table(path)
-    have = pq.read_schema(path)
+    file = pq.ParquetFile(path)
+    have = file.schema_arrow
+    read: dict[str, Any] = {}
     top = [c for c in columns if "." not in c and c in have.names]
-    table = pq.read_table(path, columns=top)
+    if top:  # (no columns at all would read every column)
+        read.update(zip(top, file.read(columns=top).columns, strict=True))
     for name in (c for c in columns if "." in c and _has(have, c)):
-        table = table.append_column(name, pq.read_table(path, columns=[name]).column(0))
-    return table
+        # by the field's leaf columns: naming the struct field reads every field (20x slower)
+        leaves = [file.schema.column(i).path for i in range(len(file.schema))]
+        picked = [leaf for leaf in leaves if leaf == name or leaf.startswith(name + ".")]
+        parent = file.read(columns=picked).column(0)
+        read[name] = pc.struct_field(parent, name.partition(".")[2])
+    return pa.table({c: read[c] for c in columns if c in read})
 
 
 def _has(schema: Any, dotted: str) -> bool:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,13 @@ class RemoteRun:
                 "finished are kept, the others are marked"
             )
         self.client = client
+        self.address = client.scheduler.address
         self.stop = f"mlops-stop-{uuid.uuid4().hex}"
         env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV)}
         self.future = client.submit(run_command, command[1:], str(cwd), env, self.stop,
                                     key=f"run-{name}-{self.stop[-8:]}", pure=False)  # fmt: skip
         self.worker = ""
+        self.lost = False  # the scheduler went away before the run's end was known
         self._result: tuple[int, str, str] | None = None
 
     def poll(self) -> int | None:
@@ -92,18 +95,50 @@ class RemoteRun:
                 code, out, err, self.worker = self.future.result(timeout=timeout)
                 self._result = (code, out, err)
             except Exception as e:  # noqa: BLE001 - whatever the cluster raised: the run's error
-                reason = _cluster_error(e, self.client)
+                self.lost = _scheduler_lost(e, self.client)
+                reason = _cluster_error(e, self.client, self.address)
                 self._result = (1, "", f"mlops-jupyter run: {reason}")
         return self._result
 
 
-def _cluster_error(e: BaseException, client: Any) -> str:
+def _scheduler_lost(e: BaseException, client: Any) -> bool:
+    return client.status not in LIVE or "scheduler-connection-lost" in str(e)
+
+
+def _cluster_error(e: BaseException, client: Any, address: str) -> str:
     name = type(e).__name__
     if name == "KilledWorker":
         return "its Dask worker died twice during the run; not retried again"
-    if client.status not in LIVE:
-        return f"the Dask scheduler at {client.scheduler.address} went away during the run"
+    if _scheduler_lost(e, client):
+        return f"the Dask scheduler at {address} went away during the run"
     return f"on the Dask cluster: {first_line(e)}"
+
+
+def raise_if_lost(run: Any) -> None:
+    """One line, if the scheduler of ``run`` (a ``RemoteRun``, or a local process: never) went
+    away: a sweep or search cannot go on without it."""
+    if getattr(run, "lost", False):
+        raise MlopsError(
+            f"the Dask scheduler at {run.address} went away; the runs that "
+            "finished are kept, and those still on its workers end KILLED as the workers stop"
+        )
+
+
+@contextlib.contextmanager
+def quiet_client() -> Iterator[None]:
+    """Keep distributed's client from logging tracebacks while it reconnects to a scheduler
+    that went away: the sweep says so in one line."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("distributed.client", "distributed.comm")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def run_command(args: list[str], cwd: str, env: dict[str, str], stop: str) -> tuple:

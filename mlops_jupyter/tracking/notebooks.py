@@ -25,8 +25,12 @@ from ..workspace import Workspace
 from . import store, tracked
 
 PARAMETERS_TAG = "parameters"
-# Run first in every kernel a notebook run starts: seed the usual generators from the run.
-KERNEL_START = ["from mlops_jupyter.tracking.tracked import seed_from_env; seed_from_env()"]
+# Run first in every kernel a notebook run starts: seed the usual generators from the run, and
+# leave the run for the runner to end (not MLflow's exit handler, before the runner is done).
+KERNEL_START = [
+    "from mlops_jupyter.tracking.tracked import leave_run_to_runner, seed_from_env; "
+    "seed_from_env(); leave_run_to_runner()"
+]
 
 
 @dataclass(frozen=True)
@@ -290,13 +294,14 @@ def cluster_of(ws: Workspace, address: str | None) -> Iterator[Any]:
     if not address:
         yield None
         return
-    from .cluster import connect
+    from .cluster import connect, quiet_client
 
     client = connect(address)
-    try:
-        yield client
-    finally:
-        client.close()
+    with quiet_client():  # closing a client whose scheduler went away logs tracebacks too
+        try:
+            yield client
+        finally:
+            client.close()
 
 
 def sweep(
@@ -318,6 +323,8 @@ def sweep(
     """
     from tqdm.auto import tqdm
 
+    from .cluster import raise_if_lost
+
     base = tracked.check_params(parameters)
     combos = [{**base, **c} for c in expand_grid(grid)]
     if not combos:
@@ -338,6 +345,16 @@ def sweep(
         ) as parent,
     ):
         bar = tqdm(total=len(combos), desc=f"sweep {nb_path.stem}", disable=not progress)
+
+        def collect(proc: Any, combo: dict[str, Any], client: Any = None) -> None:
+            result = _collect(proc, combo, client)
+            if getattr(proc, "lost", False):  # its scheduler went away: its run made, or not
+                result = _child_named(parent, _combo_name(nb_path, combo)) or result
+            results.append(result)
+            if not result.run_id:
+                not_run.append(combo)  # stopped before its run was made
+
+        not_run: list[dict[str, Any]] = []
         try:
             while waiting or running:
                 while waiting and len(running) < max(1, jobs):
@@ -347,7 +364,8 @@ def sweep(
                     running.append((proc, combo))
                 for proc, combo in [r for r in running if r[0].poll() is not None]:
                     running.remove((proc, combo))
-                    results.append(_collect(proc, combo, parent._client))
+                    collect(proc, combo, parent._client)
+                    raise_if_lost(proc)
                     bar.update(1)
                     bar.set_postfix_str(str(results[-1]), refresh=True)
                 time.sleep(0.1)
@@ -355,10 +373,8 @@ def sweep(
             for proc, _ in running:  # each ends its own run KILLED and stops its kernel
                 proc.send_signal(signal.SIGTERM)
             for proc, combo in running:
-                results.append(_collect(proc, combo))
-                if not results[-1].run_id:  # stopped before its run was made
-                    waiting.insert(0, combo)
-            _mark_not_run(parent, waiting)
+                collect(proc, combo)
+            _mark_not_run(parent, not_run + waiting)
             raise
         finally:
             bar.close()
@@ -366,6 +382,22 @@ def sweep(
         parent.log_metric("runs_finished", len(results) - len(failed))
         parent.log_metric("runs_failed", len(failed))
     return results
+
+
+def _child_named(parent: tracked.Run, name: str) -> NotebookRun | None:
+    """The run called ``name`` under ``parent``, if one was made."""
+    if "'" in name:  # not expressible in MLflow's filter: taken as not made
+        return None
+    found = parent._client.search_runs(
+        [parent.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.id}' and attributes.run_name = '{name}'",
+        max_results=1,
+    )
+    if not found:
+        return None
+    run = found[0]
+    params = {k: tracked.parse_value(v) for k, v in run.data.params.items()}
+    return NotebookRun(run.info.run_id, name, run.info.status, params, "", None)
 
 
 def _mark_not_run(parent: tracked.Run, combos: list[dict[str, Any]]) -> None:

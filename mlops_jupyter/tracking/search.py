@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import MlopsError, first_line
 from ..workspace import Workspace
 from . import tracked
+from .cluster import raise_if_lost
 from .notebooks import NotebookRun, _collect, _start_worker, check_notebook, cluster_of
 
 SAMPLERS = ("tpe", "random")
@@ -247,6 +248,7 @@ def search(
                 for item in [r for r in running if r.proc.poll() is not None]:
                     running.remove(item)
                     result = _collect(item.proc, item.combo, client)
+                    raise_if_lost(item.proc)
                     value = None
                     if item.pruned_at is not None:
                         result = NotebookRun(item.run_id or "", item.name, "KILLED", item.combo,

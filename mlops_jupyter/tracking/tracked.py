@@ -103,6 +103,36 @@ def seed_from_env() -> None:
     seed_everything(int(value))
 
 
+def leave_run_to_runner() -> None:
+    """In a kernel a runner started: the run is the runner's to end, not MLflow's at exit.
+
+    MLflow ends the active run FINISHED when the process exits; the kernel exits before the
+    runner has logged the executed notebook and ended the run (FINISHED, FAILED or KILLED),
+    and a run shown FINISHED meanwhile could still end otherwise. Once the notebook has
+    imported MLflow, an exit handler that runs before MLflow's takes the run off its stack.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if shell is None or not run_id:
+        return
+
+    def release() -> None:
+        fluent = sys.modules["mlflow.tracking.fluent"]
+        stack = fluent._active_run_stack.get()
+        stack[:] = [run for run in stack if run.info.run_id != run_id]
+
+    def after_cell(*_: Any) -> None:
+        if "mlflow.tracking.fluent" in sys.modules:  # its exit handler is registered: ours after
+            import atexit
+
+            atexit.register(release)
+            shell.events.unregister("post_run_cell", after_cell)
+
+    shell.events.register("post_run_cell", after_cell)
+
+
 @dataclass
 class Run:
     """The handle a tracked body gets: its ids, and fast metric logging."""
