@@ -185,3 +185,11 @@ def test_a_log_read_a_column_at_a_time_holds_what_the_in_memory_read_holds(tmp_p
         parts = pd.concat(list(scanned.chunks(["x", "n"])), ignore_index=True)
         assert parts["x"].tolist() == pytest.approx(expected["x"].tolist())
     assert served.ServedColumns.scan(tmp_path, 5_000.0, None) is None  # nothing in the window
+
+    # a worker still writing: what was scanned is what is read, however the file grows meanwhile
+    writer = predlog.PredictionLog(tmp_path)
+    writer.write({"id": "w0", "ts": 3_000.0, "status": 200, "inputs": {"x": [1.0], "n": [1]}})
+    scanned = served.ServedColumns.scan(tmp_path, 3_000.0, None)
+    writer.write({"id": "w1", "ts": 3_001.0, "status": 200, "inputs": {"x": [2.0], "n": [2]}})
+    assert len(scanned) == 1 and scanned["x"].tolist() == [1.0]
+    writer.close()

@@ -151,16 +151,18 @@ def with_drift(check: Check, report: Any) -> Check:
     return Check(check.monitor, _worst(check.status, status), f"{check.evidence}; {text}")
 
 
-def stability(current: Any, outputs: list[Any]) -> Check:
-    """NaN or infinite values among the served inputs and outputs."""
+def stability(current: Any, outputs: Any) -> Check:
+    """NaN or infinite values among the served inputs (a DataFrame, or columns read one at a
+    time) and outputs (the log's column, or a list of each request's outputs)."""
     import numpy as np
 
-    numeric = current.select_dtypes("number").to_numpy(dtype=float)
-    bad_inputs = int((~np.isfinite(numeric)).sum())
-    flat = []
-    for value in outputs:
-        flat.extend(value if isinstance(value, list) else [value])
-    bad_outputs = sum(1 for v in flat if isinstance(v, float) and not math.isfinite(v))
+    bad_inputs = values = 0
+    for column in current.columns:  # a column at a time
+        if current.dtypes[column].kind in "iufc":  # numbers, as select_dtypes("number")
+            numbers = current[column].to_numpy(dtype=float)
+            bad_inputs += int(np.count_nonzero(~np.isfinite(numbers)))
+            values += numbers.size
+    count, bad_outputs = _output_counts(outputs)
     name = "5 numerical stability"
     if bad_outputs:
         return Check(
@@ -168,9 +170,30 @@ def stability(current: Any, outputs: list[Any]) -> Check:
         )
     if bad_inputs:
         return Check(name, "warn", f"{bad_inputs} NaN or infinite inputs; outputs all finite")
-    return Check(
-        name, "pass", f"{numeric.size:,} input values and {len(flat):,} outputs all finite"
-    )
+    return Check(name, "pass", f"{values:,} input values and {count:,} outputs all finite")
+
+
+def _output_counts(outputs: Any) -> tuple[int, int]:
+    """How many output values there are, and how many of them are NaN or infinite floats.
+
+    ``outputs``: the log's column (a list of numbers per request is counted in Arrow, without a
+    Python object per value), or a list of each request's outputs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if outputs is None:
+        return 0, 0
+    if isinstance(outputs, pa.ChunkedArray | pa.Array):
+        kind = outputs.type
+        if pa.types.is_list(kind) and pa.types.is_floating(kind.value_type):
+            values = pc.list_flatten(outputs)  # an empty value (null) is not a NaN, as below
+            finite = pc.fill_null(pc.is_finite(values), True)
+            return len(values), int(pc.sum(pc.invert(finite)).as_py() or 0)
+        outputs = [o for o in outputs.to_pylist() if o is not None]
+    flat: list[Any] = []
+    for value in outputs:
+        flat.extend(value if isinstance(value, list) else [value])
+    return len(flat), sum(1 for v in flat if isinstance(v, float) and not math.isfinite(v))
 
 
 def staleness(created_ms: int | None, limits: Limits) -> Check:
@@ -229,9 +252,9 @@ def ops(log: Any, window_s: float, limits: Limits, samples: Any = None) -> Check
     used_status, used = resources_evidence(samples, limits)
     if log.num_rows == 0:
         return Check(name, "warn", f"no traffic yet; {used}")
-    ts = np.asarray(log["ts"].to_pylist(), dtype=float)
-    latency = np.asarray(log["latency_ms"].to_pylist(), dtype=float)
-    status_codes = np.asarray(log["status"].to_pylist())
+    ts = log["ts"].to_numpy().astype(float)
+    latency = log["latency_ms"].to_numpy().astype(float)
+    status_codes = log["status"].to_numpy()
     end = ts.max()
     now = ts >= end - window_s
     before = (ts < end - window_s) & (ts >= end - 2 * window_s)
@@ -347,11 +370,12 @@ def build(
     client = tracking.client(project)
     checks = [dependencies(record)]
     version = str(record["version"])
-    log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400)
+    small = ["status", "latency_ms", "version", "outputs"]  # not the inputs: read per column
+    log = predlog.read(Path(record["log_dir"]), time.time() - 2 * 86400, columns=small)
     if log.num_rows and "version" in log.column_names:
         log = log.filter(pc.equal(log["version"].cast("string"), version))
-    try:
-        current = api.served_inputs(endpoint, window, project, version)
+    try:  # a window larger than memory is read a column at a time
+        current = api.served_columns(endpoint, window, project, version)[0]
     except MlopsError:
         current = None
     run = client.get_run(record["run_id"]) if record.get("run_id") else None
@@ -375,8 +399,8 @@ def build(
     if record["version"] != "run":
         created = client.get_model_version(record["model"], record["version"]).creation_timestamp
     checks.append(staleness(created, limits))
-    outputs = log["outputs"].to_pylist() if "outputs" in log.column_names else []
-    checks.append(stability(current, [o for o in outputs if o is not None]) if current is not None
+    outputs = log["outputs"] if "outputs" in log.column_names else None
+    checks.append(stability(current, outputs) if current is not None
                   else Check("5 numerical stability", "warn", "no traffic yet"))  # fmt: skip
     samples = resources.read(Path(record["log_dir"]), time.time() - 86400)
     checks.append(ops(log, 86400.0, limits, samples))

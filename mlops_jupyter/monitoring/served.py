@@ -110,7 +110,9 @@ class ServedColumns:
             kind = table.schema.field("outputs").type
             if not pa.types.is_list(kind) or pa.types.is_nested(kind.value_type):
                 return None
-            pieces.append(pc.list_flatten(pc.filter(table["outputs"], part.keep)))
+            pieces.append(
+                pc.list_flatten(pc.filter(_as_scanned(table["outputs"], part), part.keep))
+            )
         return _series("outputs", pieces, None).rename(None)
 
     def chunks(self, columns: list[str], rows: int = 250_000) -> Iterator[Any]:
@@ -195,7 +197,13 @@ def _field(part: _Part, name: str) -> Any:
     table = next(predlog.tables_of([part.path], [f"inputs.{name}"]), None)
     if table is None or table.num_columns == 0:
         return None
-    return pc.filter(table.column(0), part.keep)
+    return pc.filter(_as_scanned(table.column(0), part), part.keep)
+
+
+def _as_scanned(column: Any, part: _Part) -> Any:
+    """The records the part held when scanned: a file still written has grown since (it only
+    appends, and its Parquet twin keeps the order)."""
+    return column.slice(0, len(part.keep))
 
 
 def _values(lists: Any) -> Any:

@@ -248,17 +248,21 @@ def read(
     until: float | None = None,
     probes: bool = False,
     shadows: bool = False,
+    columns: list[str] | None = None,
 ) -> Any:
     """The log as a pyarrow Table (one row per request), optionally a time window (epoch s).
 
     Monitoring's own requests (marked ``probe`` by the server) are left out unless ``probes``:
     they are not traffic. A shadow challenger's answers (``shadow``: never returned to anyone)
-    are left out unless ``shadows``.
+    are left out unless ``shadows``. ``columns``: only those (and what the window needs), which
+    Parquet files read alone.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    tables = [t for t in tables_of(window_files(folder, since)) if t.num_rows]
+    if columns is not None:
+        columns = list(dict.fromkeys(["id", "ts", "probe", "shadow", *columns]))
+    tables = [t for t in tables_of(window_files(folder, since), columns) if t.num_rows]
     if not tables:
         return pa.table({"id": pa.array([], pa.string()), "ts": pa.array([], pa.float64())})
     table = pa.concat_tables(tables, promote_options="permissive")
