@@ -233,6 +233,12 @@ def test_performance_is_estimated_before_labels_arrive(endpoint, shell):
     usual, unsure = accuracy.windows
     assert not usual.alert and unsure.alert and unsure.estimate < accuracy.lower
     assert abs(accuracy.reference - usual.estimate) < 0.06
+    # on a window of log larger than memory, the estimate takes its newest part (here, all)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("mlops_jupyter.monitoring.served.IN_MEMORY_BYTES", 0)
+        newest = monitoring.estimate(endpoint.name, reference=reference, target="truth",
+                                     chunk_size=200)["accuracy"]  # fmt: skip
+    assert [w.estimate for w in newest.windows] == [w.estimate for w in accuracy.windows]
     card = monitors.quality(None, {}, monitors.Limits(), lambda: accuracy)
     assert card.status == "fail" and card.evidence.startswith("no labels yet: estimated accuracy")
 

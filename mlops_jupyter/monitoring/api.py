@@ -86,6 +86,46 @@ def served_columns(
     return columns, columns.outputs()
 
 
+def newest_part(
+    endpoint: str,
+    window: str | int | tuple[float, float] | None,
+    project: PathLike | None = None,
+) -> str | int | tuple[float, float] | None:
+    """``window``, or when its log is larger than memory allows (``served.IN_MEMORY_BYTES``),
+    its newest part that fits: for what needs every column of every row at once (the
+    performance estimate), on windows far larger than memory."""
+    import pyarrow.compute as pc
+
+    from ..serving import predlog
+    from . import served
+
+    if isinstance(window, int):
+        return window  # a number of requests: bounded already
+    since, until = windows.bounds(window)
+    files = predlog.window_files(log_folder(endpoint, project), since)
+    if sum(_size(path) for path in files) <= served.IN_MEMORY_BYTES:
+        return window
+    budget, start = served.IN_MEMORY_BYTES, None
+    for path in sorted(files, key=_mtime, reverse=True):
+        budget -= _size(path)
+        stamps = next(predlog.tables_of([path], ["ts"]), None)
+        if stamps is not None and stamps.num_rows:
+            start = float(pc.min(stamps["ts"]).as_py())
+        if budget <= 0:
+            break
+    if start is None:
+        return window
+    end = until if until is not None else float("inf")
+    return (max(start, since) if since is not None else start, end)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size

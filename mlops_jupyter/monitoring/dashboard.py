@@ -80,7 +80,7 @@ def sections(endpoint: str, window: str | int = "1d", project: PathLike | None =
         items.append(_note("drift", str(exc)))
     folder = Path(record["log_dir"])
     since = time.time() - windows.seconds(window if isinstance(window, str) else "7d")
-    log = predlog.read(folder, since)
+    log = predlog.read(folder, since, columns=["latency_ms", "status"])  # not the inputs
     if isinstance(window, int):
         log = log.slice(max(0, log.num_rows - window))
     ops = charts.ops_over_time(log, resources.read(folder, since)) if log.num_rows else None

@@ -121,7 +121,8 @@ def joined_frame(
     from ..serving import endpoints, predlog
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
-    log = predlog.read(Path(record["log_dir"]))
+    answers = ["outputs", "row_ids", "version"]  # not the inputs (Parquet files read these alone)
+    log = predlog.read(Path(record["log_dir"]), columns=answers)
     if log.num_rows == 0 or "outputs" not in log.column_names:
         return pd.DataFrame(columns=["id", "label", "prediction", "ts"])
     if version is not None and "version" in log.column_names:

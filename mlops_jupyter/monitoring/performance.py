@@ -40,7 +40,8 @@ def estimate(
     from . import api
     from .labels import per_row, stored
 
-    table = api.answered(endpoint, window, project, version)
+    # every column of every row at once: on a window larger than memory, its newest part
+    table = api.answered(endpoint, api.newest_part(endpoint, window, project), project, version)
     current = api.inputs_of(table)
     served = api.outputs_of(table)
     if served is None:

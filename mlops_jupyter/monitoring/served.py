@@ -29,6 +29,7 @@ class _Part:
     path: Path
     keep: Any  # pyarrow boolean array: the file's records that count
     rows: int  # the rows those records hold
+    table: Any = None  # a JSON file's records, parsed once (Parquet files are read per column)
 
 
 class ServedColumns:
@@ -59,7 +60,8 @@ class ServedColumns:
         paths = predlog.window_files(folder, since)
         parts, stamps = [], []
         for path in paths:
-            table = next(predlog.tables_of([path], SMALL), None)
+            whole = path.suffix == ".jsonl"  # still written, or not compacted yet: parse once
+            table = next(predlog.tables_of([path], None if whole else SMALL), None)
             if table is None or "status" not in table.column_names:
                 continue  # removed meanwhile, or empty
             keep = predlog.keep(table, since, until)
@@ -67,7 +69,7 @@ class ServedColumns:
             if version is not None and "version" in table.column_names:
                 same = pc.equal(table["version"].cast(pa.string()), str(version))
                 keep = pc.and_(keep, pc.fill_null(same, False))
-            parts.append(_Part(path, keep, 0))
+            parts.append(_Part(path, keep, 0, table if whole else None))
             stamps.append(table["ts"])
         if last is not None:
             _keep_last(parts, stamps, last)
@@ -75,9 +77,8 @@ class ServedColumns:
         parts = [p for p in parts if pc.any(p.keep).as_py()]
         if not parts or not dtypes:
             return None
-        first = next(iter(dtypes))
         for part in parts:  # how many rows each file's kept requests hold
-            lists = _field(part, first)
+            lists = next(f for c in dtypes if (f := _field(part, c)) is not None)
             part.rows = int(pc.sum(pc.list_value_length(lists)).as_py() or 0)
         return cls(parts, dtypes, list(dtypes))
 
@@ -104,7 +105,8 @@ class ServedColumns:
 
         pieces = []
         for part in self._parts:
-            table = next(predlog.tables_of([part.path], ["outputs"]), None)
+            table = (predlog.select(part.table, ["outputs"]) if part.table is not None
+                     else next(predlog.tables_of([part.path], ["outputs"]), None))  # fmt: skip
             if table is None or "outputs" not in table.column_names:
                 return None
             kind = table.schema.field("outputs").type
@@ -189,12 +191,16 @@ def _wider(a: Any, b: Any) -> Any:
 
 
 def _field(part: _Part, name: str) -> Any:
-    """Field ``name`` of the inputs of the part's kept requests (a list array, or null)."""
+    """Field ``name`` of the inputs of the part's kept requests (a list array), or None."""
     import pyarrow.compute as pc
 
     from ..serving import predlog
 
-    table = next(predlog.tables_of([part.path], [f"inputs.{name}"]), None)
+    column = f"inputs.{name}"
+    if part.table is not None:
+        table = predlog.select(part.table, [column])
+    else:
+        table = next(predlog.tables_of([part.path], [column]), None)
     if table is None or table.num_columns == 0:
         return None
     return pc.filter(_as_scanned(table.column(0), part), part.keep)

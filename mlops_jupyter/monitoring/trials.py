@@ -30,7 +30,9 @@ def compare(endpoint: str, window: str | int | None = "1d", project: PathLike | 
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
     since, until = windows.bounds(window)
-    log = predlog.read(Path(record["log_dir"]), since, until, shadows=True).to_pandas()
+    answers = ["variant", "version", "status", "latency_ms", "outputs", "row_ids"]  # no inputs
+    log = predlog.read(Path(record["log_dir"]), since, until, shadows=True, columns=answers)
+    log = log.to_pandas()
     if "variant" not in log or not log["variant"].isin(VARIANTS).any():
         raise MlopsError(
             f"endpoint {endpoint} answered no request in a trial in that window; start one: "

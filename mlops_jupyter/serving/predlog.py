@@ -13,7 +13,7 @@ last line (a kill in the middle of a write) is skipped when reading.
 A file closed by rotation is compacted to Parquet (same name, ``.parquet``) in the background:
 several times smaller, and readable a column at a time, which is how monitoring reads windows
 larger than memory. The JSON file is removed only once its Parquet twin is complete; a kill
-meanwhile leaves the JSON file, compacted at the next rotation.
+meanwhile leaves the JSON file, compacted at the next start or rotation.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class PredictionLog:
         self._size = 0
         self._compacting: threading.Thread | None = None
         self._open()
+        self._compact()  # what an earlier writer closed (or a kill left) as JSON
 
     def _open(self) -> None:
         name = f"predictions-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns()}.jsonl"
@@ -80,6 +81,10 @@ class PredictionLog:
         os.close(self._fd)  # releases this file's lock: it is closed for good
         self._open()
         self._retain()
+        self._compact()
+
+    def _compact(self) -> None:
+        """Compact the closed JSON files in a thread (one at a time)."""
         if self._compacting is None or not self._compacting.is_alive():
             self._compacting = threading.Thread(
                 target=compact_closed, args=(self.folder,), daemon=True
@@ -102,12 +107,13 @@ class PredictionLog:
                 total -= size
 
     def close(self) -> None:
-        """Close the file, after the compaction under way (if any) has finished."""
+        """Close the file (it stays JSON lines until a later rotation compacts it), after the
+        compaction under way, if any, has finished."""
+        if self._compacting is not None:
+            self._compacting.join()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        if self._compacting is not None:
-            self._compacting.join()
 
 
 def _remove_if_closed(path: Path) -> bool:
@@ -202,7 +208,7 @@ def read_file(path: Path, columns: list[str] | None = None) -> Any:
         except FileNotFoundError:  # compacted since it was listed: its Parquet twin holds it
             path = path.with_suffix(".parquet")
         else:
-            return _select(_parse(data), columns)
+            return select(_parse(data), columns)
     if columns is None:
         return pq.read_table(path)
     file = pq.ParquetFile(path)
@@ -230,7 +236,9 @@ def _has(schema: Any, dotted: str) -> bool:
     return pa.types.is_struct(kind) and kind.get_field_index(child) >= 0
 
 
-def _select(table: Any, columns: list[str] | None) -> Any:
+def select(table: Any, columns: list[str] | None) -> Any:
+    """``columns`` of a table of the log (those it has; ``inputs.x``: field ``x`` of the
+    inputs)."""
     import pyarrow.compute as pc
 
     if columns is None:
