@@ -346,6 +346,10 @@ def test_the_prediction_log_rotates_and_keeps_a_bounded_size(tmp_path):
     assert predlog.read(tmp_path).num_rows == table.num_rows
     window = predlog.read(tmp_path, since=1_490.0)
     assert window["id"].to_pylist() == [str(i) for i in range(490, 500)]
+    # the last requests are found from the newest files alone
+    newest = predlog.read(tmp_path, since=predlog.since_last(tmp_path, 7))
+    assert 7 <= newest.num_rows < table.num_rows
+    assert newest["id"].to_pylist()[-7:] == [str(i) for i in range(493, 500)]
 
 
 def test_closed_log_files_are_compacted_to_parquet_and_read_the_same(tmp_path):

@@ -106,7 +106,7 @@ def newest_part(
     if sum(_size(path) for path in files) <= served.IN_MEMORY_BYTES:
         return window
     budget, start = served.IN_MEMORY_BYTES, None
-    for path in sorted(files, key=_mtime, reverse=True):
+    for path in sorted(files, key=predlog.modified, reverse=True):
         budget -= _size(path)
         stamps = next(predlog.tables_of([path], ["ts"]), None)
         if stamps is not None and stamps.num_rows:
@@ -117,13 +117,6 @@ def newest_part(
         return window
     end = until if until is not None else float("inf")
     return (max(start, since) if since is not None else start, end)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
 
 
 def _size(path: Path) -> int:

@@ -129,7 +129,7 @@ def predict(
 def logs(name: str, n: int = 20, project: PathLike | None = None) -> Any:
     """The last ``n`` requests the endpoint logged (time, id, status, latency, inputs, outputs)."""
     folder = Path(endpoints.record_of(endpoints.get(name, project))["log_dir"])
-    table = predlog.read(folder)
+    table = predlog.read(folder, since=predlog.since_last(folder, n))
     frame = table.slice(max(0, table.num_rows - n)).to_pandas()
     if "ts" in frame:
         import pandas as pd

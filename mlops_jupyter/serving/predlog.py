@@ -290,6 +290,35 @@ def tables_of(paths: list[Path], columns: list[str] | None = None) -> Any:
             continue
 
 
+def since_last(folder: Path, n: int) -> float | None:
+    """A time from which the log holds at least its last ``n`` records (None: all of it), found
+    from the newest files' times alone: a look at the last requests reads no more."""
+    import pyarrow.compute as pc
+
+    found, start = 0, None
+    for path in sorted(files(folder), key=modified, reverse=True):
+        stamps = next(tables_of([path], ["ts"]), None)
+        if stamps is None or not stamps.num_rows:
+            continue
+        found += stamps.num_rows
+        start = (
+            pc.min(stamps["ts"]).as_py()
+            if start is None
+            else min(start, pc.min(stamps["ts"]).as_py())
+        )
+        if found >= n:
+            return float(start) - 1e-6  # with every file written since (other workers')
+    return None
+
+
+def modified(path: Path) -> float:
+    """When ``path`` was last written (0 for a file removed meanwhile)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def window_files(folder: Path, since: float | None) -> list[Path]:
     """The files that may hold records from ``since`` on (a file last written before holds none)."""
     found = []
