@@ -392,17 +392,22 @@ log = PredictionLog(Path(sys.argv[1]), max_file_bytes=2_000, max_total_bytes=20_
 for i in range(int(sys.argv[3])):
     log.write({"id": f"{sys.argv[2]}-{i}", "ts": time.time(), "outputs": [i]})
     time.sleep(float(sys.argv[4]))
+while len(sys.argv) > 5 and not Path(sys.argv[5]).exists():  # open until told
+    time.sleep(0.05)
 log.close()
 """
 
 
 def test_two_workers_at_different_rates_under_rotation_lose_no_open_file(tmp_path):
     """A quiet worker's open file is never removed by a busy worker's retention."""
-    writers = [
-        subprocess.Popen([sys.executable, "-c", QUIET, str(tmp_path), name, count, pause])
-        for name, count, pause in (("quiet", "30", "0.05"), ("busy", "6000", "0"))
-    ]
-    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    done = tmp_path.parent / "busy-done"
+    quiet, busy = (
+        subprocess.Popen([sys.executable, "-c", QUIET, str(tmp_path), *args])
+        for args in (("quiet", "30", "0.05", str(done)), ("busy", "6000", "0"))
+    )  # the quiet one keeps its file open for as long as the busy one rotates
+    assert busy.wait(timeout=120) == 0
+    done.touch()
+    assert quiet.wait(timeout=120) == 0
     ids = predlog.read(tmp_path)["id"].to_pylist()
     assert [i for i in ids if i.startswith("quiet")] == [f"quiet-{i}" for i in range(30)]
     assert "busy-5999" in ids  # the newest of the busy one kept
