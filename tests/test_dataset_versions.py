@@ -189,6 +189,13 @@ def test_a_folder_diff_names_files_added_deleted_modified_and_renamed(project):
     assert (old / "owl.png").read_bytes() == b"owl" and not (images / "dog.png").exists()
     assert not (old / "owl.png").stat().st_mode & 0o222  # read-only, as DVC keeps its cache
     assert datasets.load("images@v1") == old  # made once
+    # files whose objects left the local cache come from the remote (one transfer)
+    datasets.push()
+    cache = project / ".dvc" / "cache" / "files" / "md5"
+    for obj in [o for o in cache.rglob("*") if o.is_file() and not o.name.endswith(".dir")]:
+        obj.unlink()
+    new = datasets.load("images@v2")
+    assert (new / "emu.png").read_bytes() == b"emu!" and (new / "vixen.png").read_bytes() == b"fox"
     shown = datasets.show("images@v2")
     assert shown.loc[".png", "files"] == 4 and shown.loc[".png", "bytes"] == 3 + 3 + 4 + 12
 

@@ -6,6 +6,7 @@ default) and raises :class:`~mlops_jupyter.errors.MlopsError` with a message a u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -367,7 +368,8 @@ def _materialize(
 ) -> Path:
     """The files of a folder version under ``.mlops/folders/<hash>``: hard links to DVC's
     cache objects (read-only, as DVC keeps them; copies made read-only where links cannot be
-    made). Made once, in a temporary folder renamed into place: never half there."""
+    made). Made once, in a temporary folder renamed into place: never half there. Objects not
+    in the local cache are pulled from the remote in one transfer."""
     import shutil
     import tempfile
 
@@ -376,20 +378,42 @@ def _materialize(
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    objects = str(dvcstore.cache_root(ws) / "files" / "md5")
+    made: set[str] = set()
+
+    def lay(entry: dict[str, Any]) -> bool:
+        """Link (or copy) one file into place; False when its object is not cached."""
+        relpath = os.path.normpath(entry["relpath"])  # a fresh tree of folders and links only:
+        if os.path.isabs(relpath) or relpath.split(os.sep)[0] == "..":  # no symlink to follow
+            raise MlopsError(f"{version.ref} lists a file outside its folder: {entry['relpath']}")
+        dest = os.path.join(building, relpath)
+        folder = os.path.dirname(dest)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        md5 = entry["md5"]
+        source = os.path.join(objects, md5[:2], md5[2:])
+        try:
+            os.link(source, dest)
+        except FileNotFoundError:
+            if os.path.exists(source):
+                raise
+            return False
+        except OSError:  # another file system, or links refused
+            shutil.copyfile(source, dest)
+            os.chmod(dest, 0o444)
+        return True
+
     try:
-        for entry in listing:
-            dest = (building / entry["relpath"]).resolve()
-            if not dest.is_relative_to(building.resolve()):
-                raise MlopsError(
-                    f"{version.ref} lists a file outside its folder: {entry['relpath']}"
-                )
-            source = dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(source, dest)
-            except OSError:  # another file system, or links refused
-                shutil.copyfile(source, dest)
-                dest.chmod(0o444)
+        missing = [entry for entry in listing if not lay(entry)]
+        if missing:  # from the remote, in one transfer; what cannot come is named by fetch
+            with contextlib.suppress(MlopsError):
+                md5s = sorted({entry["md5"] for entry in missing})
+                dvcstore.transfer(ws, md5s, remote, "pull", progress=False)
+            for entry in missing:
+                if not lay(entry):
+                    dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
+                    lay(entry)
         building.rename(target)
     except OSError as e:
         if not target.is_dir():  # else made meanwhile by a process as quick as this one

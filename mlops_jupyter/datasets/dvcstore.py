@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,21 +253,45 @@ def transfer(
             if progress
             else DEFAULT_CALLBACK
         )
+        # a folder's object is its listing: its files go with it (pulled once it has arrived)
         objs = [HashInfo("md5", md5) for md5 in dict.fromkeys(md5s)]
+        asked = _with_files(cache, objs) if direction == "push" else list(objs)
+        transferred, failed = 0, set[str]()
+
+        def send(batch: list[Any]) -> None:
+            nonlocal transferred
+            result = repo.cloud.transfer(src, dest, batch, callback=callback, cache_odb=cache)
+            transferred += len(result.transferred)
+            failed.update(str(h.value) for h in result.failed)
+
         try:
-            result = repo.cloud.transfer(src, dest, objs, callback=callback, cache_odb=cache)
+            send(asked)
+            if direction == "pull" and (files := _with_files(cache, objs)[len(objs) :]):
+                send(files)
+                asked += files
         except Exception as exc:  # noqa: BLE001 - storage errors surface from fsspec and boto
             _explain_storage(ws, repo, remote, direction)
             said = first_line(exc) if isinstance(exc, DvcException) else f"{exc!r}"[:200]
             raise MlopsError(f"{direction} failed: {said}") from None
         finally:
             callback.close()
-        if result.failed:
+        if failed:
             _explain_storage(ws, repo, remote, direction)
-        failed = {h.value for h in result.failed}
         if direction == "pull":  # objects the remote lacks are skipped, not failed: count them
-            failed |= {h.value for h in objs if not cache.exists(h.value)}
-    return len(result.transferred), sorted(failed)
+            failed |= {str(h.value) for h in asked if not cache.exists(h.value)}
+    return transferred, sorted(failed)
+
+
+def _with_files(cache: Any, objs: list[Any]) -> list[Any]:
+    """``objs`` and, for each folder listing among them in the local cache, its files."""
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    found = list(objs)
+    for obj in objs:
+        if obj.value.endswith(".dir") and cache.exists(obj.value):
+            listing = json.loads(Path(cache.oid_to_path(obj.value)).read_text())
+            found += [HashInfo("md5", entry["md5"]) for entry in listing]
+    return list(dict.fromkeys(found))
 
 
 def _explain_storage(ws: Workspace, repo: Repo, remote: str | None, direction: str) -> None:
