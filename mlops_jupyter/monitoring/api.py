@@ -94,8 +94,6 @@ def newest_part(
     """``window``, or when its log is larger than memory allows (``served.IN_MEMORY_BYTES``),
     its newest part that fits: for what needs every column of every row at once (the
     performance estimate), on windows far larger than memory."""
-    import pyarrow.compute as pc
-
     from ..serving import predlog
     from . import served
 
@@ -105,14 +103,7 @@ def newest_part(
     files = predlog.window_files(log_folder(endpoint, project), since)
     if sum(_size(path) for path in files) <= served.IN_MEMORY_BYTES:
         return window
-    budget, start = served.IN_MEMORY_BYTES, None
-    for path in sorted(files, key=predlog.modified, reverse=True):
-        budget -= _size(path)
-        stamps = next(predlog.tables_of([path], ["ts"]), None)
-        if stamps is not None and stamps.num_rows:
-            start = float(pc.min(stamps["ts"]).as_py())
-        if budget <= 0:
-            break
+    start = predlog.start_of_newest(files, lambda records, size: size >= served.IN_MEMORY_BYTES)
     if start is None:
         return window
     end = until if until is not None else float("inf")

@@ -293,21 +293,27 @@ def tables_of(paths: list[Path], columns: list[str] | None = None) -> Any:
 def since_last(folder: Path, n: int) -> float | None:
     """A time from which the log holds at least its last ``n`` records (None: all of it), found
     from the newest files' times alone: a look at the last requests reads no more."""
+    return start_of_newest(files(folder), lambda records, size: records >= n)
+
+
+def start_of_newest(paths: list[Path], enough: Any) -> float | None:
+    """The earliest record time of the newest of ``paths`` (by when they were written), taken
+    newest first until ``enough(records, bytes)`` of them; None if they never are enough."""
     import pyarrow.compute as pc
 
-    found, start = 0, None
-    for path in sorted(files(folder), key=modified, reverse=True):
+    records = size = 0
+    start: float | None = None
+    for path in sorted(paths, key=modified, reverse=True):
         stamps = next(tables_of([path], ["ts"]), None)
         if stamps is None or not stamps.num_rows:
             continue
-        found += stamps.num_rows
-        start = (
-            pc.min(stamps["ts"]).as_py()
-            if start is None
-            else min(start, pc.min(stamps["ts"]).as_py())
-        )
-        if found >= n:
-            return float(start) - 1e-6  # with every file written since (other workers')
+        first = float(pc.min(stamps["ts"]).as_py())
+        start = first if start is None else min(start, first)
+        with contextlib.suppress(FileNotFoundError):  # compacted or removed meanwhile
+            size += path.stat().st_size
+        records += stamps.num_rows
+        if enough(records, size):
+            return start - 1e-6  # with every file written since (other workers')
     return None
 
 
