@@ -54,16 +54,17 @@ class ServedColumns:
         ``last`` of them), by ``version`` if given; None if there are none."""
         import pyarrow as pa
         import pyarrow.compute as pc
+        import pyarrow.parquet as pq
 
         from ..serving import predlog
 
-        paths = predlog.window_files(folder, since)
-        parts, stamps = [], []
-        for path in paths:
+        parts, stamps, schemas = [], [], []
+        for path in predlog.window_files(folder, since):
             whole = path.suffix == ".jsonl"  # still written, or not compacted yet: parse once
             table = next(predlog.tables_of([path], None if whole else SMALL), None)
             if table is None or "status" not in table.column_names:
                 continue  # removed meanwhile, or empty
+            schemas.append(table.schema if whole else pq.read_schema(path))
             keep = predlog.keep(table, since, until)
             keep = pc.and_(keep, pc.fill_null(pc.equal(table["status"], 200), False))
             if version is not None and "version" in table.column_names:
@@ -73,7 +74,7 @@ class ServedColumns:
             stamps.append(table["ts"])
         if last is not None:
             _keep_last(parts, stamps, last)
-        dtypes = _input_types(paths)
+        dtypes = _input_types(schemas)
         parts = [p for p in parts if pc.any(p.keep).as_py()]
         if not parts or not dtypes:
             return None
@@ -151,22 +152,12 @@ def _keep_last(parts: list[_Part], stamps: list[Any], last: int) -> None:
         part.keep = pa.array(mask)
 
 
-def _input_types(paths: list[Path]) -> dict[str, Any]:
+def _input_types(schemas: list[Any]) -> dict[str, Any]:
     """Each input column's values type (numpy), from the files' schemas."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ..serving import predlog
 
     types: dict[str, Any] = {}
-    for path in paths:
-        if path.suffix == ".parquet":
-            try:
-                schema = pq.read_schema(path)
-            except FileNotFoundError:
-                continue
-        else:
-            schema = next(predlog.tables_of([path], ["inputs"]), pa.table({})).schema
+    for schema in schemas:
         if "inputs" not in schema.names or not pa.types.is_struct(schema.field("inputs").type):
             continue
         for field in schema.field("inputs").type:
