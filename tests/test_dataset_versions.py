@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from helpers import git
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_jupyter import datasets
 from mlops_jupyter.errors import MlopsError
@@ -277,3 +279,58 @@ def test_a_column_whose_type_changes_late_in_a_large_file(project):
     stats = datasets.show("readings")
     assert stats.loc["code", "dtype"] in ("str", "object")
     assert datasets.load("readings")["code"].iloc[-1] == "unknown"
+
+
+@st.composite
+def two_versions(draw):
+    """A table keyed by ascending ids (with empty cells), and an edit of it: rows removed,
+    rows added between and after, cells changed, emptied or filled."""
+    n = draw(st.integers(0, 40))
+    ids = sorted(draw(st.sets(st.integers(-50, 500), min_size=n, max_size=n)))
+    cell = st.one_of(st.none(), st.integers(0, 3))
+    site = st.one_of(st.none(), st.sampled_from(["a", "b", "é"]))
+    a = {i: (draw(cell), draw(site)) for i in ids}
+    b = {i: row for i, row in a.items() if not draw(st.booleans()) or draw(st.booleans())}
+    for i in list(b):
+        if draw(st.integers(0, 4)) == 0:
+            b[i] = (draw(cell), draw(site))
+    for i in draw(st.sets(st.integers(-60, 520), max_size=8)):
+        b.setdefault(i, (draw(cell), draw(site)))
+    return a, dict(sorted(b.items()))
+
+
+@settings(max_examples=80, deadline=None)
+@given(versions=two_versions(), chunk=st.integers(1, 9), group=st.integers(1, 7))
+def test_a_streamed_row_diff_finds_what_comparing_every_row_finds(tmp_path_factory, versions,
+                                                                   chunk, group):  # fmt: skip
+    import pyarrow as pa
+    import pyarrow.parquet as parquet
+
+    from mlops_jupyter.datasets import rowdiff
+    from mlops_jupyter.datasets.catalog import Version
+
+    folder = tmp_path_factory.mktemp("rowdiff")
+    paths = []
+    for number, rows in enumerate(versions, 1):
+        table = pa.table({"id": pa.array(list(rows), pa.int64()),
+                          "x": pa.array([r[0] for r in rows.values()], pa.int64()),
+                          "site": pa.array([r[1] for r in rows.values()], pa.string())})  # fmt: skip
+        paths.append(folder / f"v{number}.parquet")
+        parquet.write_table(table, paths[-1], row_group_size=group)
+    a, b = versions
+    va, vb = (Version("t", n, "", "", "t.parquet", "") for n in (1, 2))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rowdiff, "CHUNK_ROWS", chunk)  # chunks across row groups
+        d = rowdiff.compute(va, vb, *paths, ["id"], ({}, {}))
+
+    kinds = d.rows.groupby("diff_type")["id"].apply(list).to_dict()
+    assert kinds.get("removed", []) == [i for i in a if i not in b]
+    assert kinds.get("added", []) == [i for i in b if i not in a]
+    assert kinds.get("changed", []) == [i for i in b if i in a and a[i] != b[i]]
+    for _, row in d.rows[d.rows["diff_type"] == "changed"].iterrows():
+        shown = [None if pd.isna(v) else v for v in
+                 (row["from_x"], row["from_site"], row["to_x"], row["to_site"])]  # fmt: skip
+        assert shown == [*a[row["id"]], *b[row["id"]]]
+    assert d.cells == {"x": sum(a[i][0] != b[i][0] for i in b if i in a),
+                       "site": sum(a[i][1] != b[i][1] for i in b if i in a)}  # fmt: skip

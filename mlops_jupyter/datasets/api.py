@@ -331,7 +331,8 @@ def _load_version(ws: Workspace, version: Version, remote: str | None) -> Any:
 
 
 def _arrow(ws: Workspace, version: Version, remote: str | None) -> Any:
-    """A table version as an Arrow table (what a row diff compares)."""
+    """A table version as an Arrow table, or a Parquet file as its path (read as the row
+    diff needs it)."""
     import pyarrow as pa
 
     fmt = version.format or tables.table_format(version.path)
@@ -340,7 +341,8 @@ def _arrow(ws: Workspace, version: Version, remote: str | None) -> Any:
         if not hasattr(frame, "columns"):
             raise MlopsError(f"{version.ref} holds no tables; diff its files without --rows")
         return pa.Table.from_pandas(frame, preserve_index=False)
-    return tables.read_arrow(dvcstore.fetch(ws, version.md5, version.ref, remote), fmt, version.ref)
+    path = dvcstore.fetch(ws, version.md5, version.ref, remote)
+    return path if fmt == "parquet" else tables.read_arrow(path, fmt, version.ref)
 
 
 def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:

@@ -57,6 +57,18 @@ def read_arrow(path: Path, fmt: str, display_name: str | None = None) -> pa.Tabl
     raise MlopsError(f"{shown}: unknown table format {fmt!r}")
 
 
+def open_parquet(path: Path, display_name: str | None = None) -> Any:
+    """A Parquet file opened for reading by row group (its footer read, no data yet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        shown = display_name or path.name
+        raise MlopsError(f"{shown} is not a readable parquet file: {first_line(exc)}") from None
+
+
 def _read_csv(path: Path, delimiter: str) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
