@@ -259,3 +259,39 @@ def test_history_is_redacted_and_can_be_turned_off(shell, project, monkeypatch):
         a.path for a in client.list_artifacts(tracking.get_run("alone").info.run_id, "code")
     }
     assert artifacts == {"code/cell.py"}
+
+
+def test_a_run_knows_whether_its_cells_ran_in_the_notebook_s_order(shell, project):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in (
+        "x = 1", "x = x + 1", "%%track -e order\nimport mlflow\nmlflow.log_metric('x', x)")]  # fmt: skip
+    path = project / "order.ipynb"
+    nbformat.write(nb, path)
+    shell.user_ns["__session__"] = str(path)  # as Jupyter Server tells the kernel
+
+    def run(index: int, name: str | None = None) -> None:  # as JupyterLab runs a cell
+        source = nb.cells[index].source
+        if name:
+            source = source.replace("-e order", f"-e order -n {name}")
+        assert shell.run_cell(source, store_history=True, cell_id=nb.cells[index].id).success
+
+    run(0), run(1), run(2, "top-down")  # In[1], In[2], In[3]
+    run(1), run(2, "again")  # In[4]: the second cell once more, then the run
+    run(1), run(0), run(2, "upward")  # In[6], In[7]: the first cell after the second
+    nb.cells[0].source = "x = 10"  # edited (and saved) after it ran
+    nbformat.write(nb, path)
+    run(2, "edited")
+
+    runs = tracking.runs("order").set_index("name")
+    assert runs.loc["top-down", "cells"] == "linear" and runs.loc["top-down", "metrics.x"] == 2
+    why = {n: tracking.get_run(n).data.tags.get("mlops.cells.why") for n in runs.index}
+    assert why["top-down"] is None
+    assert why["again"] == "cell 2 ran 2 times ([2], [4])"
+    assert (
+        why["upward"]
+        == "cell 1 ran after cell 2 ([7] after [6]); cell 1 ran 2 times ([1], [7]); cell 2 ran 3 times ([2], [4], [6])"
+    )
+    assert "cell 1 was edited after it ran as [1]" in why["edited"]
+    assert set(runs["cells"]) == {"linear", "non-linear"}

@@ -10,9 +10,11 @@ def register(ipython: Any) -> None:
     from .dataset import DatasetMagics
     from .monitor import MonitorMagics
     from .serve import ServeMagics
-    from .track import TrackMagics
+    from .track import TrackMagics, record_execution
 
     ipython.register_magics(DatasetMagics, TrackMagics, ServeMagics, MonitorMagics)
+    if record_execution not in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.register("pre_run_cell", record_execution)
     _lineage_of_loads()
     _offline_charts(ipython)
 

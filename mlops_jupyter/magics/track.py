@@ -242,6 +242,23 @@ def _pipeline(args: Any) -> Any:
     return result
 
 
+# What each execution was as it ran (text, JupyterLab's cell id, time), by execution number:
+# %%track compares it with the notebook's order (tracking.cells).
+EXECUTIONS: dict[int, tuple[str, str | None, float]] = {}
+
+
+def record_execution(info: Any) -> None:
+    """A ``pre_run_cell`` hook: remember each execution kept in the history."""
+    import time
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and getattr(info, "store_history", False):
+        number = shell.execution_count - 1  # counted before the hook runs
+        EXECUTIONS[number] = (info.raw_cell or "", getattr(info, "cell_id", None), time.time())
+
+
 SUBCOMMANDS = {
     "runs": _runs,
     "compare": _compare,
@@ -274,7 +291,7 @@ class TrackMagics(Magics):
     def _track_cell(self, line: str, cell: str) -> Any:
         __tracebackhide__ = True
         from .. import tracking
-        from ..tracking import environment
+        from ..tracking import cells, environment
         from ..tracking.tracked import parse_assignments
 
         if {"-h", "--help"} & set(line.split()):
@@ -293,6 +310,7 @@ class TrackMagics(Magics):
             return self._execute(cell)
         raw = list(shell.history_manager.input_hist_raw) if shell.history_manager else []
         history = [c for c in raw[1:-1] if c.strip()]
+        ran = cells.executions(raw, EXECUTIONS)
         shell.user_ns.update(params)
         notebook = environment.notebook_path(shell.user_ns)
         try:
@@ -303,6 +321,7 @@ class TrackMagics(Magics):
                 code=cell,
                 history=history,
                 notebook=notebook,
+                cells=ran,
                 seed=args.seed,
                 autolog=args.autolog,
                 tags=tags,

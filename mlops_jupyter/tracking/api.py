@@ -81,6 +81,8 @@ def runs_frame(found: Iterable[Any]) -> Any:
         row.update({f"metrics.{k}": v for k, v in sorted(data.metrics.items())})
         if "mlops.error" in data.tags:
             row["error"] = data.tags["mlops.error"]
+        if "mlops.cells" in data.tags:  # linear or non-linear: see tracking.cells
+            row["cells"] = data.tags["mlops.cells"]
         rows.append(row)
     base = ["run", "name", "status", "started", "seconds", "data"]
     frame = pd.DataFrame(rows, columns=None if rows else base)

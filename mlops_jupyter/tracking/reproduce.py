@@ -65,7 +65,11 @@ class Reproduction:
             return f"not reproduced: the original run logged no metrics to compare (new run {new})"
         if self.reproduced:
             return f"reproduced: {len(self.metrics)} metrics within rtol={self.rtol:g} (run {new})"
-        return f"not reproduced: {', '.join(self.differing)} differ (run {new})"
+        said = f"not reproduced: {', '.join(self.differing)} differ (run {new})"
+        why = self.original.data.tags.get("mlops.cells.why")
+        if why:  # the likely cause: state the notebook read top to bottom does not give
+            said += f"; the original run was non-linear ({why}), so it may not follow from the code"
+        return said
 
     def __str__(self) -> str:
         table = self.metrics.to_string(index=False) if len(self.metrics) else "(no metrics)"

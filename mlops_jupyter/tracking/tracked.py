@@ -188,6 +188,7 @@ def run(
     code: str | None = None,
     history: list[str] | None = None,
     notebook: str | os.PathLike[str] | None = None,
+    cells: list[Any] | None = None,
     seed: int | None = None,
     autolog: bool = False,
     kind: str = "cell",
@@ -248,6 +249,7 @@ def run(
         if not ws.settings.flag("track_history"):
             history = None
         _log_snapshot(code, history, notebook_file)
+        _log_cell_order(client, handle.id, cells, notebook_file)
         lineage.start(ws, handle.id)
         if autolog:
             mlflow.autolog(silent=True, log_models=True, log_input_examples=True)
@@ -365,6 +367,22 @@ def _log_snapshot(code: str | None, history: list[str] | None, notebook: Path | 
         mlflow.log_artifacts(str(folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _log_cell_order(client: Any, run_id: str, ran: list[Any] | None,
+                    notebook: Path | None) -> None:  # fmt: skip
+    """Tag a cell's run linear or non-linear (``mlops.cells``, the reasons in
+    ``mlops.cells.why``), when its notebook is known (a runner's kernel runs it in order)."""
+    from . import cells
+
+    if ran is None or os.environ.get("MLOPS_JUPYTER_NOTEBOOK"):
+        return
+    found = cells.order(ran, notebook)
+    if found is None:
+        return
+    client.set_tag(run_id, "mlops.cells", "linear" if found.linear else "non-linear")
+    if not found.linear:
+        client.set_tag(run_id, "mlops.cells.why", "; ".join(found.reasons)[:5000])
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
