@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
@@ -295,3 +296,13 @@ def test_a_run_knows_whether_its_cells_ran_in_the_notebook_s_order(shell, projec
     )
     assert "cell 1 was edited after it ran as [1]" in why["edited"]
     assert set(runs["cells"]) == {"linear", "non-linear"}
+    # a reproduction whose metrics differ names the run's cell order as the likely cause
+    from mlops_jupyter.tracking.reproduce import Reproduction
+
+    metrics = pd.DataFrame({"metric": ["x"], "original": [3.0], "reproduced": [2.0],
+                            "difference": [-1.0], "within": [False]})  # fmt: skip
+    again, top_down = tracking.get_run("again"), tracking.get_run("top-down")
+    assert Reproduction(again, top_down, metrics, 1e-9).verdict().endswith(
+        "the original run was non-linear (cell 2 ran 2 times ([2], [4])), so it may not follow "
+        "from the code")  # fmt: skip
+    assert "non-linear" not in Reproduction(top_down, again, metrics, 1e-9).verdict()
