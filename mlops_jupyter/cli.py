@@ -315,8 +315,32 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+STOP_GRACE = 45.0  # seconds a stopped process has to end its runs and kernels itself
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a run as ^C does: marked, kernel stopped
+    import threading
+
+    from .tracking import tracked
+
+    tracked.stop_requested()
+    last_resort = threading.Timer(STOP_GRACE, _give_up)
+    last_resort.daemon = True
+    last_resort.start()
+    raise KeyboardInterrupt  # SIGTERM ends a run as ^C does: marked KILLED, kernel stopped
+
+
+def _give_up() -> None:
+    """A stop still not done (a kernel client that hangs on its way out): the runs still
+    active end KILLED, and so does the process (its kernel follows: it watches its parent)."""
+    import os
+
+    from .tracking import tracked
+
+    try:
+        tracked.end_killed_now()
+    finally:
+        os._exit(130)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -102,7 +102,12 @@ def test_a_sweep_runs_on_the_workers_and_a_killed_worker_s_run_is_retried(fit, c
         runs = tracking.runs("dask")
         return sorted(runs[runs["name"] == done[0].name]["status"])
 
-    wait_for(lambda: attempts() == ["FINISHED", "KILLED"], timeout=60, every=0.5)
+    try:
+        wait_for(lambda: attempts() == ["FINISHED", "KILLED"], timeout=60, every=0.5)
+    except AssertionError:
+        raise AssertionError(
+            f"attempts: {attempts()}; {tracking.runs('dask')[['name', 'status', 'run']]}"
+        ) from None
 
 
 def _running(fit) -> bool:

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import tornado.httpclient
+from helpers import send, wait_for
 
-from mlops_jupyter import tracking
+from mlops_jupyter import monitoring, tracking
+from mlops_jupyter.serving import predlog
 
 API = "mlops-jupyter/api/v1"
 
@@ -60,7 +63,7 @@ def test_both_extensions_are_enabled_on_install():
     assert "enabled OK (python, mlops-jupyter)" in line
 
 
-async def test_what_the_sidebar_reads(jp_fetch, endpoint, project):
+async def test_what_the_sidebar_reads(jp_fetch, endpoint, project, monkeypatch):
     status = await get(jp_fetch, "status")
     assert status["project"] == str(project) and status["name"] == "project"
 
@@ -81,9 +84,23 @@ async def test_what_the_sidebar_reads(jp_fetch, endpoint, project):
     endpoints = await get(jp_fetch, "endpoints")
     assert [e["endpoint"] for e in endpoints] == ["m"] and endpoints[0]["url"] == endpoint.url
 
+    computed = []  # scorecards computed (the real ones)
+    real = monitoring.scorecard
+    monkeypatch.setattr(
+        monitoring, "scorecard", lambda *a, **k: computed.append(a) or real(*a, **k)
+    )
     monitors = await get(jp_fetch, "monitors")
     assert monitors[0]["endpoint"] == "m" and monitors[0]["status"] in {"pass", "warn", "fail"}
     assert len(monitors[0]["checks"]) == 7 and monitors[0]["dashboard"] is None
+    # kept while nothing it reads changes (the first card's own probes of the model aside)
+    kept = await get(jp_fetch, "monitors")
+    settled = len(computed)
+    assert await get(jp_fetch, "monitors") == kept and len(computed) == settled <= 2
+    send(endpoint.url, pd.DataFrame({"a": [0.1], "b": [0.2], "c": [0.3]}))
+    folder = monitoring.api.log_folder("m", project)
+    wait_for(lambda: len(predlog.read(folder)) == 1)  # monitoring's probes are not read
+    await get(jp_fetch, "monitors")
+    assert len(computed) == settled + 1  # new traffic: computed again
 
 
 async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):

@@ -50,8 +50,10 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     run = tracking.get_run("fit")
     tracking.register(run.info.run_id, "m")  # version 2, to be promoted from the panel
     add_runs(120)
-    with tracking.run(name="elsewhere", experiment="other"):
+    with tracking.run(name="elsewhere", experiment="other") as elsewhere:
         pass
+    tracking.client().set_tag(elsewhere.id, "mlops.cells", "non-linear")  # as %%track tags it
+    tracking.client().set_tag(elsewhere.id, "mlops.cells.why", "cell 2 ran 2 times ([2], [4])")
     with tracking.run(name=ODD_NAME):  # the newest: first in the list
         pass
     features = pd.read_csv(project / "features.csv")  # v2: two rows dropped, one value revised
@@ -83,7 +85,13 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     # one experiment at a time
     panel.locator(".mlops-runs-experiment").select_option("other")
     page.wait_for_function(f"{count} === '1 run'")
-    assert panel.locator(".mlops-runs-row[data-run]").inner_text().startswith("elsewhere")
+    listed = panel.locator(".mlops-runs-row[data-run]")
+    assert listed.inner_text().startswith("↯ elsewhere")  # its cells ran out of order
+    assert listed.get_attribute("data-cells") == "non-linear"
+    listed.click()
+    panel.locator(
+        ".mlops-run-details", has_text="Non-linear: cell 2 ran 2 times ([2], [4])"
+    ).wait_for()
     panel.locator(".mlops-runs-experiment").select_option("")
     page.wait_for_function(f"{count} === '100+ runs'")
 

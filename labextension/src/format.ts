@@ -136,3 +136,9 @@ export function cellsDiffer(before: unknown, after: unknown): boolean {
   }
   return before !== after;
 }
+
+/** A run's name as listed: marked when its cells ran out of the notebook's order (the run's
+ * `cells` column, from the tag `mlops.cells`). */
+export function runName(run: { name: string; cells?: unknown }): string {
+  return run.cells === 'non-linear' ? `↯ ${run.name}` : run.name;
+}

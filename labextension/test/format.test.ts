@@ -10,6 +10,7 @@ import {
   loadSnippet,
   nextOrder,
   orderField,
+  runName,
   statusClass,
   visibleRange
 } from '../src/format';
@@ -104,5 +105,13 @@ describe('diff cells', () => {
     expect(cellsDiffer('a', 'a')).toBe(false);
     expect(cellsDiffer(null, null)).toBe(false);
     expect(cellsDiffer(null, 0)).toBe(true);
+  });
+});
+
+describe('runs', () => {
+  it('marks a run whose cells ran out of order', () => {
+    expect(runName({ name: 'deep', cells: 'non-linear' })).toBe('↯ deep');
+    expect(runName({ name: 'deep', cells: 'linear' })).toBe('deep');
+    expect(runName({ name: 'deep' })).toBe('deep');
   });
 });

@@ -420,8 +420,21 @@ def build(
     return Scorecard(endpoint, checks)
 
 
+# Skew checks by endpoint process and model: a running endpoint and its model do not change
+# between two scorecards, and each check loads the model and sends probes.
+_SKEW: dict[tuple, Check] = {}
+
+
 def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], project: Any) -> Check:
-    """Training rows sent through the endpoint get the predictions the model gives them offline."""
+    """Training rows sent through the endpoint get the predictions the model gives them offline
+    (checked once per endpoint process and model)."""
+    key = (str(project), endpoint, record.get("pid"), record.get("started"), record.get("uri"))
+    if key not in _SKEW:
+        _SKEW[key] = _skew(endpoint, record, read, project)
+    return _SKEW[key]
+
+
+def _skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], project: Any) -> Check:
     import numpy as np
 
     from ..datasets import api as datasets_api

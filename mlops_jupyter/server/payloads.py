@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -230,19 +231,65 @@ def endpoint_action(project: Path, name: str, action: str) -> dict[str, Any]:
 
 def monitors(project: Path) -> list[dict[str, Any]]:
     """Per endpoint: the scorecard's light (pass / warn / fail), its checks, the dashboard URL."""
-    from .. import monitoring
     from ..monitoring import publish
     from ..serving import endpoints as running
 
     published = {d.endpoint: d.url for d in publish.dashboards(project)}
     found = []
     for endpoint in running.endpoints(project):
-        try:
-            card = monitoring.scorecard(endpoint.name, project=project).as_dict()
-        except MlopsError as exc:
-            card = {"status": "warn", "checks": [], "message": str(exc)}
+        card = _scorecard(project, endpoint)
         found.append({"endpoint": endpoint.name, **card, "dashboard": published.get(endpoint.name)})
     return found
+
+
+# Scorecards by (project, endpoint): the state they were computed from, when, and the card.
+_CARDS: dict[tuple[str, str], tuple[tuple, float, dict[str, Any]]] = {}
+CARD_MAX_AGE = 300.0  # seconds: windows of time move on even without traffic
+
+
+def _scorecard(project: Path, endpoint: Any) -> dict[str, Any]:
+    """An endpoint's scorecard, computed again only when its traffic, labels, model or the
+    project's settings changed (or ``CARD_MAX_AGE`` passed): a refresh costs a few ``stat``s."""
+    from .. import monitoring
+
+    key = (str(project), endpoint.name)
+    state = _monitored_state(project, endpoint)
+    kept = _CARDS.get(key)
+    if kept is not None and kept[0] == state and time.monotonic() - kept[1] < CARD_MAX_AGE:
+        return kept[2]
+    try:
+        card = monitoring.scorecard(endpoint.name, project=project).as_dict()
+    except MlopsError as exc:
+        card = {"status": "warn", "checks": [], "message": str(exc)}
+    _CARDS[key] = (state, time.monotonic(), card)
+    return card
+
+
+def _monitored_state(project: Path, endpoint: Any) -> tuple:
+    """Size and time of every file a scorecard reads: the prediction log, the labels and
+    monitoring state, the endpoint's record (the model it serves) and the settings. The
+    endpoint's resource samples (``resources.jsonl``, written every few seconds) are not read."""
+    from ..serving.endpoints import record_of
+    from ..workspace import SETTINGS_FILE, Workspace
+
+    ws = Workspace.find(project)
+    try:
+        log_dir = Path(record_of(endpoint)["log_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        log_dir = None
+    files = [endpoint.record, project / SETTINGS_FILE, project / "pyproject.toml"]
+    for folder in (log_dir, ws.state_dir / "monitoring" / endpoint.name):
+        if folder is not None and folder.is_dir():  # (the resource samples aside: not read)
+            files.extend(p for p in folder.rglob("*") if p.is_file() and
+                         not p.name.startswith("resources."))  # fmt: skip
+    state = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # gone between listing and now (a log compacted): the rest says enough
+        state.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
 
 
 def monitor_action(project: Path, name: str, action: str) -> dict[str, Any]:

@@ -270,8 +270,26 @@ def run(
         _finish(ws, client, handle, status, error)
 
 
+_stopping = False  # the process was told to stop (SIGTERM): its runs end KILLED
+
+
+def stop_requested() -> None:
+    """Mark this process as stopping: a run ending from now on ends KILLED, whatever error the
+    stop caused on its way out (a kernel client interrupted mid-reply fails otherwise)."""
+    global _stopping
+    _stopping = True
+
+
+def end_killed_now() -> None:
+    """End this process's active runs KILLED at once, from any thread: the last resort of a
+    stop that does not finish."""
+    for handle in list(_current):
+        with contextlib.suppress(Exception):  # the store is gone too: the run stays as it was
+            handle._client.set_terminated(handle.id, "KILLED")
+
+
 def _failed(exc: BaseException) -> str:
-    return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+    return "KILLED" if _stopping or isinstance(exc, KeyboardInterrupt) else "FAILED"
 
 
 def _finish(

@@ -1,6 +1,6 @@
 import { IRunDetails, IRunRow, IRunsPage, request } from '../api';
 import { el, note } from '../dom';
-import { formatDate, formatValue, nextOrder, orderField, visibleRange } from '../format';
+import { formatDate, formatValue, nextOrder, orderField, runName, visibleRange } from '../format';
 import { IContext, Section } from './section';
 
 const ROW = 22;
@@ -157,13 +157,19 @@ export class RunsSection extends Section {
         'div',
         {
           className: `mlops-runs-row mlops-clickable mlops-status-${run.status.toLowerCase()}`,
-          attrs: { 'data-run': run.run },
+          attrs: { 'data-run': run.run, 'data-cells': String(run.cells ?? '') },
+          title: run.cells === 'non-linear' ? 'non-linear: its cells ran out of the notebook order' : '',
           onClick: () => void this.open(run.run)
         },
         this.columns.map(column =>
           el('span', {
             className: 'mlops-cell',
-            text: column === 'started' ? formatDate(run.started) : formatValue(run[column])
+            text:
+              column === 'started'
+                ? formatDate(run.started)
+                : column === 'name'
+                  ? runName(run)
+                  : formatValue(run[column])
           })
         )
       );
@@ -192,6 +198,9 @@ export class RunsSection extends Section {
         ]);
       this.details.replaceChildren(
         el('h3', { text: `${found.name} (${found.id.slice(0, 8)}), ${found.status}` }),
+        found.tags['mlops.cells.why']
+          ? note(`Non-linear: ${found.tags['mlops.cells.why']}`, 'error')
+          : el('span', {}),
         table('Parameters', found.params),
         table('Metrics', found.metrics),
         el('h4', { text: 'Data (lineage)' }),
