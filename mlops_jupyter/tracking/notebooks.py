@@ -378,10 +378,27 @@ def sweep(
             raise
         finally:
             bar.close()
+        if dask is not None:
+            _end_orphans(parent, results)
         failed = [r for r in results if r.status != "FINISHED"]
         parent.log_metric("runs_finished", len(results) - len(failed))
         parent.log_metric("runs_failed", len(failed))
     return results
+
+
+def _end_orphans(parent: tracked.Run, results: list[NotebookRun]) -> None:
+    """Runs under ``parent`` still RUNNING that no result names: attempts whose process went
+    with its Dask worker before it could end its run (Dask ran the combination again). They
+    end KILLED, so that no run is left active."""
+    kept = {r.run_id for r in results}
+    found = parent._client.search_runs(
+        [parent.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.id}' and attributes.status = 'RUNNING'",
+    )
+    for run in found:
+        if run.info.run_id not in kept:
+            parent._client.set_tag(run.info.run_id, "mlops.error", "its Dask worker died")
+            parent._client.set_terminated(run.info.run_id, "KILLED")
 
 
 def _child_named(parent: tracked.Run, name: str) -> NotebookRun | None:
