@@ -110,6 +110,25 @@ def test_load_of_data_in_neither_cache_nor_remote(temps, project):
     assert "neither the local cache nor the remote" in one_line(exc)
 
 
+def test_a_row_diff_of_a_damaged_parquet_version(project):
+    import pandas as pd
+
+    path = project / "cities.parquet"
+    for n in (3, 4):
+        pd.DataFrame({"id": range(n), "x": [0.5] * n}).to_parquet(path, index=False)
+        datasets.add(path, name="cities")
+    from mlops_jupyter.datasets import catalog
+    from mlops_jupyter.workspace import Workspace
+
+    md5 = catalog.resolve(Workspace.find(project), "cities@v1").md5
+    cached = project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.chmod(0o644)  # read-only, as DVC keeps its cache
+    cached.write_bytes(b"PAR1 not really")
+    with pytest.raises(MlopsError) as exc:
+        datasets.diff("cities@v1", "cities@v2", rows=True)
+    assert one_line(exc).startswith("cities@v1 is not a readable parquet file: ")
+
+
 def test_a_broken_settings_file(project):
     (project / "mlops.toml").write_text("state_dir = [unclosed\n")
     with pytest.raises(MlopsError) as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from mlops_jupyter import tracking
 from mlops_jupyter.tracking import pending, store
@@ -32,3 +34,13 @@ def test_a_record_the_store_refuses_is_set_aside_and_the_others_are_written(proj
     said = capsys.readouterr().err.strip().splitlines()
     assert len(said) == 2 and all("set aside in" in line for line in said)
     assert pending.waiting(ws, uri) == [] and store.settle_pending(ws, client, uri) == []
+
+
+def test_a_stop_that_hangs_ends_its_runs_killed_as_a_last_resort(project):
+    # what `mlops-jupyter run` does when a SIGTERM'd stop has not finished after STOP_GRACE
+    code = ("import sys\nfrom mlops_jupyter import cli, tracking\n"
+            "with tracking.run(name='hung', project=sys.argv[1]):\n    cli._give_up()\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(project)], cwd=project,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert tracking.get_run("hung").info.status == "KILLED"

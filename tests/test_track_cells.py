@@ -266,8 +266,8 @@ def test_a_run_knows_whether_its_cells_ran_in_the_notebook_s_order(shell, projec
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in (
-        "x = 1", "x = x + 1", "%%track -e order\nimport mlflow\nmlflow.log_metric('x', x)")]  # fmt: skip
+    nb.cells = [nbformat.v4.new_markdown_cell("# Order"), *(nbformat.v4.new_code_cell(s) for s in (
+        "x = 1", "x = x + 1", "%%track -e order\nimport mlflow\nmlflow.log_metric('x', x)"))]  # fmt: skip
     path = project / "order.ipynb"
     nbformat.write(nb, path)
     shell.user_ns["__session__"] = str(path)  # as Jupyter Server tells the kernel
@@ -278,23 +278,24 @@ def test_a_run_knows_whether_its_cells_ran_in_the_notebook_s_order(shell, projec
             source = source.replace("-e order", f"-e order -n {name}")
         assert shell.run_cell(source, store_history=True, cell_id=nb.cells[index].id).success
 
-    run(0), run(1), run(2, "top-down")  # In[1], In[2], In[3]
-    run(1), run(2, "again")  # In[4]: the second cell once more, then the run
-    run(1), run(0), run(2, "upward")  # In[6], In[7]: the first cell after the second
-    nb.cells[0].source = "x = 10"  # edited (and saved) after it ran
+    run(1), run(2), run(3, "top-down")  # In[1], In[2], In[3]
+    run(2), run(3, "again")  # In[4]: the second code cell once more, then the run
+    run(2), run(1), run(3, "upward")  # In[6], In[7]: the first code cell after the second
+    nb.cells[1].source = "x = 10"  # edited (and saved) after it ran
     nbformat.write(nb, path)
-    run(2, "edited")
+    run(3, "edited")
 
     runs = tracking.runs("order").set_index("name")
     assert runs.loc["top-down", "cells"] == "linear" and runs.loc["top-down", "metrics.x"] == 2
     why = {n: tracking.get_run(n).data.tags.get("mlops.cells.why") for n in runs.index}
     assert why["top-down"] is None
-    assert why["again"] == "cell 2 ran 2 times ([2], [4])"
+    # cells are counted as the notebook shows them, the markdown heading first
+    assert why["again"] == "cell 3 ran 2 times ([2], [4])"
     assert (
         why["upward"]
-        == "cell 1 ran after cell 2 ([7] after [6]); cell 1 ran 2 times ([1], [7]); cell 2 ran 3 times ([2], [4], [6])"
+        == "cell 2 ran after cell 3 ([7] after [6]); cell 2 ran 2 times ([1], [7]); cell 3 ran 3 times ([2], [4], [6])"
     )
-    assert "cell 1 was edited after it ran as [1]" in why["edited"]
+    assert "cell 2 was edited after it ran as [1]" in why["edited"]
     assert set(runs["cells"]) == {"linear", "non-linear"}
     # a reproduction whose metrics differ names the run's cell order as the likely cause
     from mlops_jupyter.tracking.reproduce import Reproduction
@@ -303,6 +304,6 @@ def test_a_run_knows_whether_its_cells_ran_in_the_notebook_s_order(shell, projec
                             "difference": [-1.0], "within": [False]})  # fmt: skip
     again, top_down = tracking.get_run("again"), tracking.get_run("top-down")
     assert Reproduction(again, top_down, metrics, 1e-9).verdict().endswith(
-        "the original run was non-linear (cell 2 ran 2 times ([2], [4])), so it may not follow "
+        "the original run was non-linear (cell 3 ran 2 times ([2], [4])), so it may not follow "
         "from the code")  # fmt: skip
     assert "non-linear" not in Reproduction(top_down, again, metrics, 1e-9).verdict()

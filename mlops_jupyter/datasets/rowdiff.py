@@ -341,19 +341,9 @@ def _match_sorted(name: str, ka: Any, kb: Any, a: Version, b: Version) -> tuple[
                              "repeat a key); give columns that are, with --key")  # fmt: skip
         orders.append((ordered, order if order is not None else np.arange(len(keys))))
     (sa, oa), (sb, ob) = orders
-    gone, new, at, bt = _pairs_sorted(sa, sb)
-    return np.sort(oa[gone]), np.sort(ob[new]), oa[at], ob[bt]
-
-
-def _pairs_sorted(ka: Any, kb: Any) -> tuple[Any, Any, Any, Any]:
-    """For keys ascending in both: positions of rows of ``a`` only, of ``b`` only, and the
-    matched pairs."""
-    pos = np.searchsorted(ka, kb)
-    found = pos < len(ka)
-    found[found] = ka[pos[found]] == kb[found]
-    in_a = np.zeros(len(ka), dtype=bool)
-    in_a[pos[found]] = True
-    return np.flatnonzero(~in_a), np.flatnonzero(~found), pos[found], np.flatnonzero(found)
+    in_b, in_a = _matched_sorted(sa, sb)  # the k-th match of a is the k-th of b
+    return (np.sort(oa[np.flatnonzero(~in_b)]), np.sort(ob[np.flatnonzero(~in_a)]),
+            oa[np.flatnonzero(in_b)], ob[np.flatnonzero(in_a)])  # fmt: skip
 
 
 def _check_unique(table: Any, key: list[str], version: Version) -> None:

@@ -14,7 +14,6 @@ as saved, and only when it was saved after the cell ran (running a cell does not
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,17 +62,20 @@ def order(ran: list[Execution], notebook: str | Path | None) -> CellOrder | None
     the tracked cell itself are its own doing, not counted."""
     if not ran or notebook is None or not Path(notebook).is_file():
         return None
+    import nbformat
+
     path = Path(notebook)
     try:
-        cells = [c for c in json.loads(path.read_text("utf-8"))["cells"]
-                 if c.get("cell_type") == "code"]  # fmt: skip
-    except (OSError, ValueError, KeyError, TypeError):
+        read = nbformat.read(path, as_version=4)
+        saved = path.stat().st_mtime
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # not a notebook
         return None
-    saved = path.stat().st_mtime
-    texts = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
-    by_id = {c.get("id"): i for i, c in enumerate(cells) if c.get("id")}
+    # positions are the notebook's (markdown cells counted), as a user counts cells
+    texts = {i: c.get("source", "") for i, c in enumerate(read.get("cells", []))
+             if c.get("cell_type") == "code"}  # fmt: skip
+    by_id = {read.cells[i].get("id"): i for i in texts if read.cells[i].get("id")}
     by_text: dict[str, list[int]] = {}
-    for i, text in enumerate(texts):
+    for i, text in texts.items():
         by_text.setdefault(text.strip(), []).append(i)
 
     def position(execution: Execution, taken: dict[int, list[int]]) -> int | None:

@@ -379,14 +379,14 @@ def sweep(
         finally:
             bar.close()
         if dask is not None:
-            _end_orphans(parent, results)
+            end_orphans(parent, results)
         failed = [r for r in results if r.status != "FINISHED"]
         parent.log_metric("runs_finished", len(results) - len(failed))
         parent.log_metric("runs_failed", len(failed))
     return results
 
 
-def _end_orphans(parent: tracked.Run, results: list[NotebookRun]) -> None:
+def end_orphans(parent: tracked.Run, results: list[NotebookRun]) -> None:
     """Runs under ``parent`` still RUNNING that no result names: attempts whose process went
     with its Dask worker before it could end its run (Dask ran the combination again). They
     end KILLED, so that no run is left active."""

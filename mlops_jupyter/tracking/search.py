@@ -30,7 +30,14 @@ from ..errors import MlopsError, first_line
 from ..workspace import Workspace
 from . import tracked
 from .cluster import raise_if_lost
-from .notebooks import NotebookRun, _collect, _start_worker, check_notebook, cluster_of
+from .notebooks import (
+    NotebookRun,
+    _collect,
+    _start_worker,
+    check_notebook,
+    cluster_of,
+    end_orphans,
+)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "none")
@@ -279,6 +286,8 @@ def search(
             raise
         finally:
             bar.close()
+        if dask is not None:
+            end_orphans(parent, runs)
         result = _best(study, runs, values, name, pruned)
         if result.best_value is not None:
             parent.log_metric(f"best_{metric}", result.best_value)
