@@ -251,9 +251,11 @@ def served_model(endpoint: str, project: PathLike | None) -> Any:
 
     record = endpoints.record_of(endpoints.get(endpoint, project))
     tracking.client(project)  # models:/ URIs resolve against the project's store
-    model = _MODELS.get(record["uri"])
+    key = f"{record.get('tracking_uri')} {record['uri']}"  # models:/m/1 of each project
+    model = _MODELS.get(key)
     if model is None:
-        model = _MODELS[record["uri"]] = mlflow.pyfunc.load_model(record["uri"])
+        # without MLflow's check of the installed packages (1.5 s, the endpoint's own concern)
+        model = _MODELS[key] = mlflow.pyfunc.load_model(record["uri"], suppress_warnings=True)
     return model
 
 

@@ -7,6 +7,7 @@ estimated while they are missing).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -421,17 +422,32 @@ def build(
 
 
 # Skew checks by endpoint process and model: a running endpoint and its model do not change
-# between two scorecards, and each check loads the model and sends probes.
+# between two scorecards, and each check loads the model and sends probes. Kept here and in
+# the endpoint's folder, for the next process (a `monitor check`, a dashboard's kernel).
 _SKEW: dict[tuple, Check] = {}
 
 
 def skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], project: Any) -> Check:
     """Training rows sent through the endpoint get the predictions the model gives them offline
     (checked once per endpoint process and model)."""
+    import json
+
     key = (str(project), endpoint, record.get("pid"), record.get("started"), record.get("uri"))
-    if key not in _SKEW:
-        _SKEW[key] = _skew(endpoint, record, read, project)
-    return _SKEW[key]
+    if key in _SKEW:
+        return _SKEW[key]
+    kept = Path(record["metrics_dir"]).parent / "skew.json" if record.get("metrics_dir") else None
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        found = json.loads(kept.read_text()) if kept else None
+        if found and found["key"] == json.loads(json.dumps(key)):
+            _SKEW[key] = Check(**found["check"])
+            return _SKEW[key]
+    check = _SKEW[key] = _skew(endpoint, record, read, project)
+    if kept is not None:
+        with contextlib.suppress(OSError):  # only a cache: the next process checks again
+            tmp = kept.with_name(f".skew.{os.getpid()}.json")
+            tmp.write_text(json.dumps({"key": key, "check": asdict(check)}))
+            os.replace(tmp, kept)
+    return check
 
 
 def _skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], project: Any) -> Check:
@@ -444,10 +460,10 @@ def _skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], pro
     name = "3 training/serving skew"
     if not read:
         return Check(name, "warn", "the model's run recorded no training data to replay")
-    import mlflow
+    from .api import served_model
 
     reference = datasets_api.load_version(version_of(read[0]), project)
-    model = mlflow.pyfunc.load_model(record["uri"])
+    model = served_model(endpoint, project)  # loaded once per process, for drift too
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
     sample = reference[columns].head(50) if columns else reference.head(50)
