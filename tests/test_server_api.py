@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tornado.httpclient
-from helpers import send, wait_for
+from helpers import git, send, wait_for
 
 from mlops_jupyter import monitoring, tracking
 from mlops_jupyter.serving import predlog
@@ -77,6 +77,8 @@ async def test_what_the_sidebar_reads(jp_fetch, endpoint, project, monkeypatch):
     details = await get(jp_fetch, f"runs/{page['runs'][0]['run']}")
     assert details["name"] == "fit" and details["status"] == "FINISHED"
     assert details["datasets"] == [{"ref": "features@v1", "context": "training"}]
+    assert details["source"]["commit"] == git(project, "rev-parse", "HEAD")
+    assert details["histories"] == {}  # one point per metric: nothing to chart
 
     models = await get(jp_fetch, "models")
     assert models[0]["name"] == "m" and models[0]["aliases"] == {"champion": 1}
@@ -114,6 +116,12 @@ async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
     rest = await get(jp_fetch, "runs", max_results="2", order="metrics.rmse ASC",
                      page_token=first["next_page_token"])  # fmt: skip
     assert [r["name"] for r in rest["runs"]] == ["r0.1"] and rest["next_page_token"] is None
+    with tracking.run(name="curve") as run:  # a metric with steps: its history, for a chart
+        for step in range(1200):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+    curve = (await get(jp_fetch, "runs/curve"))["histories"]["loss"]
+    assert len(curve) <= 501 and curve[0] == [0, 1.0] and curve[-1] == [1199, 1 / 1200]
+    assert [s for s, _ in curve] == sorted(s for s, _ in curve)
     only = await get(jp_fetch, "runs", filter="params.alpha = '0.2'")
     assert [r["name"] for r in only["runs"]] == ["r0.2"]
     code, message = await failure(jp_fetch, "runs", params={"filter": "metrics.rmse <<< 1"})

@@ -49,6 +49,8 @@ def widen(page, panel, width: int) -> None:
 def test_the_sidebar_shows_and_acts(page, project, endpoint):
     run = tracking.get_run("fit")
     tracking.register(run.info.run_id, "m")  # version 2, to be promoted from the panel
+    for step in range(5):  # a metric's history, drawn in the run's view
+        tracking.client().log_metric(run.info.run_id, "loss", 1 / (step + 1), step=step)
     add_runs(120)
     with tracking.run(name="elsewhere", experiment="other") as elsewhere:
         pass
@@ -63,12 +65,30 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
 
     page.click("li[data-id='mlops-jupyter-sidebar']")
     panel = page.locator("#mlops-jupyter-sidebar")
+    count = "document.querySelector('.mlops-section-runs .mlops-meta').textContent"
+    page.wait_for_function(f"{count} === '100+ runs'")  # a first page, quick to show
+    # at the default width (about 250 px) a run is a line: name, status icon, first metric;
+    # at least ten of them in view, the counts in the sections' headers
+    assert panel.bounding_box()["width"] < 300
+    swept = panel.locator(".mlops-runs-row[data-run]", has_text="sweep-119")
+    assert swept.locator(".mlops-col-status").inner_text() == "✓"
+    assert swept.locator(".mlops-col-metric-0").inner_text() == "0.9917"
+    assert swept.locator(".mlops-col-started").is_hidden()
+    in_view = """s => { const box = s.getBoundingClientRect();
+        return [...s.querySelectorAll('.mlops-runs-row[data-run]')].filter(r => {
+            const b = r.getBoundingClientRect(); return b.top >= box.top && b.bottom <= box.bottom;
+        }).length; }"""
+    assert panel.locator(".mlops-section-runs").evaluate(in_view) >= 10
+    for title in ("Datasets (1)", "Runs (100+)", "Models (1)", "Endpoints (1)"):
+        panel.locator(".jp-AccordionPanel-title", has_text=title).wait_for()  # each loads alone
+    model_line = panel.locator(".mlops-endpoint[data-endpoint='m'] .mlops-endpoint-model")
+    assert model_line.inner_text() == "m@champion v1" and model_line.bounding_box()["height"] < 24
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-250.png"))
     widen(page, panel, 430)
+    assert swept.locator(".mlops-col-started").is_visible()  # widened: when each started
     # Datasets: the version with its rows; Runs: counted, virtualized
     version = panel.locator(".mlops-version[data-ref='features@v1']")
     assert "2,000 rows" in version.inner_text()
-    count = "document.querySelector('.mlops-section-runs .mlops-meta').textContent"
-    page.wait_for_function(f"{count} === '100+ runs'")  # a first page, quick to show
     rows = panel.locator(".mlops-runs-spacer .mlops-runs-row")
     assert 0 < rows.count() < 60  # only those in view (and a margin) exist
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
@@ -88,20 +108,29 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     listed = panel.locator(".mlops-runs-row[data-run]")
     assert listed.inner_text().startswith("↯ elsewhere")  # its cells ran out of order
     assert listed.get_attribute("data-cells") == "non-linear"
-    listed.click()
-    panel.locator(
-        ".mlops-run-details", has_text="Non-linear: cell 2 ran 2 times ([2], [4])"
-    ).wait_for()
+    listed.click()  # its view opens in the main area, saying why
+    view = page.locator(f"#mlops-run-{elsewhere.id[:8]}")  # as the list names it
+    view.locator("text=Non-linear: cell 2 ran 2 times ([2], [4])").wait_for()
     panel.locator(".mlops-runs-experiment").select_option("")
     page.wait_for_function(f"{count} === '100+ runs'")
 
-    # a run's details: parameters, metrics, lineage
+    # a run's view: metrics, parameters, the data it read, its code; restored on reload
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     page.wait_for_function(f"{count} === '123 runs'")
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     panel.locator(".mlops-runs-row[data-run]", has_text="fit").last.click()
-    details = panel.locator(".mlops-run-details")
-    details.locator("text=features@v1 (training)").wait_for()
+    fit = page.locator(f"#mlops-run-{run.info.run_id[:8]}")
+    fit.locator(".mlops-run-data[data-ref='features@v1']", has_text="training").wait_for()
+    assert fit.locator(".mlops-run-title").inner_text().endswith(" fit")
+    assert fit.locator(".mlops-run-metrics tr[data-metric='loss'] svg.mlops-spark").count() == 1
+    assert fit.locator("text=Non-linear").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "run-view.png"))
+    time.sleep(1.5)  # JupyterLab saves its layout shortly after a change
+    page.reload()
+    fit.locator(".mlops-run-data[data-ref='features@v1']").wait_for()
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    if not panel.is_visible():
+        page.click("li[data-id='mlops-jupyter-sidebar']")
 
     # a version's change in a line; its rows and cells in the main area
     v2 = panel.locator(".mlops-version[data-ref='features@v2']")
@@ -123,7 +152,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     page.screenshot(path=str(SCREENSHOTS / "diff.png"))
 
     # Endpoints and Monitors
-    panel.locator(".mlops-section-endpoints tr[data-endpoint='m']").wait_for()
+    panel.locator(".mlops-section-endpoints .mlops-endpoint[data-endpoint='m']").wait_for()
     assert endpoint.url in panel.locator(".mlops-section-endpoints").inner_text()
     light = panel.locator(".mlops-monitor[data-endpoint='m'] summary .mlops-light")
     light.wait_for()

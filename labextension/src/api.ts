@@ -68,6 +68,18 @@ export interface IRunDetails {
   params: Record<string, string>;
   metrics: Record<string, number>;
   tags: Record<string, string>;
+  /** Metrics logged at more than one step: [step, value] points (at most 500 each). */
+  histories: Record<string, [number, number][]>;
+  source: {
+    notebook: string | null;
+    /** The notebook's path under the server's root, to open it (null when it is not there). */
+    path: string | null;
+    commit: string | null;
+    branch: string | null;
+    dirty: boolean;
+    python: string | null;
+    seed: string | null;
+  };
   datasets: { ref: string; context: string }[];
 }
 

@@ -142,3 +142,31 @@ export function cellsDiffer(before: unknown, after: unknown): boolean {
 export function runName(run: { name: string; cells?: unknown }): string {
   return run.cells === 'non-linear' ? `↯ ${run.name}` : run.name;
 }
+
+/** A run's status as one character for a narrow list (the word goes in its title). */
+export function statusIcon(status: string): string {
+  const icons: Record<string, string> = {
+    FINISHED: '✓',
+    FAILED: '✗',
+    KILLED: '■',
+    RUNNING: '▶',
+    SCHEDULED: '…'
+  };
+  return icons[status] ?? '?';
+}
+
+/** [step, value] points as an SVG polyline's `points` in a `width` x `height` box (1 px inset;
+ * a constant series is a flat line in the middle). */
+export function sparkline(points: [number, number][], width: number, height: number): string {
+  if (!points.length) {
+    return '';
+  }
+  const steps = points.map(p => p[0]);
+  const values = points.map(p => p[1]);
+  const [x0, x1] = [Math.min(...steps), Math.max(...steps)];
+  const [y0, y1] = [Math.min(...values), Math.max(...values)];
+  const x = (step: number) => (x1 === x0 ? width / 2 : 1 + ((step - x0) / (x1 - x0)) * (width - 2));
+  const y = (value: number) =>
+    y1 === y0 ? height / 2 : height - 1 - ((value - y0) / (y1 - y0)) * (height - 2);
+  return points.map(([s, v]) => `${Number(x(s).toFixed(1))},${Number(y(v).toFixed(1))}`).join(' ');
+}

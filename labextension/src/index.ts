@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -15,6 +15,7 @@ import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
 import { MlopsPanel, PANEL_ID } from './panel';
+import { RunView } from './runview';
 
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
 <g class="jp-icon3" fill="#616161"><path d="M4 5h4v14H4zM10 9h4v10h-4zM16 3h4v16h-4z"/></g></svg>`;
@@ -24,6 +25,7 @@ const mlopsIcon = new LabIcon({ name: 'mlops-jupyter:icon', svgstr: ICON });
 namespace CommandIDs {
   export const open = 'mlops-jupyter:open';
   export const refresh = 'mlops-jupyter:refresh';
+  export const openRun = 'mlops-jupyter:open-run';
 }
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
@@ -73,7 +75,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     browser: IDefaultFileBrowser | null
   ) => {
-    const panel = new MlopsPanel(inserter(app, tracker), opener(app));
+    const insert = inserter(app, tracker);
+    // Run views: one tab per run, tracked so that a reload opens them again
+    const runs = new WidgetTracker<MainAreaWidget<RunView>>({ namespace: 'mlops-run' });
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: 'mlops: Open a run',
+      execute: args => {
+        const run = String(args.run);
+        const shown = runs.find(tab => tab.content.run === run);
+        if (shown) {
+          app.shell.activateById(shown.id);
+          return;
+        }
+        const view = new RunView(run, {
+          insert,
+          openFile: path => void app.commands.execute('docmanager:open', { path })
+        });
+        const tab = new MainAreaWidget({ content: view });
+        tab.id = `${view.id}-tab`;
+        void runs.add(tab);
+        app.shell.add(tab, 'main');
+        app.shell.activateById(tab.id);
+      }
+    });
+    void restorer?.restore(runs, {
+      command: CommandIDs.openRun,
+      args: tab => ({ run: tab.content.run }),
+      name: tab => tab.content.run
+    });
+    const panel = new MlopsPanel(insert, opener(app), run =>
+      void app.commands.execute(CommandIDs.openRun, { run })
+    );
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {
       setFolder(browser.model.path);

@@ -1,5 +1,5 @@
 import { SidePanel, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { IStatus, request } from './api';
 import { el } from './dom';
@@ -13,6 +13,7 @@ import { IContext, Section } from './sections/section';
 export const PANEL_ID = 'mlops-jupyter-sidebar';
 const TICK_MS = 10_000;
 const MONITOR_EVERY = 6; // ticks: the scorecard replays rows through each endpoint
+const SHARES = [1.2, 6, 1.4, 1.4, 1]; // of the height: Datasets, Runs, Models, Endpoints, Monitors
 
 /** The left sidebar: Datasets, Runs, Models, Endpoints, Monitors, refreshing while shown. */
 export class MlopsPanel extends SidePanel {
@@ -22,7 +23,11 @@ export class MlopsPanel extends SidePanel {
   private ticks = 0;
   private timer: number | undefined;
 
-  constructor(insert: (code: string) => string, open: (view: Widget) => void) {
+  constructor(
+    insert: (code: string) => string,
+    open: (view: Widget) => void,
+    openRun: (run: string) => void
+  ) {
     super();
     this.id = PANEL_ID;
     this.addClass('mlops-panel');
@@ -34,7 +39,8 @@ export class MlopsPanel extends SidePanel {
         this.status.className = `mlops-statusline mlops-statusline-${kind}`;
       },
       refreshAll: () => void this.refresh(),
-      open
+      open,
+      openRun
     };
     this.sections = [
       new DatasetsSection(context),
@@ -55,6 +61,8 @@ export class MlopsPanel extends SidePanel {
     for (const section of this.sections) {
       this.addWidget(section);
     }
+    // Runs are the longest list: half the height, ten rows or more at a laptop's height
+    (this.content as AccordionPanel).setRelativeSizes(SHARES);
     this.node.append(this.status);
   }
 

@@ -151,7 +151,7 @@ class Run(Handler):
     async def get(self, run: str) -> None:
         from . import payloads
 
-        await self.answer(payloads.run, self.project(), run)
+        await self.answer(payloads.run, self.project(), run, self.root)
 
 
 class Models(Handler):

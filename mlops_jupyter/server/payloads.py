@@ -133,14 +133,38 @@ def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(project: Path, ref: str) -> dict[str, Any]:
-    """One run's details: parameters, metrics, tags, and the data versions it read (lineage)."""
+HISTORY_METRICS = 30  # metrics whose steps a run's view charts
+HISTORY_POINTS = 500  # points per chart, evenly taken from longer histories
+
+
+def run(project: Path, ref: str, root: Path | None = None) -> dict[str, Any]:
+    """One run's details: parameters, metrics (with their histories), tags, where its code came
+    from (its notebook's path under the server's ``root`` too, to open it), and the data
+    versions it read (lineage)."""
     from .. import tracking
     from ..tracking import lineage
+    from ..workspace import Workspace
 
+    client = tracking.client(project)
     found = tracking.get_run(ref, project=project)
     info, data = found.info, found.data
     read = lineage.read_by_run(data.tags)
+    histories = {}
+    for key in sorted(data.metrics)[:HISTORY_METRICS]:
+        points = sorted(
+            (m.step, m.timestamp, m.value) for m in client.get_metric_history(info.run_id, key)
+        )
+        if len(points) > 1:
+            every = max(1, -(-len(points) // HISTORY_POINTS))
+            taken = points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
+            histories[key] = [[step, value] for step, _, value in taken]
+    tags = data.tags
+    notebook = tags.get("mlops.notebook") or tags.get("mlflow.source.name")
+    path = None
+    if notebook and notebook.endswith(".ipynb") and root is not None:
+        file = (Workspace.find(project).root / notebook).resolve()
+        if file.is_file() and root.resolve() in file.parents:
+            path = file.relative_to(root.resolve()).as_posix()
     return {
         "id": info.run_id,
         "name": info.run_name,
@@ -150,7 +174,17 @@ def run(project: Path, ref: str) -> dict[str, Any]:
         "experiment_id": info.experiment_id,
         "params": dict(sorted(data.params.items())),
         "metrics": dict(sorted(data.metrics.items())),
-        "tags": {k: v for k, v in sorted(data.tags.items()) if not k.startswith("mlflow.")},
+        "tags": {k: v for k, v in sorted(tags.items()) if not k.startswith("mlflow.")},
+        "histories": histories,
+        "source": {
+            "notebook": notebook,
+            "path": path,
+            "commit": tags.get("mlflow.source.git.commit"),
+            "branch": tags.get("mlflow.source.git.branch"),
+            "dirty": tags.get("mlops.git.dirty") == "true",  # uncommitted changes when it ran
+            "python": tags.get("mlops.python"),
+            "seed": tags.get("mlops.seed"),
+        },
         "datasets": [
             {"ref": d["ref"], "context": d.get("context", "training")} for d in read if d.get("ref")
         ],

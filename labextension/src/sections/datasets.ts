@@ -15,6 +15,7 @@ export class DatasetsSection extends Section {
 
   protected async load(): Promise<void> {
     const datasets = await request<IDataset[]>('datasets');
+    this.setCount(datasets.length);
     if (!datasets.length) {
       this.node.replaceChildren(note('No dataset yet: %dataset add FILE --name NAME'));
       return;

@@ -21,38 +21,48 @@ export class EndpointsSection extends Section {
       onClick: () =>
         void this.act(`start ${model.value}`, () => post('endpoints', { model: model.value.trim() }))
     });
+    // a line per endpoint (name, model, actions), then its traffic: fits the default width
     const rows = endpoints.map(e =>
-      el('tr', { attrs: { 'data-endpoint': e.endpoint } }, [
-        el('td', {}, [
+      el('li', { className: 'mlops-endpoint', attrs: { 'data-endpoint': e.endpoint } }, [
+        el('div', { className: 'mlops-endpoint-head' }, [
           el('span', { className: 'mlops-light mlops-light-pass', title: 'running' }),
-          el('b', { text: e.endpoint }),
+          el('b', { className: 'mlops-endpoint-name', text: e.endpoint }),
+          el('span', { className: 'mlops-meta mlops-endpoint-model', text: `${e.model} v${e.version}` }),
+          el('button', {
+            className: 'jp-Button mlops-button mlops-small',
+            text: 'Reload',
+            title: `serve the version ${e.model}'s alias points at now`,
+            onClick: () => void this.act(`reload ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/reload`))
+          }),
+          el('button', {
+            className: 'jp-Button mlops-button mlops-small mlops-stop',
+            text: 'Stop',
+            onClick: () => void this.act(`stop ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/stop`))
+          })
+        ]),
+        el('div', { className: 'mlops-meta mlops-endpoint-traffic' }, [
           el('a', {
             className: 'mlops-url',
             text: e.url,
             title: 'the endpoint (OpenAPI at /openapi.json)',
             attrs: { href: `${e.url}/openapi.json`, target: '_blank', rel: 'noopener' }
           }),
-          el('button', {
-            className: 'jp-Button mlops-button',
-            text: 'Reload',
-            onClick: () => void this.act(`reload ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/reload`))
-          }),
-          el('button', {
-            className: 'jp-Button mlops-button mlops-stop',
-            text: 'Stop',
-            onClick: () => void this.act(`stop ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/stop`))
+          el('span', {
+            text: [
+              `${e.requests} req`,
+              `${e.errors} err`,
+              e.p95_ms === null ? '' : `p95 ${formatValue(e.p95_ms)} ms`
+            ]
+              .filter(Boolean)
+              .join(' · ')
           })
-        ]),
-        el('td', { text: `${e.model} v${e.version}` }),
-        el('td', { text: String(e.requests) }),
-        el('td', { text: String(e.errors) }),
-        el('td', { text: e.p95_ms === null ? '' : `${formatValue(e.p95_ms)} ms` })
+        ])
       ])
     );
-    const head = ['endpoint', 'model', 'requests', 'errors', 'p95'].map(h => el('th', { text: h }));
+    this.setCount(endpoints.length);
     this.node.replaceChildren(
       endpoints.length
-        ? el('table', { className: 'mlops-table' }, [el('thead', {}, [el('tr', {}, head)]), el('tbody', {}, rows)])
+        ? el('ul', { className: 'mlops-list mlops-endpoints' }, rows)
         : note('No endpoint running: %serve start NAME@champion'),
       el('div', { className: 'mlops-row-controls' }, [model, start])
     );

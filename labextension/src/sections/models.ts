@@ -12,9 +12,11 @@ export class ModelsSection extends Section {
   protected async load(): Promise<void> {
     const models = await request<IModel[]>('models');
     if (!models.length) {
+      this.setCount(0);
       this.node.replaceChildren(note('No registered model yet: %track register RUN NAME'));
       return;
     }
+    this.setCount(models.length);
     this.node.replaceChildren(...models.map(model => this.model(model)));
   }
 
@@ -23,20 +25,23 @@ export class ModelsSection extends Section {
       'ul',
       { className: 'mlops-list' },
       model.versions.map(v => {
-        const metrics = Object.entries(v.metrics)
-          .slice(0, 3)
-          .map(([k, value]) => `${k} ${formatValue(value)}`)
-          .join(', ');
-        return el('li', { className: 'mlops-model-version', attrs: { 'data-version': String(v.version) } }, [
-          el('span', { className: 'mlops-ref', text: `v${v.version}` }),
-          ...v.aliases.map(a => el('span', { className: 'mlops-alias', text: `@${a}` })),
-          el('span', {
-            className: 'mlops-meta',
-            text: [v.run_name ?? v.run, v.data, metrics, formatDate(v.created)]
-              .filter(Boolean)
-              .join(' · ')
-          })
-        ]);
+        const metrics = Object.entries(v.metrics).map(([k, value]) => `${k} ${formatValue(value)}`);
+        // one line at the sidebar's default width: the first metric; the rest on hover
+        const about = [v.run_name ?? v.run, v.data, metrics.join(', '), formatDate(v.created)];
+        return el(
+          'li',
+          {
+            className: 'mlops-model-version',
+            title: about.filter(Boolean).join(' · '),
+            attrs: { 'data-version': String(v.version) }
+          },
+          [
+            el('span', { className: 'mlops-ref', text: `v${v.version}` }),
+            ...v.aliases.map(a => el('span', { className: 'mlops-alias', text: `@${a}` })),
+            el('span', { className: 'mlops-meta mlops-model-metric', text: metrics[0] ?? '' }),
+            el('span', { className: 'mlops-meta mlops-wide', text: v.data ?? '' })
+          ]
+        );
       })
     );
     const version = el(

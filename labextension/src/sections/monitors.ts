@@ -12,9 +12,12 @@ export class MonitorsSection extends Section {
   protected async load(): Promise<void> {
     const monitors = await request<IMonitor[]>('monitors');
     if (!monitors.length) {
+      this.setCount(0);
       this.node.replaceChildren(note('Nothing to monitor: no endpoint is running.'));
       return;
     }
+    const failing = monitors.filter(m => m.status === 'fail').length;
+    this.setCount(failing ? `${failing} failing` : monitors.length);
     this.node.replaceChildren(...monitors.map(m => this.monitor(m)));
   }
 

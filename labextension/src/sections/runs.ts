@@ -1,6 +1,14 @@
-import { IRunDetails, IRunRow, IRunsPage, request } from '../api';
+import { IRunRow, IRunsPage, request } from '../api';
 import { el, note } from '../dom';
-import { formatDate, formatValue, nextOrder, orderField, runName, visibleRange } from '../format';
+import {
+  formatDate,
+  formatValue,
+  nextOrder,
+  orderField,
+  runName,
+  statusIcon,
+  visibleRange
+} from '../format';
 import { IContext, Section } from './section';
 
 const ROW = 22;
@@ -10,7 +18,11 @@ const PAGE = '500'; // then larger pages as the reader scrolls
 /**
  * Runs of the project, newest first: sortable by any column, filtered with MLflow's syntax, and
  * virtualized (only the rows in view exist in the page), so 10,000 runs scroll smoothly. Pages
- * are fetched as the list nears its end. A click shows the run's details.
+ * are fetched as the list nears its end. A click opens the run's view in the main area.
+ *
+ * A row is the run's name, a status icon and its metrics, then when it started; at the sidebar's
+ * default width (about 250 px) only the name, the icon and the first metric show (the CSS
+ * container query in style/index.css), the rest on hover and in the details.
  */
 export class RunsSection extends Section {
   private rows: IRunRow[] = [];
@@ -28,7 +40,6 @@ export class RunsSection extends Section {
   private readonly viewport = el('div', { className: 'mlops-runs-viewport' });
   private readonly spacer = el('div', { className: 'mlops-runs-spacer' });
   private readonly header = el('div', { className: 'mlops-runs-header mlops-runs-row' });
-  private readonly details = el('div', { className: 'mlops-run-details' });
   private readonly count = el('span', { className: 'mlops-meta' });
 
   constructor(context: IContext) {
@@ -63,8 +74,7 @@ export class RunsSection extends Section {
     this.node.append(
       el('div', { className: 'mlops-row-controls' }, [this.experiments, filter, metrics, this.count]),
       this.header,
-      this.viewport,
-      this.details
+      this.viewport
     );
   }
 
@@ -74,7 +84,13 @@ export class RunsSection extends Section {
   }
 
   private get columns(): string[] {
-    return ['name', 'status', 'started', ...this.shownMetrics];
+    return ['name', 'status', ...this.shownMetrics, 'started'];
+  }
+
+  /** The CSS classes of a column's cells: its kind, and a metric's place among the shown. */
+  private columnClass(column: string): string {
+    const metric = this.shownMetrics.indexOf(column);
+    return metric >= 0 ? `mlops-col-metric mlops-col-metric-${metric}` : `mlops-col-${column}`;
   }
 
   /** On the timer, only while the list is at its top: never pull rows from under the reader. */
@@ -127,8 +143,8 @@ export class RunsSection extends Section {
       this.header.replaceChildren(
         ...this.columns.map(column =>
           el('span', {
-            className: `mlops-cell mlops-sortable${this.order.startsWith(orderField(column) + ' ') ? ' mlops-sorted' : ''}`,
-            text: column.replace('metrics.', ''),
+            className: `mlops-cell ${this.columnClass(column)} mlops-sortable${this.order.startsWith(orderField(column) + ' ') ? ' mlops-sorted' : ''}`,
+            text: column === 'status' ? '' : column.replace('metrics.', ''),
             title: `sort by ${column}`,
             onClick: () => {
               this.order = nextOrder(this.order, orderField(column));
@@ -138,7 +154,9 @@ export class RunsSection extends Section {
         )
       );
       this.spacer.style.height = `${this.rows.length * ROW}px`;
-      this.count.textContent = `${this.rows.length.toLocaleString('en-US')}${this.token ? '+' : ''} run${this.rows.length === 1 && !this.token ? '' : 's'}`;
+      const counted = `${this.rows.length.toLocaleString('en-US')}${this.token ? '+' : ''}`;
+      this.count.textContent = `${counted} run${this.rows.length === 1 && !this.token ? '' : 's'}`;
+      this.setCount(counted);
       if (!this.rows.length) {
         this.spacer.replaceChildren(note(this.filter ? 'No run matches the filter.' : 'No run yet: %%track a cell.'));
         return;
@@ -158,18 +176,27 @@ export class RunsSection extends Section {
         {
           className: `mlops-runs-row mlops-clickable mlops-status-${run.status.toLowerCase()}`,
           attrs: { 'data-run': run.run, 'data-cells': String(run.cells ?? '') },
-          title: run.cells === 'non-linear' ? 'non-linear: its cells ran out of the notebook order' : '',
-          onClick: () => void this.open(run.run)
+          title: [
+            `${run.name}: ${run.status.toLowerCase()}, started ${formatDate(run.started)}`,
+            ...this.shownMetrics.map(m => `${m.replace('metrics.', '')} ${formatValue(run[m])}`),
+            run.cells === 'non-linear' ? 'non-linear: its cells ran out of the notebook order' : ''
+          ]
+            .filter(Boolean)
+            .join('\n'),
+          onClick: () => this.context.openRun(run.run)
         },
         this.columns.map(column =>
           el('span', {
-            className: 'mlops-cell',
+            className: `mlops-cell ${this.columnClass(column)}`,
             text:
               column === 'started'
                 ? formatDate(run.started)
                 : column === 'name'
                   ? runName(run)
-                  : formatValue(run[column])
+                  : column === 'status'
+                    ? statusIcon(run.status)
+                    : formatValue(run[column]),
+            attrs: column === 'status' ? { 'aria-label': run.status.toLowerCase() } : {}
           })
         )
       );
@@ -179,41 +206,6 @@ export class RunsSection extends Section {
     this.spacer.replaceChildren(...shown);
     if (range.end > this.rows.length - 50) {
       void this.more();
-    }
-  }
-
-  private async open(run: string): Promise<void> {
-    try {
-      const found = await request<IRunDetails>(`runs/${encodeURIComponent(run)}`);
-      const table = (title: string, values: Record<string, unknown>) =>
-        el('div', {}, [
-          el('h4', { text: title }),
-          el(
-            'table',
-            { className: 'mlops-kv' },
-            Object.entries(values).map(([k, v]) =>
-              el('tr', {}, [el('td', { text: k }), el('td', { text: formatValue(v) })])
-            )
-          )
-        ]);
-      this.details.replaceChildren(
-        el('h3', { text: `${found.name} (${found.id.slice(0, 8)}), ${found.status}` }),
-        found.tags['mlops.cells.why']
-          ? note(`Non-linear: ${found.tags['mlops.cells.why']}`, 'error')
-          : el('span', {}),
-        table('Parameters', found.params),
-        table('Metrics', found.metrics),
-        el('h4', { text: 'Data (lineage)' }),
-        el(
-          'ul',
-          { className: 'mlops-list' },
-          found.datasets.length
-            ? found.datasets.map(d => el('li', { text: `${d.ref} (${d.context})` }))
-            : [el('li', { text: 'no dataset recorded' })]
-        )
-      );
-    } catch (error) {
-      this.details.replaceChildren(note((error as Error).message, 'error'));
     }
   }
 }

@@ -12,16 +12,20 @@ export interface IContext {
   refreshAll(): void;
   /** Show a view in the main area (or bring it forward if it is already open). */
   open(view: Widget): void;
+  /** Open a run's view in the main area (restored on reload). */
+  openRun(run: string): void;
 }
 
 /** A titled section of the sidebar that loads its content from the REST API. */
 export abstract class Section extends Widget {
   protected readonly context: IContext;
+  private readonly label: string;
   private loading: Promise<void> | null = null;
 
   constructor(id: string, label: string, context: IContext) {
     super();
     this.context = context;
+    this.label = label;
     this.id = `mlops-section-${id}`;
     this.addClass('mlops-section');
     this.addClass(`mlops-section-${id}`);
@@ -30,6 +34,9 @@ export abstract class Section extends Widget {
 
   /** Fetch and draw again; one load at a time, errors shown in place. */
   refresh(): Promise<void> {
+    if (!this.node.childElementCount) {
+      this.node.append(note('Loading…')); // the first load: say so rather than look empty
+    }
     if (!this.loading) {
       this.loading = this.load()
         .catch((error: Error) => {
@@ -40,6 +47,11 @@ export abstract class Section extends Widget {
         });
     }
     return this.loading;
+  }
+
+  /** Show how many things the section holds in its header: "Runs (123)". */
+  protected setCount(count: number | string): void {
+    this.title.label = `${this.label} (${count})`;
   }
 
   /** Refresh on the sidebar's timer (a section may decline, say while the user scrolls). */
