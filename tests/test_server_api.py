@@ -86,6 +86,13 @@ async def test_what_the_sidebar_reads(jp_fetch, endpoint, project, monkeypatch):
     endpoints = await get(jp_fetch, "endpoints")
     assert [e["endpoint"] for e in endpoints] == ["m"] and endpoints[0]["url"] == endpoint.url
 
+    # the endpoint's lineage, back to the data its model learned from
+    graph = await get(jp_fetch, "lineage", ref="m", direction="up")
+    assert sorted(n["kind"] for n in graph["nodes"]) == ["data", "endpoint", "model", "run"]
+    assert {"source": "model:m/1", "target": "endpoint:m"} in graph["edges"]
+    code, message = await failure(jp_fetch, "lineage", params={"ref": "nope"})
+    assert code == 404 and message.startswith("nothing named 'nope' in the lineage")
+
     computed = []  # scorecards computed (the real ones)
     real = monitoring.scorecard
     monkeypatch.setattr(

@@ -208,6 +208,16 @@ class MonitorAction(Handler):
         await self.answer(payloads.monitor_action, self.project(), name, action)
 
 
+class Lineage(Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from . import payloads
+
+        ref = self.get_query_argument("ref", None)
+        direction = self.get_query_argument("direction", "both")
+        await self.answer(payloads.lineage, self.project(), ref, direction)
+
+
 NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*)"
 
 
@@ -227,4 +237,5 @@ def routes(base_url: str) -> list[tuple[str, type[Handler]]]:
         (url(f"endpoints/{NAME}/(stop|reload)"), EndpointAction),
         (url("monitors"), Monitors),
         (url(f"monitors/{NAME}/(publish|unpublish)"), MonitorAction),
+        (url("lineage"), Lineage),
     ]

@@ -326,6 +326,13 @@ def _monitored_state(project: Path, endpoint: Any) -> tuple:
     return tuple(sorted(state))
 
 
+def lineage(project: Path, ref: str | None, direction: str) -> dict[str, Any]:
+    """The lineage graph (all of it, or what ``ref`` came from and reached) as nodes and edges."""
+    from ..tracking import lineage as lineage_
+
+    return lineage_.graph(ref or None, direction, project=project).as_dict()
+
+
 def monitor_action(project: Path, name: str, action: str) -> dict[str, Any]:
     from ..monitoring import publish
 

@@ -5,6 +5,9 @@ Tracking observes data loads (:func:`observe_loads`, called when it is imported)
 ``%%track`` cell, a tracked notebook) the version becomes one of the run's inputs, with its
 name, version and DVC hash; otherwise nothing happens and MLflow is not even imported.
 
+:func:`graph` puts it all together: data versions -> runs -> model versions -> endpoints ->
+monitors, walked either way.
+
 When a run is reproduced, :func:`pinned` makes every load return the version the original run
 read, whatever the reference asks for (``PINS_ENV`` holds them, set by the reproducer).
 """
@@ -15,6 +18,8 @@ import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from ..errors import MlopsError
 
 if TYPE_CHECKING:
     from ..datasets.catalog import Version
@@ -182,6 +187,23 @@ def _mlflow_type(dtype: str) -> str:
     if dtype.startswith("datetime"):
         return "datetime"
     return "string"
+
+
+def graph(ref: str | None = None, direction: str = "both", project: Any = None) -> Any:
+    """The project's lineage :class:`~.graph.Graph` (shown as a picture in a notebook).
+
+    With ``ref`` (``features@v1``, a run, ``m/2``, an endpoint's name) only what it came from
+    (``direction="up"``), what it reached (``"down"``) or both.
+    """
+    from . import graph as graphs
+
+    found = graphs.build(project)
+    if ref is None:
+        return found
+    walks = {"up": found.upstream, "down": found.downstream, "both": found.around}
+    if direction not in walks:
+        raise MlopsError(f"direction is one of up, down, both; not {direction!r}")
+    return walks[direction](ref)
 
 
 def read_by_run(tags: dict[str, str]) -> list[dict[str, Any]]:
