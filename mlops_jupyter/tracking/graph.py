@@ -125,7 +125,8 @@ def build(project: Any = None, max_runs: int = MAX_RUNS) -> Graph:
 
     ws = Workspace.find(project)
     graph = Graph()
-    for v in catalog.versions(ws):
+    data_versions = catalog.versions(ws)
+    for v in data_versions:
         rows = f"{v.rows:,} rows" if v.rows is not None else ""
         _add(
             graph, Node(f"data:{v.ref}", "data", v.ref, " · ".join(filter(None, [rows, v.message])))
@@ -134,7 +135,7 @@ def build(project: Any = None, max_runs: int = MAX_RUNS) -> Graph:
     runs = {}
     for run in client.search_runs(names.experiment_ids(client), max_results=max_runs):
         runs[run.info.run_id] = run
-    made = {v.run: v.ref for v in catalog.versions(ws) if v.run}
+    made = {v.run: v.ref for v in data_versions if v.run}  # versions a pipeline's run wrote
     versions = client.search_model_versions()
     for mv in versions:
         if mv.run_id and mv.run_id not in runs:
