@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_jupyter import datasets, tracking
-from mlops_jupyter.errors import NotFoundError
+from mlops_jupyter.errors import MlopsError, NotFoundError
 from mlops_jupyter.tracking import lineage
 
 ODD_NAME = "<b>run & co</b>"
@@ -47,6 +47,6 @@ def test_from_a_prediction_back_to_its_data_and_from_data_forward(project, endpo
 def test_a_name_not_in_the_lineage_says_what_can_be_named(project):
     with pytest.raises(NotFoundError, match="nothing named 'nope' in the lineage; name a data"):
         lineage.graph("nope", project=project)
-    with pytest.raises(Exception, match="direction is one of up, down, both; not 'left'"):
+    with pytest.raises(MlopsError, match="direction is one of up, down, both; not 'left'"):
         lineage.graph("x", direction="left", project=project)
     assert repr(lineage.graph(project=project)) == "<lineage Graph: empty; 0 edges>"

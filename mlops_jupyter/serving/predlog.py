@@ -84,12 +84,15 @@ class PredictionLog:
         self._compact()
 
     def _compact(self) -> None:
-        """Compact the closed JSON files in a thread (one at a time)."""
+        """Compact the closed JSON files in a thread (one at a time), then keep the total
+        within bounds again: a small file's Parquet can be larger than its JSON lines."""
         if self._compacting is None or not self._compacting.is_alive():
-            self._compacting = threading.Thread(
-                target=compact_closed, args=(self.folder,), daemon=True
-            )
+            self._compacting = threading.Thread(target=self._compact_and_retain, daemon=True)
             self._compacting.start()
+
+    def _compact_and_retain(self) -> None:
+        compact_closed(self.folder)
+        self._retain()
 
     def _retain(self) -> None:
         stats = []

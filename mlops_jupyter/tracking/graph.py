@@ -113,12 +113,13 @@ def _add(graph: Graph, node: Node) -> str:
 
 
 def _link(graph: Graph, a: str, b: str) -> None:
-    if (a, b) not in graph.edges:
-        graph.edges.append((a, b))
+    graph.edges.append((a, b))  # (repeats are dropped once, at the end of build)
 
 
 def build(project: Any = None, max_runs: int = MAX_RUNS) -> Graph:
     """The project's lineage as it is now."""
+    from mlflow.exceptions import MlflowException
+
     from ..datasets import catalog
     from ..workspace import Workspace
     from . import api, lineage, names
@@ -137,15 +138,15 @@ def build(project: Any = None, max_runs: int = MAX_RUNS) -> Graph:
         runs[run.info.run_id] = run
     made = {v.run: v.ref for v in data_versions if v.run}  # versions a pipeline's run wrote
     versions = client.search_model_versions()
-    for mv in versions:
-        if mv.run_id and mv.run_id not in runs:
-            try:
-                runs[mv.run_id] = client.get_run(mv.run_id)
-            except Exception:  # deleted since: the model version stands alone  # noqa: BLE001
-                continue
+    producers = {mv.run_id for mv in versions if mv.run_id}  # runs that made a model version
+    for run_id in producers - set(runs):
+        try:
+            runs[run_id] = client.get_run(run_id)
+        except MlflowException:  # deleted since: the model version stands alone
+            continue
     for run_id, run in runs.items():
         read = lineage.read_by_run(run.data.tags)
-        if not read and run_id not in made and not any(mv.run_id == run_id for mv in versions):
+        if not read and run_id not in made and run_id not in producers:
             continue  # a run that touched no data and made no model: not lineage
         node = _add(graph, Node(f"run:{run_id}", "run", run.info.run_name or run_id[:8],
                                 run.info.status.lower()))  # fmt: skip
@@ -166,6 +167,7 @@ def build(project: Any = None, max_runs: int = MAX_RUNS) -> Graph:
         if f"run:{mv.run_id}" in graph.nodes:
             _link(graph, f"run:{mv.run_id}", node)
     _serving(ws, graph)
+    graph.edges = list(dict.fromkeys(graph.edges))
     return graph
 
 

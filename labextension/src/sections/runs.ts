@@ -22,7 +22,7 @@ const PAGE = '500'; // then larger pages as the reader scrolls
  *
  * A row is the run's name, a status icon and its metrics, then when it started; at the sidebar's
  * default width (about 250 px) only the name, the icon and the first metric show (the CSS
- * container query in style/index.css), the rest on hover and in the details.
+ * container query in style/index.css), the rest on hover and in the run's view.
  */
 export class RunsSection extends Section {
   private rows: IRunRow[] = [];
