@@ -184,3 +184,48 @@ def test_an_interrupted_add_leaves_no_half_version(project, sig, delay):
     version = datasets.add(big, name="big", message="second")  # the same add again succeeds
     assert version.ref == "big@v2"
     assert git(project, "status", "--porcelain") == ""
+
+
+# DVC moves a file into its cache, then removes it and links or copies it back (_relink): an
+# add stopped between the two must leave the user's file where it was.
+STOPPED_IN_RELINK = """
+import os, signal, sys
+import dvc_data.hashfile.checkout as checkout
+from mlops_jupyter import datasets
+
+def removed_then_stopped(link, cache, cache_info, fs, path, in_cache, force, prompt=None):
+    checkout._remove(path, fs, in_cache, force=force, prompt=prompt)
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise KeyboardInterrupt
+
+checkout._relink = removed_then_stopped
+try:
+    datasets.add(sys.argv[2], name="big")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_an_add_stopped_inside_dvc_loses_no_file(project, how, what):
+    if what == "file":
+        data = {project / "big.bin": os.urandom(1 << 16)}
+    else:
+        data = {project / "shots" / f"{i}.png": os.urandom(1000 + i) for i in range(3)}
+    for path, content in data.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
+    added = "big.bin" if what == "file" else "shots"
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPED_IN_RELINK, how, added], cwd=project, capture_output=True
+    )
+    assert stopped.returncode == (0 if how == "ctrl-c" else -signal.SIGKILL), stopped.stderr
+    if how == "ctrl-c":  # put back at once
+        assert all(p.read_bytes() == content for p, content in data.items())
+        assert git(project, "status", "--porcelain") == "?? " + added + ("/" * (what == "folder"))
+    version = datasets.add(project / added, name="big")  # after kill -9: put back by the next add
+    assert version.ref == "big@v1"
+    assert all(p.read_bytes() == content for p, content in data.items())
+    assert not (project / ".mlops" / "adding" / added).exists()

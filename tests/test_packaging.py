@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,8 @@ def test_the_wheel_ships_the_prebuilt_sidebar_and_enables_the_server_extension(t
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True,
+        capture_output=True, text=True,  # the build finds jupyter-builder if sources changed:
+        env=dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     (wheel,) = tmp_path.glob("mlops_jupyter-*.whl")

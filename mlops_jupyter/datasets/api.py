@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,6 +74,10 @@ def add(
     """
     ws = _workspace(project)
     target = ws.path(path)
+    kept = ws.state_dir / "adding" / ws.rel(target)
+    if kept.exists():  # an add killed midway (kill -9 runs no `finally`) took files: put back
+        with gitcmd.locked(ws.root):
+            _put_back(target, kept)
     if not target.exists():
         raise NotFoundError(f"{path} does not exist; check the path (relative to {os.getcwd()})")
     name = check_name(target.name.split(".")[0] if name is None else name)
@@ -89,7 +94,11 @@ def add(
             "and commit, then add it again"
         )
     with gitcmd.locked(ws.root):  # one add at a time: the next number is ours until committed
-        return _add_locked(ws, target, name, message.strip())
+        _keep(target, kept)
+        try:
+            return _add_locked(ws, target, name, message.strip())
+        finally:
+            _put_back(target, kept)
 
 
 def _add_locked(ws: Workspace, target: Path, name: str, message: str) -> Version:
@@ -134,6 +143,48 @@ def _add_locked(ws: Workspace, target: Path, name: str, message: str) -> Version
             for left in set(target.parent.glob(".*.tmp")) - temporaries:
                 left.unlink(missing_ok=True)  # what an interrupted DVC left half-written
     return catalog.resolve(ws, tag)
+
+
+def _keep(target: Path, kept: Path) -> None:
+    """Hard links (no copy) to ``target``'s files at ``kept``. DVC moves a file into its cache,
+    then links or copies it back: interrupted between the two, the user's file would be gone."""
+    files = [target] if target.is_file() else [f for f in target.rglob("*") if f.is_file()]
+    try:
+        for file in files:
+            dest = kept / file.relative_to(target) if file != target else kept
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.link(file, dest)
+    except OSError:  # a file system without hard links: DVC's own care only
+        _remove(kept)
+
+
+def _put_back(target: Path, kept: Path) -> None:
+    """Put back the files an interrupted add left missing (DVC writes a file whole, under a
+    temporary name, or not at all), then drop the links."""
+    if not (kept.exists() or kept.is_symlink()):
+        return
+    files = [kept] if kept.is_file() else [f for f in kept.rglob("*") if f.is_file()]
+    restored = 0
+    for file in files:
+        dest = target / file.relative_to(kept) if file != kept else target
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if file.stat().st_nlink > 1:  # DVC moved it into its cache: a copy, not the object
+                shutil.copyfile(file, dest.with_name(f".{dest.name}.restoring"))
+                os.replace(dest.with_name(f".{dest.name}.restoring"), dest)
+            else:
+                os.replace(file, dest)
+            restored += 1
+    if restored:
+        _notice(f"{target.name}: put back {restored} file(s) an interrupted add had taken")
+    _remove(kept)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _new_lines(before: bytes | None, path: Path) -> list[str]:
@@ -372,7 +423,6 @@ def _materialize(
     cache objects (read-only, as DVC keeps them; copies made read-only where links cannot be
     made). Made once, in a temporary folder renamed into place: never half there. Objects not
     in the local cache are pulled from the remote in one transfer."""
-    import shutil
     import tempfile
 
     target = ws.state_dir / "folders" / version.md5.removesuffix(".dir")
