@@ -125,9 +125,43 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     assert fit.locator(".mlops-run-metrics tr[data-metric='loss'] svg.mlops-spark").count() == 1
     assert fit.locator("text=Non-linear").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "run-view.png"))
+
+    # the lineage: from the endpoint back to the data its model learned from…
+    panel.locator(".mlops-endpoint[data-endpoint='m'] .mlops-endpoint-name").click()
+    lineage = page.locator("#mlops-lineage")
+    graph = lineage.locator(".mlops-lineage-graph")
+
+    def node(id_):
+        return lineage.locator(f".mlops-lineage-node[data-id='{id_}']")
+
+    node("data:features@v1").wait_for()
+    drawn = "g => [...g.querySelectorAll('.mlops-lineage-node')].map(n => n.dataset.id).sort()"
+    fit_id = f"run:{run.info.run_id}"
+    assert graph.evaluate(drawn) == sorted(["endpoint:m", "model:m/1", fit_id, "data:features@v1"])
+    left = "n => n.getBoundingClientRect().left"
+    xs = [node(i).evaluate(left) for i in ("data:features@v1", fit_id, "model:m/1", "endpoint:m")]
+    assert xs == sorted(xs) and len(set(xs)) == 4  # laid out left to right, as things flowed
+    assert "laid out in" in lineage.locator("[role=status]").inner_text()
+    assert lineage.locator(".mlops-lineage-chosen").get_attribute("data-id") == "endpoint:m"
+    # …and from the data forward to every model and endpoint it reached
+    node("data:features@v1").click()
+    assert lineage.locator(".mlops-lineage-selected b").inner_text() == "features@v1"
+    lineage.locator("button", has_text="What it reached").click()
+    node("monitor:m").wait_for()
+    reached = set(graph.evaluate(drawn))
+    assert {fit_id, "model:m/1", "model:m/2", "endpoint:m", "monitor:m"} <= reached
+    assert "data:features@v2" not in reached and "endpoint:m" in reached
+    assert lineage.locator(".mlops-lineage-heading").inner_text() == "features@v1: what it reached"
+    node(fit_id).click()  # a run: its view from here
+    lineage.locator("button", has_text="Open run").click()
+    fit.wait_for()
+    page.locator(".lm-TabBar-tab", has_text="Lineage: features@v1").click()
+    page.screenshot(path=str(SCREENSHOTS / "lineage.png"))
     time.sleep(1.5)  # JupyterLab saves its layout shortly after a change
-    page.reload()
-    fit.locator(".mlops-run-data[data-ref='features@v1']").wait_for()
+    page.reload()  # both views come back, the lineage where it was walked to (in front)
+    node("monitor:m").wait_for()
+    fit.locator(".mlops-run-data[data-ref='features@v1']").wait_for(state="attached")
+    assert lineage.locator(".mlops-lineage-heading").inner_text() == "features@v1: what it reached"
     page.wait_for_selector("#jupyterlab-splash", state="detached")
     if not panel.is_visible():
         page.click("li[data-id='mlops-jupyter-sidebar']")

@@ -14,6 +14,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
+import { Direction, LineageView } from './lineageview';
 import { MlopsPanel, PANEL_ID } from './panel';
 import { RunView } from './runview';
 
@@ -26,6 +27,7 @@ namespace CommandIDs {
   export const open = 'mlops-jupyter:open';
   export const refresh = 'mlops-jupyter:refresh';
   export const openRun = 'mlops-jupyter:open-run';
+  export const openLineage = 'mlops-jupyter:open-lineage';
 }
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
@@ -82,14 +84,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'mlops: Open a run',
       execute: args => {
         const run = String(args.run);
-        const shown = runs.find(tab => tab.content.run === run);
+        // the list names a run by an id prefix, the lineage by its whole id: one tab either way
+        const same = (a: string) => a.startsWith(run) || run.startsWith(a);
+        const shown = runs.find(tab => same(tab.content.run));
         if (shown) {
           app.shell.activateById(shown.id);
           return;
         }
         const view = new RunView(run, {
           insert,
-          openFile: path => void app.commands.execute('docmanager:open', { path })
+          openFile: path => void app.commands.execute('docmanager:open', { path }),
+          openLineage: ref => void app.commands.execute(CommandIDs.openLineage, { ref })
         });
         const tab = new MainAreaWidget({ content: view });
         tab.id = `${view.id}-tab`;
@@ -103,8 +108,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
       args: tab => ({ run: tab.content.run }),
       name: tab => tab.content.run
     });
-    const panel = new MlopsPanel(insert, opener(app), run =>
-      void app.commands.execute(CommandIDs.openRun, { run })
+    // The lineage: one tab, walked in place; a reload opens it on the node it showed
+    const lineage = new WidgetTracker<MainAreaWidget<LineageView>>({ namespace: 'mlops-lineage' });
+    app.commands.addCommand(CommandIDs.openLineage, {
+      label: 'mlops: Open the lineage graph',
+      execute: args => {
+        const ref = String(args.ref ?? '');
+        const direction = (['up', 'down'].includes(String(args.direction)) ? args.direction : 'both') as Direction;
+        const shown = lineage.currentWidget;
+        if (shown && !shown.isDisposed) {
+          void shown.content.walk(ref, direction);
+          app.shell.activateById(shown.id);
+          return;
+        }
+        let tab: MainAreaWidget<LineageView> | undefined = undefined;
+        const view = new LineageView(ref, direction, {
+          openRun: run => void app.commands.execute(CommandIDs.openRun, { run }),
+          moved: () => void (tab && lineage.has(tab) && lineage.save(tab))
+        });
+        tab = new MainAreaWidget({ content: view });
+        tab.id = 'mlops-lineage-tab';
+        void lineage.add(tab);
+        app.shell.add(tab, 'main');
+        app.shell.activateById(tab.id);
+      }
+    });
+    void restorer?.restore(lineage, {
+      command: CommandIDs.openLineage,
+      args: tab => ({ ref: tab.content.ref, direction: tab.content.direction }),
+      name: () => 'lineage'
+    });
+    const panel = new MlopsPanel(
+      insert,
+      opener(app),
+      run => void app.commands.execute(CommandIDs.openRun, { run }),
+      (ref, direction) => void app.commands.execute(CommandIDs.openLineage, { ref, direction })
     );
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {
@@ -128,7 +166,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'mlops: Refresh the sidebar',
       execute: () => panel.refresh()
     });
-    for (const command of [CommandIDs.open, CommandIDs.refresh]) {
+    for (const command of [CommandIDs.open, CommandIDs.refresh, CommandIDs.openLineage]) {
       palette?.addItem({ command, category: 'mlops-jupyter' });
     }
   }

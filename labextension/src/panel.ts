@@ -26,7 +26,8 @@ export class MlopsPanel extends SidePanel {
   constructor(
     insert: (code: string) => string,
     open: (view: Widget) => void,
-    openRun: (run: string) => void
+    openRun: (run: string) => void,
+    openLineage: IContext['openLineage']
   ) {
     super();
     this.id = PANEL_ID;
@@ -40,7 +41,8 @@ export class MlopsPanel extends SidePanel {
       },
       refreshAll: () => void this.refresh(),
       open,
-      openRun
+      openRun,
+      openLineage
     };
     this.sections = [
       new DatasetsSection(context),
@@ -56,6 +58,14 @@ export class MlopsPanel extends SidePanel {
         icon: refreshIcon,
         tooltip: 'Refresh',
         onClick: () => void this.refresh()
+      })
+    );
+    this.toolbar.addItem(
+      'lineage',
+      new ToolbarButton({
+        label: 'Lineage',
+        tooltip: 'The lineage graph: data versions → runs → models → endpoints → monitors',
+        onClick: () => openLineage('', 'both')
       })
     );
     for (const section of this.sections) {

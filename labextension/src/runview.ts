@@ -8,6 +8,7 @@ import { formatDate, formatValue, loadSnippet, sparkline, statusIcon } from './f
 export interface IRunActions {
   insert(code: string): string;
   openFile(path: string): void;
+  openLineage(ref: string): void;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -60,6 +61,9 @@ export class RunView extends Widget {
       ),
       button('Register', 'register its model (name it in the inserted line)', () =>
         this.say(this.actions.insert(`%track register ${ref} --name MODEL`))
+      ),
+      button('Lineage', 'the data it read and the models and endpoints it reached', () =>
+        this.actions.openLineage(run.id)
       ),
       run.source.path
         ? button('Open notebook', run.source.path, () => this.actions.openFile(run.source.path!))

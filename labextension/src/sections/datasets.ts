@@ -46,6 +46,15 @@ export class DatasetsSection extends Section {
                   }),
                   el('span', { className: 'mlops-message', text: v.message ?? '' }),
                   el('span', { className: 'mlops-change', text: v.change }),
+                  el('button', {
+                    className: 'mlops-lineage-open',
+                    text: 'lineage',
+                    title: `What ${v.ref} reached: runs, models, endpoints`,
+                    onClick: event => {
+                      event.stopPropagation(); // not an insert
+                      this.context.openLineage(v.ref, 'down');
+                    }
+                  }),
                   v.change === 'first version'
                     ? null
                     : el('button', {

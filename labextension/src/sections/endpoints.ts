@@ -26,7 +26,12 @@ export class EndpointsSection extends Section {
       el('li', { className: 'mlops-endpoint', attrs: { 'data-endpoint': e.endpoint } }, [
         el('div', { className: 'mlops-endpoint-head' }, [
           el('span', { className: 'mlops-light mlops-light-pass', title: 'running' }),
-          el('b', { className: 'mlops-endpoint-name', text: e.endpoint }),
+          el('b', {
+            className: 'mlops-endpoint-name mlops-clickable',
+            text: e.endpoint,
+            title: 'its lineage: the model it serves, the run, the data it learned from',
+            onClick: () => this.context.openLineage(e.endpoint, 'up')
+          }),
           el('span', { className: 'mlops-meta mlops-endpoint-model', text: `${e.model} v${e.version}` }),
           el('button', {
             className: 'jp-Button mlops-button mlops-small',

@@ -31,9 +31,10 @@ export class ModelsSection extends Section {
         return el(
           'li',
           {
-            className: 'mlops-model-version',
-            title: about.filter(Boolean).join(' · '),
-            attrs: { 'data-version': String(v.version) }
+            className: 'mlops-model-version mlops-clickable',
+            title: `${about.filter(Boolean).join(' · ')}\nClick: its lineage`,
+            attrs: { 'data-version': String(v.version) },
+            onClick: () => this.context.openLineage(`${model.name}/${v.version}`, 'both')
           },
           [
             el('span', { className: 'mlops-ref', text: `v${v.version}` }),

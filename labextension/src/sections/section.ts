@@ -14,6 +14,8 @@ export interface IContext {
   open(view: Widget): void;
   /** Open a run's view in the main area (restored on reload). */
   openRun(run: string): void;
+  /** Open the lineage view on `ref` (a data version, run id, m/2, endpoint; '' for all). */
+  openLineage(ref: string, direction: 'both' | 'up' | 'down'): void;
 }
 
 /** A titled section of the sidebar that loads its content from the REST API. */
