@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_sidebar.py [--runs 10000] [--repeat 10]
 
+Then the Compare view's table for 3 and 100 of those runs, against one MLflow runs/get per run.
+
 A project with ``--runs`` runs (one real run cloned in SQL, as bench_tracking does); a Jupyter
 server with the extension and an ``mlflow server`` on the same store, both on 127.0.0.1. Each is
 asked for the first page (100 and 500 runs, newest first) ``--repeat`` times after a warm-up;
@@ -85,6 +87,20 @@ def main() -> None:
             print(
                 f"first page of {size} runs out of {args.runs:,}: sidebar API {mine:.0f} ms "
                 f"(target < 300 ms) vs MLflow REST runs/search {other:.0f} ms: "
+                f"ratio {mine / other:.2f}"
+            )
+        # the Compare view's table: runs chosen in the list, side by side
+        listed = [r["id"] for r in fetch(f"{ours}?max_results=100")["runs"]]
+        get = f"http://127.0.0.1:{theirs_port}/api/2.0/mlflow/runs/get?run_id="
+        for count in (3, 100):
+            chosen = listed[:count]
+            compare = f"{ours.removesuffix('/runs')}/compare?runs={','.join(chosen)}"
+            assert len(fetch(compare)["runs"]) == count
+            mine = timed(lambda u=compare: fetch(u), args.repeat)
+            other = timed(lambda c=chosen: [fetch(get + r) for r in c], args.repeat)
+            print(
+                f"compare {count} runs out of {args.runs:,}: sidebar API {mine:.0f} ms "
+                f"(target < 300 ms) vs MLflow REST runs/get per run {other:.0f} ms: "
                 f"ratio {mine / other:.2f}"
             )
     finally:

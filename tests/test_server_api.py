@@ -134,6 +134,23 @@ async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
     code, message = await failure(jp_fetch, "runs", params={"filter": "metrics.rmse <<< 1"})
     assert code == 400 and message.startswith("bad run filter or order")
 
+    # runs side by side: the parameters that differ named, histories only when asked
+    listed = (await get(jp_fetch, "runs"))["runs"]
+    ids = [r["id"] for r in listed if r["name"] in ("r0.1", "r0.2", "curve")]
+    assert all(len(r["id"]) == 32 and r["id"].startswith(r["run"]) for r in listed)
+    side = await get(jp_fetch, "compare", runs=",".join([*ids, ids[0]]))  # once each
+    assert [r["name"] for r in side["runs"]] == ["curve", "r0.2", "r0.1"]
+    assert side["params"] == ["alpha"] and side["differ"] == ["alpha"]
+    assert side["metrics"] == ["loss", "rmse"] and "histories" not in side
+    assert (
+        side["runs"][1]["params"] == {"alpha": "0.2"} and side["runs"][1]["metrics"]["rmse"] == 0.8
+    )
+    curves = await get(jp_fetch, "compare", runs=f"curve,{ids[1][:8]}", histories="1")
+    assert list(curves["histories"]) == ["loss"] and list(curves["histories"]["loss"]) == [ids[0]]
+    for runs, said in [("curve", "choose two runs or more"), ("curve,nope", "no run 'nope'")]:
+        code, message = await failure(jp_fetch, "compare", params={"runs": runs})
+        assert code in (400, 404) and message.startswith(said), message
+
 
 async def test_actions_promote_and_serve(jp_fetch, endpoint, project):
     run = tracking.get_run("fit")

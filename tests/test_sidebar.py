@@ -52,6 +52,10 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     for step in range(5):  # a metric's history, drawn in the run's view
         tracking.client().log_metric(run.info.run_id, "loss", 1 / (step + 1), step=step)
     add_runs(120)
+    for alpha, kind in [(0.1, "tree"), (0.2, "tree"), (0.3, "linear")]:  # three to compare
+        with tracking.run(name=f"try-{alpha}", params={"alpha": alpha, "kind": kind}) as tried:
+            for step in range(3):
+                tried.log_metric("rmse", 1 - alpha + 0.1 / (step + 1), step=step)
     with tracking.run(name="elsewhere", experiment="other") as elsewhere:
         pass
     tracking.client().set_tag(elsewhere.id, "mlops.cells", "non-linear")  # as %%track tags it
@@ -92,7 +96,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     rows = panel.locator(".mlops-runs-spacer .mlops-runs-row")
     assert 0 < rows.count() < 60  # only those in view (and a margin) exist
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
-    page.wait_for_function(f"{count} === '123 runs'")  # the next page, fetched on the way down
+    page.wait_for_function(f"{count} === '126 runs'")  # the next page, fetched on the way down
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     panel.locator(".mlops-runs-row", has_text="sweep-000").wait_for()  # near the end
     assert 0 < rows.count() < 60
@@ -101,6 +105,25 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     panel.locator(".mlops-runs-row", has_text=ODD_NAME).wait_for()
     assert panel.locator("img").count() == 0
     assert page.evaluate("window.__injected") is None
+
+    # three runs side by side: what differs, their histories overlaid, parallel coordinates
+    for name in ("try-0.1", "try-0.2", "try-0.3"):
+        panel.locator(".mlops-runs-row[data-run]", has_text=name).click(modifiers=["Control"])
+    assert panel.locator(".mlops-runs-row.mlops-selected").count() == 3
+    panel.locator(".mlops-runs-compare", has_text="Compare 3").click()
+    compare = page.locator("#mlops-compare")
+    compare.locator(".mlops-compare-table").wait_for()
+    chosen = ["✓ try-0.1", "✓ try-0.2", "✓ try-0.3"]  # in the order chosen
+    assert compare.locator("th.mlops-compare-run").all_inner_texts() == chosen
+    differs = "rs => rs.map(r => r.dataset.field)"
+    assert compare.locator("tr.mlops-compare-differs").evaluate_all(differs) == ["alpha", "kind"]
+    assert compare.locator("tr[data-field='rmse'] td").all_inner_texts()[1:] == [
+        "0.9333", "0.8333", "0.7333"
+    ]  # fmt: skip
+    assert compare.locator(".mlops-parallel-line").count() == 3
+    compare.locator(".mlops-compare-histories svg").wait_for()
+    assert compare.locator(".mlops-compare-histories polyline").count() == 3
+    page.screenshot(path=str(SCREENSHOTS / "compare.png"))
 
     # one experiment at a time
     panel.locator(".mlops-runs-experiment").select_option("other")
@@ -116,7 +139,7 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
 
     # a run's view: metrics, parameters, the data it read, its code; restored on reload
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
-    page.wait_for_function(f"{count} === '123 runs'")
+    page.wait_for_function(f"{count} === '126 runs'")
     panel.locator(".mlops-runs-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
     panel.locator(".mlops-runs-row[data-run]", has_text="fit").last.click()
     fit = page.locator(f"#mlops-run-{run.info.run_id[:8]}")

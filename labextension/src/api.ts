@@ -42,7 +42,9 @@ export interface IDataset {
 }
 
 export interface IRunRow {
+  /** The short id the list shows; `id` is the whole one. */
   run: string;
+  id: string;
   name: string;
   status: string;
   started: string;
@@ -81,6 +83,30 @@ export interface IRunDetails {
     seed: string | null;
   };
   datasets: { ref: string; context: string }[];
+}
+
+export interface ICompared {
+  id: string;
+  name: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  data: string;
+  /** Why its cells were non-linear, when they were. */
+  nonlinear: string | null;
+}
+
+/** What `GET compare` answers: runs side by side; with histories=1, metric histories too. */
+export interface ICompare {
+  runs: ICompared[];
+  params: string[];
+  metrics: string[];
+  /** The parameters whose values differ between the runs. */
+  differ: string[];
+  /** metric -> run id -> [step, value] points. */
+  histories?: Record<string, Record<string, [number, number][]>>;
 }
 
 export interface IModelVersion {

@@ -14,6 +14,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
+import { CompareView } from './compareview';
 import { Direction, LineageView } from './lineageview';
 import { MlopsPanel, PANEL_ID } from './panel';
 import { RunView } from './runview';
@@ -28,6 +29,7 @@ namespace CommandIDs {
   export const refresh = 'mlops-jupyter:refresh';
   export const openRun = 'mlops-jupyter:open-run';
   export const openLineage = 'mlops-jupyter:open-lineage';
+  export const openCompare = 'mlops-jupyter:open-compare';
 }
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
@@ -138,11 +140,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
       args: tab => ({ ref: tab.content.ref, direction: tab.content.direction }),
       name: () => 'lineage'
     });
+    // Compare: one tab, replaced by the next compare; a reload opens it on the same runs
+    const compares = new WidgetTracker<MainAreaWidget<CompareView>>({ namespace: 'mlops-compare' });
+    app.commands.addCommand(CommandIDs.openCompare, {
+      label: 'mlops: Compare runs',
+      execute: args => {
+        const runs = (args.runs as string[] | undefined) ?? [];
+        compares.currentWidget?.dispose();
+        const view = new CompareView(runs, run => void app.commands.execute(CommandIDs.openRun, { run }));
+        const tab = new MainAreaWidget({ content: view });
+        tab.id = 'mlops-compare-tab';
+        void compares.add(tab);
+        app.shell.add(tab, 'main');
+        app.shell.activateById(tab.id);
+      }
+    });
+    void restorer?.restore(compares, {
+      command: CommandIDs.openCompare,
+      args: tab => ({ runs: tab.content.runs }),
+      name: () => 'compare'
+    });
     const panel = new MlopsPanel(
       insert,
       opener(app),
       run => void app.commands.execute(CommandIDs.openRun, { run }),
-      (ref, direction) => void app.commands.execute(CommandIDs.openLineage, { ref, direction })
+      (ref, direction) => void app.commands.execute(CommandIDs.openLineage, { ref, direction }),
+      runs => void app.commands.execute(CommandIDs.openCompare, { runs })
     );
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {

@@ -27,7 +27,8 @@ export class MlopsPanel extends SidePanel {
     insert: (code: string) => string,
     open: (view: Widget) => void,
     openRun: (run: string) => void,
-    openLineage: IContext['openLineage']
+    openLineage: IContext['openLineage'],
+    openCompare: IContext['openCompare']
   ) {
     super();
     this.id = PANEL_ID;
@@ -42,7 +43,8 @@ export class MlopsPanel extends SidePanel {
       refreshAll: () => void this.refresh(),
       open,
       openRun,
-      openLineage
+      openLineage,
+      openCompare
     };
     this.sections = [
       new DatasetsSection(context),

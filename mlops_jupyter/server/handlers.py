@@ -218,6 +218,16 @@ class Lineage(Handler):
         await self.answer(payloads.lineage, self.project(), ref, direction)
 
 
+class Compare(Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from . import payloads
+
+        refs = self.get_query_argument("runs", "").split(",")
+        histories = self.get_query_argument("histories", "") in ("1", "true")
+        await self.answer(payloads.compare, self.project(), refs, histories)
+
+
 NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*)"
 
 
@@ -230,6 +240,7 @@ def routes(base_url: str) -> list[tuple[str, type[Handler]]]:
         (url("datasets"), Datasets),
         (url("datasets/([^/]+)/diff"), DatasetDiff),  # NAME@vN (its @ escaped or not)
         (url("runs"), Runs),
+        (url("compare"), Compare),
         (url(r"runs/([0-9a-zA-Z._-]+)"), Run),
         (url("models"), Models),
         (url(f"models/{NAME}/aliases"), Promote),

@@ -120,6 +120,8 @@ def runs(project: Path, args: dict[str, Any]) -> dict[str, Any]:
         page_token=args["page_token"] or None,
     )
     rows = _records(frame)
+    for row, whole in zip(rows, frame.attrs["ids"], strict=True):
+        row["id"] = whole  # the list shows the short id; a compare names runs exactly
     metrics = sorted(c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics."))
     params = sorted(c.removeprefix("params.") for c in frame.columns if c.startswith("params."))
     token = frame.attrs.get("token")
@@ -151,13 +153,8 @@ def run(project: Path, ref: str, root: Path | None = None) -> dict[str, Any]:
     read = lineage.read_by_run(data.tags)
     histories = {}
     for key in sorted(data.metrics)[:HISTORY_METRICS]:
-        points = sorted(
-            (m.step, m.timestamp, m.value) for m in client.get_metric_history(info.run_id, key)
-        )
-        if len(points) > 1:
-            every = max(1, -(-len(points) // HISTORY_POINTS))
-            taken = points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
-            histories[key] = [[step, value] for step, _, value in taken]
+        if points := _history(client, info.run_id, key):
+            histories[key] = points
     tags = data.tags
     notebook = tags.get("mlops.notebook") or tags.get("mlflow.source.name")
     path = None
@@ -190,6 +187,70 @@ def run(project: Path, ref: str, root: Path | None = None) -> dict[str, Any]:
         ],
         "data": lineage.shown(read),
     }
+
+
+def _history(client: Any, run_id: str, key: str) -> list[list[float]]:
+    """A metric's [step, value] points (at most HISTORY_POINTS, evenly taken, the last kept);
+    empty when it was logged once."""
+    points = sorted((m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key))
+    if len(points) < 2:
+        return []
+    every = max(1, -(-len(points) // HISTORY_POINTS))
+    taken = points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
+    return [[step, value] for step, _, value in taken]
+
+
+MAX_COMPARED = 1000  # runs in one compare (a parallel-coordinates chart still reads)
+HISTORY_RUNS = 20  # runs whose metric histories a compare overlays
+
+
+def compare(project: Path, refs: list[str], histories: bool) -> dict[str, Any]:
+    """Runs side by side (the Compare view): each run's parameters, metrics, the data it read
+    and why its cells were non-linear; the parameters whose values differ. With ``histories``,
+    the metrics logged at several steps, run by run, to overlay (the first HISTORY_RUNS runs)."""
+    from .. import tracking
+    from ..tracking import lineage, names
+
+    refs = [r for r in (r.strip() for r in refs) if r]
+    if len(set(refs)) < 2:
+        raise MlopsError("choose two runs or more to compare: Ctrl-click them in the list")
+    if len(refs) > MAX_COMPARED:
+        raise MlopsError(f"{len(refs)} runs is too many to compare; choose {MAX_COMPARED} at most")
+    client = tracking.client(project)
+    found = list({r.info.run_id: r for r in names.find_runs(client, refs)}.values())
+    runs = [
+        {
+            "id": r.info.run_id,
+            "name": r.info.run_name,
+            "status": r.info.status,
+            "start_time": r.info.start_time,
+            "end_time": r.info.end_time,
+            "params": dict(sorted(r.data.params.items())),
+            "metrics": dict(sorted(r.data.metrics.items())),
+            "data": lineage.shown(lineage.read_by_run(r.data.tags)),
+            "nonlinear": r.data.tags.get("mlops.cells.why"),
+        }
+        for r in found
+    ]
+    params = sorted({k for r in runs for k in r["params"]})
+    metrics = sorted({k for r in runs for k in r["metrics"]})
+    answer: dict[str, Any] = {
+        "runs": runs,
+        "params": params,
+        "metrics": metrics,
+        "differ": [p for p in params if len({r["params"].get(p) for r in runs}) > 1],
+    }
+    if histories:
+        answer["histories"] = {}
+        for key in metrics[:HISTORY_METRICS]:
+            lines = {
+                r["id"]: points
+                for r in runs[:HISTORY_RUNS]
+                if key in r["metrics"] and (points := _history(client, r["id"], key))
+            }
+            if lines:
+                answer["histories"][key] = lines
+    return answer
 
 
 def models(project: Path) -> list[dict[str, Any]]:

@@ -64,9 +64,10 @@ def runs_frame(found: Iterable[Any]) -> Any:
     """Runs as rows: id, name, status, times, then params.* and metrics.* columns."""
     import pandas as pd
 
-    rows = []
+    rows, ids = [], []
     for run in found:
         info, data = run.info, run.data
+        ids.append(info.run_id)
         end = info.end_time or None
         read = lineage.read_by_run(data.tags)
         row: dict[str, Any] = {
@@ -88,7 +89,9 @@ def runs_frame(found: Iterable[Any]) -> Any:
     frame = pd.DataFrame(rows, columns=None if rows else base)
     extra = [c for c in frame.columns if c not in base]
     ordered = sorted(extra, key=lambda c: (not c.startswith("metrics."), c))
-    return frame[base + ordered]
+    frame = frame[base + ordered]
+    frame.attrs["ids"] = ids  # the whole run ids, row by row
+    return frame
 
 
 def _number(text: str) -> Any:
@@ -105,7 +108,7 @@ def compare(refs: Iterable[str], project: PathLike | None = None) -> Any:
     import pandas as pd
 
     c = client(project)
-    found = [names.find_run(c, r) for r in refs]
+    found = names.find_runs(c, list(refs))
     if len(found) < 2:
         raise MlopsError("name at least two runs to compare")
     columns = {}

@@ -18,7 +18,8 @@ const PAGE = '500'; // then larger pages as the reader scrolls
 /**
  * Runs of the project, newest first: sortable by any column, filtered with MLflow's syntax, and
  * virtualized (only the rows in view exist in the page), so 10,000 runs scroll smoothly. Pages
- * are fetched as the list nears its end. A click opens the run's view in the main area.
+ * are fetched as the list nears its end. A click opens the run's view in the main area; a
+ * Ctrl-, Cmd- or Shift-click chooses runs for the Compare view.
  *
  * A row is the run's name, a status icon and its metrics, then when it started; at the sidebar's
  * default width (about 250 px) only the name, the icon and the first metric show (the CSS
@@ -41,6 +42,13 @@ export class RunsSection extends Section {
   private readonly spacer = el('div', { className: 'mlops-runs-spacer' });
   private readonly header = el('div', { className: 'mlops-runs-header mlops-runs-row' });
   private readonly count = el('span', { className: 'mlops-meta' });
+  /** The runs chosen to compare (whole ids), by Ctrl-, Cmd- or Shift-click. */
+  private readonly selected = new Set<string>();
+  private readonly compare = el('button', {
+    className: 'jp-Button mlops-button mlops-small mlops-runs-compare',
+    text: 'Compare',
+    title: 'Ctrl-click (or Shift-click) two runs or more, then compare them side by side'
+  });
 
   constructor(context: IContext) {
     super('runs', 'Runs', context);
@@ -69,10 +77,18 @@ export class RunsSection extends Section {
       this.experiment = this.experiments.value;
       void this.refresh();
     });
+    this.compare.classList.add('mlops-none');
+    this.compare.addEventListener('click', () => {
+      if (this.selected.size < 2) {
+        this.context.say('Ctrl-click (or Shift-click) two runs or more to compare them', 'error');
+        return;
+      }
+      this.context.openCompare([...this.selected]);
+    });
     this.viewport.append(this.spacer);
     this.viewport.addEventListener('scroll', () => this.draw(false));
     this.node.append(
-      el('div', { className: 'mlops-row-controls' }, [this.experiments, filter, metrics, this.count]),
+      el('div', { className: 'mlops-row-controls' }, [this.experiments, filter, metrics, this.compare, this.count]),
       this.header,
       this.viewport
     );
@@ -138,6 +154,16 @@ export class RunsSection extends Section {
     }
   }
 
+  /** Add a run to the compare, or take it out. */
+  private choose(id: string): void {
+    if (!this.selected.delete(id)) {
+      this.selected.add(id);
+    }
+    this.compare.textContent = `Compare ${this.selected.size}`;
+    this.compare.classList.toggle('mlops-none', !this.selected.size); // room for the list till then
+    this.draw(false);
+  }
+
   private draw(all: boolean): void {
     if (all) {
       this.header.replaceChildren(
@@ -171,19 +197,21 @@ export class RunsSection extends Section {
     const shown: HTMLElement[] = [];
     for (let i = range.start; i < range.end; i++) {
       const run = this.rows[i];
+      const chosen = this.selected.has(run.id);
       const row = el(
         'div',
         {
-          className: `mlops-runs-row mlops-clickable mlops-status-${run.status.toLowerCase()}`,
-          attrs: { 'data-run': run.run, 'data-cells': String(run.cells ?? '') },
+          className: `mlops-runs-row mlops-clickable mlops-status-${run.status.toLowerCase()}${chosen ? ' mlops-selected' : ''}`,
+          attrs: { 'data-run': run.run, 'data-cells': String(run.cells ?? ''), 'aria-selected': String(chosen) },
           title: [
             `${run.name}: ${run.status.toLowerCase()}, started ${formatDate(run.started)}`,
             ...this.shownMetrics.map(m => `${m.replace('metrics.', '')} ${formatValue(run[m])}`),
-            run.cells === 'non-linear' ? 'non-linear: its cells ran out of the notebook order' : ''
+            run.cells === 'non-linear' ? 'non-linear: its cells ran out of the notebook order' : '',
+            'Click: its view · Ctrl-click: choose it to compare'
           ]
             .filter(Boolean)
             .join('\n'),
-          onClick: () => this.context.openRun(run.run)
+          onClick: event => (event.ctrlKey || event.metaKey || event.shiftKey ? this.choose(run.id) : this.context.openRun(run.run))
         },
         this.columns.map(column =>
           el('span', {
