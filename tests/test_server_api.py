@@ -111,6 +111,18 @@ async def test_what_the_sidebar_reads(jp_fetch, endpoint, project, monkeypatch):
     await get(jp_fetch, "monitors")
     assert len(computed) == settled + 1  # new traffic: computed again
 
+    # the endpoint's view: its traffic, its last requests (newest first), its scorecard
+    seen = await get(jp_fetch, "endpoints/m", scorecard="1")
+    assert seen["model"] == "m" and seen["version"] == "1" and seen["url"] == endpoint.url
+    assert seen["traffic"]["requests"] >= 1 and seen["traffic"]["errors"] == 0
+    newest = seen["requests"][0]
+    assert newest["status"] == 200 and newest["latency_ms"] > 0 and newest["outputs"] == "1"
+    card = (await get(jp_fetch, "monitors"))[0]
+    assert seen["scorecard"] == {k: v for k, v in card.items() if k != "dashboard"}
+    assert "scorecard" not in await get(jp_fetch, "endpoints/m")  # only when asked: it costs
+    code, message = await failure(jp_fetch, "endpoints/nope")
+    assert code == 404 and message.startswith("no endpoint")
+
 
 async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
     for alpha in (0.1, 0.2, 0.3):

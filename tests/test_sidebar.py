@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import pytest
 from browser import SCREENSHOTS, jupyterlab, lab_page
+from helpers import send
 
 from mlops_jupyter import datasets, tracking
 
@@ -149,8 +150,27 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     assert fit.locator("text=Non-linear").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "run-view.png"))
 
-    # the lineage: from the endpoint back to the data its model learned from…
+    # an endpoint's view: traffic, latency, the scorecard, the last requests, live
+    for i in range(3):
+        send(endpoint.url, pd.DataFrame({"a": [0.1 * i], "b": [0.2], "c": [0.3]}))
     panel.locator(".mlops-endpoint[data-endpoint='m'] .mlops-endpoint-name").click()
+    served = page.locator("#mlops-endpoint-m")
+    served.locator(".mlops-endpoint-requests tbody tr").first.wait_for()
+    assert served.locator(".mlops-endpoint-requests tbody tr").count() == 3
+    counted = served.locator("[data-tile='requests'] .mlops-tile-value").inner_text()
+    assert int(counted) >= 3  # (and the scorecard's probes of the model, which /metrics counts)
+    assert served.locator("[data-tile='p95'] .mlops-tile-value").inner_text().endswith(" ms")
+    served.locator(".mlops-endpoint-card .mlops-check").first.wait_for()  # the scorecard
+    send(endpoint.url, pd.DataFrame({"a": [0.5], "b": [0.2], "c": [0.3]}))
+    page.wait_for_function(  # read again: the new request and a rate from the two reads
+        "document.querySelectorAll('#mlops-endpoint-m .mlops-endpoint-requests tbody tr')"
+        ".length === 4"
+    )
+    served.locator(".mlops-endpoint-rate svg").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "endpoint.png"))
+
+    # the lineage: from a prediction back to the data its model learned from…
+    served.locator(".mlops-endpoint-requests tbody tr").first.click()
     lineage = page.locator("#mlops-lineage")
     graph = lineage.locator(".mlops-lineage-graph")
 
@@ -160,6 +180,11 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     node("data:features@v1").wait_for()
     drawn = "g => [...g.querySelectorAll('.mlops-lineage-node')].map(n => n.dataset.id).sort()"
     fit_id = f"run:{run.info.run_id}"
+    assert lineage.locator(".mlops-lineage-heading").inner_text() == "m/1: where it came from"
+    assert graph.evaluate(drawn) == sorted(["model:m/1", fit_id, "data:features@v1"])
+    page.locator(".lm-TabBar-tab", has_text="Endpoint m").click()  # …or from the endpoint
+    served.locator("button", has_text="Lineage").click()
+    node("endpoint:m").wait_for()
     assert graph.evaluate(drawn) == sorted(["endpoint:m", "model:m/1", fit_id, "data:features@v1"])
     left = "n => n.getBoundingClientRect().left"
     xs = [node(i).evaluate(left) for i in ("data:features@v1", fit_id, "model:m/1", "endpoint:m")]

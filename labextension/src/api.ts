@@ -136,6 +136,35 @@ export interface IEndpoint {
   p95_ms: number | null;
 }
 
+export interface ILoggedRequest {
+  time: string | null;
+  id: string | null;
+  status: number | null;
+  latency_ms: number | null;
+  version: string | null;
+  variant: string | null;
+  error: string | null;
+  /** As JSON, shortened. */
+  inputs: string;
+  outputs: string;
+}
+
+/** What `GET endpoints/NAME` answers (the scorecard when asked for). */
+export interface IEndpointDetails {
+  endpoint: string;
+  model: string;
+  alias: string | null;
+  version: string;
+  url: string;
+  uptime_s: number;
+  challenger: string | null;
+  /** When it was read (epoch seconds): successive answers give the request rate. */
+  at: number;
+  traffic: { requests: number; errors: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };
+  requests: ILoggedRequest[];
+  scorecard?: IMonitor;
+}
+
 export interface ICheck {
   monitor: string;
   status: string;

@@ -29,7 +29,7 @@ export interface ISeries {
 }
 
 /** Lines on shared axes (step across, value up), the extremes written at the axes' ends. */
-export function lineChart(title: string, series: ISeries[], width = 360, height = 170): SVGSVGElement {
+export function lineChart(title: string, series: ISeries[], width = 360, height = 170, across = 'step'): SVGSVGElement {
   const pad = { left: 48, right: 8, top: 18, bottom: 20 };
   const all = series.flatMap(s => s.points);
   const [x0, x1] = extent(all.map(p => p[0]));
@@ -43,7 +43,7 @@ export function lineChart(title: string, series: ISeries[], width = 360, height 
     svgEl('line', { x1: pad.left, y1: pad.top, x2: pad.left, y2: height - pad.bottom, class: 'mlops-axis' }),
     svgEl('text', { x: pad.left - 4, y: pad.top + 8, 'text-anchor': 'end' }, short(y1)),
     svgEl('text', { x: pad.left - 4, y: height - pad.bottom, 'text-anchor': 'end' }, short(y0)),
-    svgEl('text', { x: pad.left, y: height - 6 }, `step ${short(x0)}`),
+    svgEl('text', { x: pad.left, y: height - 6 }, `${across} ${short(x0)}`),
     svgEl('text', { x: width - pad.right, y: height - 6, 'text-anchor': 'end' }, short(x1))
   );
   for (const s of series) {

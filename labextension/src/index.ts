@@ -15,6 +15,7 @@ import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
 import { CompareView } from './compareview';
+import { EndpointView } from './endpointview';
 import { Direction, LineageView } from './lineageview';
 import { MlopsPanel, PANEL_ID } from './panel';
 import { RunView } from './runview';
@@ -30,6 +31,7 @@ namespace CommandIDs {
   export const openRun = 'mlops-jupyter:open-run';
   export const openLineage = 'mlops-jupyter:open-lineage';
   export const openCompare = 'mlops-jupyter:open-compare';
+  export const openEndpoint = 'mlops-jupyter:open-endpoint';
 }
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
@@ -160,12 +162,39 @@ const plugin: JupyterFrontEndPlugin<void> = {
       args: tab => ({ runs: tab.content.runs }),
       name: () => 'compare'
     });
+    // Endpoints: a live tab each, restored on reload
+    const endpoints = new WidgetTracker<MainAreaWidget<EndpointView>>({ namespace: 'mlops-endpoint' });
+    app.commands.addCommand(CommandIDs.openEndpoint, {
+      label: 'mlops: Open an endpoint',
+      execute: args => {
+        const name = String(args.endpoint);
+        const shown = endpoints.find(tab => tab.content.endpoint === name);
+        if (shown) {
+          app.shell.activateById(shown.id);
+          return;
+        }
+        const view = new EndpointView(name, ref =>
+          void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
+        );
+        const tab = new MainAreaWidget({ content: view });
+        tab.id = `${view.id}-tab`;
+        void endpoints.add(tab);
+        app.shell.add(tab, 'main');
+        app.shell.activateById(tab.id);
+      }
+    });
+    void restorer?.restore(endpoints, {
+      command: CommandIDs.openEndpoint,
+      args: tab => ({ endpoint: tab.content.endpoint }),
+      name: tab => tab.content.endpoint
+    });
     const panel = new MlopsPanel(
       insert,
       opener(app),
       run => void app.commands.execute(CommandIDs.openRun, { run }),
       (ref, direction) => void app.commands.execute(CommandIDs.openLineage, { ref, direction }),
-      runs => void app.commands.execute(CommandIDs.openCompare, { runs })
+      runs => void app.commands.execute(CommandIDs.openCompare, { runs }),
+      endpoint => void app.commands.execute(CommandIDs.openEndpoint, { endpoint })
     );
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {

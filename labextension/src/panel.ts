@@ -28,7 +28,8 @@ export class MlopsPanel extends SidePanel {
     open: (view: Widget) => void,
     openRun: (run: string) => void,
     openLineage: IContext['openLineage'],
-    openCompare: IContext['openCompare']
+    openCompare: IContext['openCompare'],
+    openEndpoint: IContext['openEndpoint']
   ) {
     super();
     this.id = PANEL_ID;
@@ -44,7 +45,8 @@ export class MlopsPanel extends SidePanel {
       open,
       openRun,
       openLineage,
-      openCompare
+      openCompare,
+      openEndpoint
     };
     this.sections = [
       new DatasetsSection(context),

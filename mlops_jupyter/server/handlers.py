@@ -218,6 +218,15 @@ class Lineage(Handler):
         await self.answer(payloads.lineage, self.project(), ref, direction)
 
 
+class Endpoint(Handler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        from . import payloads
+
+        scorecard = self.get_query_argument("scorecard", "") in ("1", "true")
+        await self.answer(payloads.endpoint, self.project(), name, scorecard)
+
+
 class Compare(Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -245,6 +254,7 @@ def routes(base_url: str) -> list[tuple[str, type[Handler]]]:
         (url("models"), Models),
         (url(f"models/{NAME}/aliases"), Promote),
         (url("endpoints"), Endpoints),
+        (url(f"endpoints/{NAME}"), Endpoint),
         (url(f"endpoints/{NAME}/(stop|reload)"), EndpointAction),
         (url("monitors"), Monitors),
         (url(f"monitors/{NAME}/(publish|unpublish)"), MonitorAction),

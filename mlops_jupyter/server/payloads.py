@@ -307,6 +307,61 @@ def endpoints(project: Path) -> list[dict[str, Any]]:
     return _records(serving.status(project))
 
 
+LAST_REQUESTS = 20
+SHOWN_CHARS = 160  # of a request's inputs or outputs, as JSON
+
+
+def endpoint(project: Path, name: str, scorecard: bool) -> dict[str, Any]:
+    """One endpoint for its view: what it serves, its traffic so far (requests, errors, latency
+    percentiles, from its ``/metrics``), the last requests it logged (newest first) and, with
+    ``scorecard``, its scorecard. ``at`` is when: successive answers give the request rate."""
+    import orjson
+
+    from .. import serving
+    from ..serving import endpoints as running
+
+    found = running.get(name, project)
+    traffic = serving.metrics(found)
+    if not traffic:
+        raise MlopsError(f"endpoint {name} does not answer; see `%serve logs {name}`")
+
+    def shown(value: Any) -> str:
+        text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
+        return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+    last = []
+    frame = serving.logs(name, LAST_REQUESTS, project)
+    for row in reversed(_records(frame)):
+        last.append(
+            {
+                "time": row.get("time"),
+                "id": row.get("id"),
+                "status": row.get("status"),
+                "latency_ms": row.get("latency_ms"),
+                "version": row.get("version"),
+                "variant": row.get("variant"),
+                "error": row.get("error"),
+                "inputs": shown(row["inputs"]) if row.get("inputs") is not None else "",
+                "outputs": shown(row["outputs"]) if row.get("outputs") is not None else "",
+            }
+        )
+    answer = {
+        "endpoint": found.name,
+        "model": found.model,
+        "alias": found.alias,
+        "version": found.version,
+        "url": found.url,
+        "uptime_s": round(time.time() - found.started),
+        "challenger": found.challenger,
+        "at": time.time(),
+        "traffic": traffic,
+        "requests": last,
+    }
+    if scorecard:
+        answer["scorecard"] = _scorecard(project, found)
+    return answer
+
+
 def start(project: Path, body: dict[str, Any]) -> dict[str, Any]:
     """Start serving ``model`` (``M@alias``, ``M/3``, ``M``), optionally as ``name``."""
     from .. import serving

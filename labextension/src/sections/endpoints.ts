@@ -29,8 +29,8 @@ export class EndpointsSection extends Section {
           el('b', {
             className: 'mlops-endpoint-name mlops-clickable',
             text: e.endpoint,
-            title: 'its lineage: the model it serves, the run, the data it learned from',
-            onClick: () => this.context.openLineage(e.endpoint, 'up')
+            title: 'its view: traffic, latency, scorecard, last requests',
+            onClick: () => this.context.openEndpoint(e.endpoint)
           }),
           el('span', { className: 'mlops-meta mlops-endpoint-model', text: `${e.model} v${e.version}` }),
           el('button', {

@@ -1,4 +1,4 @@
-import { IMonitor, post, request } from '../api';
+import { ICheck, IMonitor, post, request } from '../api';
 import { el, note } from '../dom';
 import { statusClass } from '../format';
 import { IContext, Section } from './section';
@@ -47,17 +47,22 @@ export class MonitorsSection extends Section {
         dashboard
       ]),
       m.message ? note(m.message, 'error') : null,
-      el(
-        'ul',
-        { className: 'mlops-list' },
-        m.checks.map(c =>
-          el('li', { className: `mlops-check mlops-check-${statusClass(c.status)}` }, [
-            el('span', { className: `mlops-light mlops-light-${statusClass(c.status)}` }),
-            el('span', { className: 'mlops-ref', text: c.monitor }),
-            el('span', { className: 'mlops-meta', text: c.evidence })
-          ])
-        )
-      )
+      checkList(m.checks)
     ]);
   }
+}
+
+/** A scorecard's checks: a light, the monitor and its evidence each. */
+export function checkList(checks: ICheck[]): HTMLElement {
+  return el(
+    'ul',
+    { className: 'mlops-list' },
+    checks.map(c =>
+      el('li', { className: `mlops-check mlops-check-${statusClass(c.status)}` }, [
+        el('span', { className: `mlops-light mlops-light-${statusClass(c.status)}` }),
+        el('span', { className: 'mlops-ref', text: c.monitor }),
+        el('span', { className: 'mlops-meta', text: c.evidence })
+      ])
+    )
+  );
 }

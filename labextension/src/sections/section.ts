@@ -16,6 +16,8 @@ export interface IContext {
   openRun(run: string): void;
   /** Open the lineage view on `ref` (a data version, run id, m/2, endpoint; '' for all). */
   openLineage(ref: string, direction: 'both' | 'up' | 'down'): void;
+  /** Open an endpoint's live view. */
+  openEndpoint(name: string): void;
   /** Open the Compare view on these runs (whole ids). */
   openCompare(runs: string[]): void;
 }
