@@ -58,6 +58,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlops_jupyter tests benchmarks
 	$(BIN)/ruff format --check mlops_jupyter tests benchmarks
 	$(BIN)/mypy mlops_jupyter
+	cd labextension && node_modules/.bin/eslint src test
+	cd labextension && node_modules/.bin/prettier --check --log-level warn src test style eslint.config.mjs
 
 env: $(STAMP)
 

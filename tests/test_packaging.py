@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -27,3 +29,14 @@ def test_the_wheel_ships_the_prebuilt_sidebar_and_enables_the_server_extension(t
     assert any(n.startswith(lab + "static/remoteEntry.") for n in names)
     assert data + "etc/jupyter/jupyter_server_config.d/mlops_jupyter.json" in names
     assert not any("node_modules" in n or n.endswith(".ts") for n in names)  # built output only
+
+
+def test_the_panel_and_the_package_are_one_version():
+    import tomllib
+
+    import mlops_jupyter
+
+    lab = json.loads((ROOT / "labextension" / "package.json").read_text())["version"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    panel = re.search(r"VERSION = '([^']+)'", (ROOT / "labextension/src/api.ts").read_text())
+    assert panel is not None and lab == project == mlops_jupyter.__version__ == panel[1]

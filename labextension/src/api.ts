@@ -6,6 +6,8 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 export const PREFIX = 'mlops-jupyter/api/v1';
+/** This panel's version: the server extension's (`GET status`) must be the same. */
+export const VERSION = '0.1.0';
 
 export interface IVersion {
   ref: string;
@@ -160,7 +162,13 @@ export interface IEndpointDetails {
   challenger: string | null;
   /** When it was read (epoch seconds): successive answers give the request rate. */
   at: number;
-  traffic: { requests: number; errors: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };
+  traffic: {
+    requests: number;
+    errors: number;
+    p50_ms: number | null;
+    p95_ms: number | null;
+    p99_ms: number | null;
+  };
   requests: ILoggedRequest[];
   scorecard?: IMonitor;
 }
@@ -188,6 +196,20 @@ export interface IStatus {
 
 let folder = '';
 
+/** What to tell the user when the server extension is another version than this panel. */
+export function versionMismatch(
+  server: string | undefined,
+  panel: string = VERSION
+): string | null {
+  if (!server || server === panel) {
+    return null;
+  }
+  return (
+    `The server extension is mlops-jupyter ${server}, this panel ${panel}: ` +
+    'install one version (pip install mlops-jupyter==VERSION), then restart JupyterLab and reload.'
+  );
+}
+
 /** The folder (relative to the server's root) whose project the sidebar shows. */
 export function setFolder(path: string): void {
   folder = path;
@@ -203,16 +225,15 @@ export async function request<T>(
   const search = new URLSearchParams(
     Object.entries({ ...query, path: folder }).filter(([, v]) => v !== '')
   ).toString();
-  const url =
-    URLExt.join(settings.baseUrl, PREFIX, route) + (search ? `?${search}` : '');
+  const url = URLExt.join(settings.baseUrl, PREFIX, route) + (search ? `?${search}` : '');
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
-    throw new Error(`the Jupyter server cannot be reached: ${error}`);
+    throw new Error(`the Jupyter server cannot be reached: ${error}`, { cause: error });
   }
   const text = await response.text();
-  let data: any = null;
+  let data: any;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

@@ -57,18 +57,41 @@ export class CompareView extends Widget {
     const head = el('tr', {}, [
       el('th', { text: `${c.runs.length} runs` }),
       ...c.runs.map((r, i) =>
-        el('th', { className: 'mlops-clickable mlops-compare-run', title: `${r.name} (${r.id}): open its view`, attrs: { 'data-run': r.id }, onClick: () => this.openRun(r.id) }, [
-          el('span', { className: 'mlops-swatch', attrs: { style: `background:${colour(i)}` } }),
-          `${statusIcon(r.status)} ${r.name}`,
-          r.nonlinear ? el('span', { className: 'mlops-nonlinear', text: ' ↯', title: `non-linear: ${r.nonlinear}` }) : null
-        ])
+        el(
+          'th',
+          {
+            className: 'mlops-clickable mlops-compare-run',
+            title: `${r.name} (${r.id}): open its view`,
+            attrs: { 'data-run': r.id },
+            onClick: () => this.openRun(r.id)
+          },
+          [
+            el('span', { className: 'mlops-swatch', attrs: { style: `background:${colour(i)}` } }),
+            `${statusIcon(r.status)} ${r.name}`,
+            r.nonlinear
+              ? el('span', {
+                  className: 'mlops-nonlinear',
+                  text: ' ↯',
+                  title: `non-linear: ${r.nonlinear}`
+                })
+              : null
+          ]
+        )
       )
     ]);
     const row = (label: string, values: string[], className = '') =>
-      el('tr', { className, attrs: { 'data-field': label } }, [el('td', { text: label }), ...values.map(v => el('td', { text: v }))]);
-    const group = (label: string) => el('tr', { className: 'mlops-compare-group' }, [el('td', { text: label, attrs: { colspan: String(c.runs.length + 1) } })]);
+      el('tr', { className, attrs: { 'data-field': label } }, [
+        el('td', { text: label }),
+        ...values.map(v => el('td', { text: v }))
+      ]);
+    const group = (label: string) =>
+      el('tr', { className: 'mlops-compare-group' }, [
+        el('td', { text: label, attrs: { colspan: String(c.runs.length + 1) } })
+      ]);
     const params = c.params.filter(p => !this.onlyDiffering || differ.has(p));
-    const only = el('input', { attrs: { type: 'checkbox', 'aria-label': 'only the parameters that differ' } });
+    const only = el('input', {
+      attrs: { type: 'checkbox', 'aria-label': 'only the parameters that differ' }
+    });
     only.checked = this.onlyDiffering;
     only.addEventListener('change', () => {
       this.onlyDiffering = only.checked;
@@ -77,16 +100,36 @@ export class CompareView extends Widget {
     const table = el('table', { className: 'mlops-table mlops-compare-table' }, [
       el('thead', {}, [head]),
       el('tbody', {}, [
-        row('started', c.runs.map(r => formatDate(r.start_time))),
-        row('data', c.runs.map(r => r.data)),
+        row(
+          'started',
+          c.runs.map(r => formatDate(r.start_time))
+        ),
+        row(
+          'data',
+          c.runs.map(r => r.data)
+        ),
         group(`Parameters (${c.differ.length} of ${c.params.length} differ)`),
-        ...params.map(p => row(p, c.runs.map(r => r.params[p] ?? '—'), differ.has(p) ? 'mlops-compare-differs' : '')),
+        ...params.map(p =>
+          row(
+            p,
+            c.runs.map(r => r.params[p] ?? '—'),
+            differ.has(p) ? 'mlops-compare-differs' : ''
+          )
+        ),
         group('Metrics'),
-        ...c.metrics.map(m => row(m, c.runs.map(r => (m in r.metrics ? formatValue(r.metrics[m]) : '—'))))
+        ...c.metrics.map(m =>
+          row(
+            m,
+            c.runs.map(r => (m in r.metrics ? formatValue(r.metrics[m]) : '—'))
+          )
+        )
       ])
     ]);
     this.body.replaceChildren(
-      el('label', { className: 'mlops-meta mlops-compare-only' }, [only, ' only the parameters that differ']),
+      el('label', { className: 'mlops-meta mlops-compare-only' }, [
+        only,
+        ' only the parameters that differ'
+      ]),
       el('div', { className: 'mlops-compare-scroll' }, [table]),
       this.parallel()
     );
@@ -98,7 +141,11 @@ export class CompareView extends Widget {
     if (!c.metrics.length) {
       return note('No metric to chart.');
     }
-    const chosen = el('select', { className: 'mlops-input', attrs: { 'aria-label': 'metric' } }, c.metrics.map(m => el('option', { text: m, attrs: { value: m } })));
+    const chosen = el(
+      'select',
+      { className: 'mlops-input', attrs: { 'aria-label': 'metric' } },
+      c.metrics.map(m => el('option', { text: m, attrs: { value: m } }))
+    );
     const box = el('div', { className: 'mlops-compare-parallel' });
     const drawn = () => {
       const metric = chosen.value;
@@ -107,13 +154,21 @@ export class CompareView extends Widget {
         ...params.map(p => ({ name: p, values: c.runs.map(r => r.params[p] ?? null) })),
         { name: metric, values: c.runs.map(r => r.metrics[metric] ?? null) }
       ];
-      box.replaceChildren(parallelCoordinates(axes, c.runs.map(r => r.name)));
+      box.replaceChildren(
+        parallelCoordinates(
+          axes,
+          c.runs.map(r => r.name)
+        )
+      );
     };
     chosen.addEventListener('change', drawn);
     drawn();
     return el('div', {}, [
       el('h3', {}, ['Parameters against ', chosen]),
-      el('div', { className: 'mlops-meta', text: 'A line per run, coloured by the metric: blue low, red high.' }),
+      el('div', {
+        className: 'mlops-meta',
+        text: 'A line per run, coloured by the metric: blue low, red high.'
+      }),
       box
     ]);
   }

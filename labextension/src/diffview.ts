@@ -26,9 +26,7 @@ export class DiffView extends Widget {
   private async load(): Promise<void> {
     this.body.replaceChildren(note(`Comparing ${this.ref} with the version before…`));
     try {
-      this.diff = await request<IDiff>(
-        `datasets/${encodeURIComponent(this.ref)}/diff`
-      );
+      this.diff = await request<IDiff>(`datasets/${encodeURIComponent(this.ref)}/diff`);
     } catch (error) {
       this.body.replaceChildren(note((error as Error).message, 'error'));
       return;
@@ -57,11 +55,15 @@ export class DiffView extends Widget {
     );
     const status = diff.columns.indexOf(diff.status);
     const pairs = diff.pairs.map(([a, b]) => [diff.columns.indexOf(a), diff.columns.indexOf(b)]);
-    const rows = diff.rows.filter(
-      row => this.shown === 'all' || row[diff.status] === this.shown
-    );
+    const rows = diff.rows.filter(row => this.shown === 'all' || row[diff.status] === this.shown);
     const table = el('table', { className: 'mlops-table mlops-diff-table' }, [
-      el('thead', {}, [el('tr', {}, diff.columns.map(c => el('th', { text: c })))]),
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          diff.columns.map(c => el('th', { text: c }))
+        )
+      ]),
       el(
         'tbody',
         {},

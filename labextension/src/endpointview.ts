@@ -71,7 +71,11 @@ export class EndpointView extends Widget {
     this.busy = true;
     const scorecard = this.polls++ % SCORECARD_EVERY === 0;
     try {
-      const now = await request<IEndpointDetails>(`endpoints/${encodeURIComponent(this.endpoint)}`, {}, scorecard ? { scorecard: '1' } : {});
+      const now = await request<IEndpointDetails>(
+        `endpoints/${encodeURIComponent(this.endpoint)}`,
+        {},
+        scorecard ? { scorecard: '1' } : {}
+      );
       this.draw(now);
     } catch (error) {
       this.head.replaceChildren(note((error as Error).message, 'error'));
@@ -83,14 +87,27 @@ export class EndpointView extends Widget {
   private draw(now: IEndpointDetails): void {
     const before = this.last;
     if (before && now.at > before.at && now.traffic.requests >= before.traffic.requests) {
-      this.rates.push([now.at, (now.traffic.requests - before.traffic.requests) / (now.at - before.at)]);
+      this.rates.push([
+        now.at,
+        (now.traffic.requests - before.traffic.requests) / (now.at - before.at)
+      ]);
       this.rates.splice(0, Math.max(0, this.rates.length - RATE_POINTS));
     }
     this.last = now;
     const served = `${now.model}${now.alias ? `@${now.alias}` : ''} v${now.version}`;
     this.head.replaceChildren(
       el('h2', { text: now.endpoint }),
-      el('div', { className: 'mlops-meta', text: [served, now.url, `up ${formatValue(now.uptime_s)} s`, now.challenger ? `challenger ${now.challenger}` : ''].filter(Boolean).join(' · ') }),
+      el('div', {
+        className: 'mlops-meta',
+        text: [
+          served,
+          now.url,
+          `up ${formatValue(now.uptime_s)} s`,
+          now.challenger ? `challenger ${now.challenger}` : ''
+        ]
+          .filter(Boolean)
+          .join(' · ')
+      }),
       el('button', {
         className: 'jp-Button mlops-button mlops-small',
         text: 'Lineage',
@@ -101,19 +118,40 @@ export class EndpointView extends Widget {
     const t = now.traffic;
     const rate = this.rates.length ? this.rates[this.rates.length - 1][1] : null;
     const tile = (label: string, value: string, kind = '') =>
-      el('div', { className: `mlops-tile ${kind}`, attrs: { 'data-tile': label } }, [el('div', { className: 'mlops-tile-value', text: value }), el('div', { className: 'mlops-meta', text: label })]);
+      el('div', { className: `mlops-tile ${kind}`, attrs: { 'data-tile': label } }, [
+        el('div', { className: 'mlops-tile-value', text: value }),
+        el('div', { className: 'mlops-meta', text: label })
+      ]);
     const ms = (v: number | null) => (v === null ? '—' : `${formatValue(v)} ms`);
     this.tiles.replaceChildren(
       tile('requests/s', rate === null ? '…' : formatValue(Math.round(rate * 10) / 10)),
       tile('requests', t.requests.toLocaleString('en-US')),
-      tile('errors', `${t.errors.toLocaleString('en-US')}${t.requests ? ` (${formatValue(Math.round((1000 * t.errors) / t.requests) / 10)}%)` : ''}`, t.errors ? 'mlops-tile-bad' : ''),
+      tile(
+        'errors',
+        `${t.errors.toLocaleString('en-US')}${t.requests ? ` (${formatValue(Math.round((1000 * t.errors) / t.requests) / 10)}%)` : ''}`,
+        t.errors ? 'mlops-tile-bad' : ''
+      ),
       tile('p50', ms(t.p50_ms)),
       tile('p95', ms(t.p95_ms)),
       tile('p99', ms(t.p99_ms))
     );
     if (this.rates.length > 1) {
       const start = this.rates[0][0];
-      this.rate.replaceChildren(lineChart('requests/s', [{ label: 'requests/s', colour: 'var(--jp-brand-color1)', points: this.rates.map(([at, r]) => [Math.round(at - start), r]) }], 480, 140, 'seconds'));
+      this.rate.replaceChildren(
+        lineChart(
+          'requests/s',
+          [
+            {
+              label: 'requests/s',
+              colour: 'var(--jp-brand-color1)',
+              points: this.rates.map(([at, r]) => [Math.round(at - start), r])
+            }
+          ],
+          480,
+          140,
+          'seconds'
+        )
+      );
     }
     if (now.scorecard) {
       this.card.replaceChildren(scorecard(now.scorecard));
@@ -121,7 +159,15 @@ export class EndpointView extends Widget {
     this.log.replaceChildren(
       now.requests.length
         ? el('table', { className: 'mlops-table mlops-endpoint-requests' }, [
-            el('thead', {}, [el('tr', {}, ['time (UTC)', 'status', 'latency', 'version', 'inputs', 'outputs'].map(h => el('th', { text: h })))]),
+            el('thead', {}, [
+              el(
+                'tr',
+                {},
+                ['time (UTC)', 'status', 'latency', 'version', 'inputs', 'outputs'].map(h =>
+                  el('th', { text: h })
+                )
+              )
+            ]),
             el(
               'tbody',
               {},
@@ -155,7 +201,10 @@ export class EndpointView extends Widget {
 function scorecard(card: IMonitor): HTMLElement {
   const status = statusClass(card.status);
   return el('div', {}, [
-    el('div', {}, [el('span', { className: `mlops-light mlops-light-${status}` }), el('b', { text: status.toUpperCase() })]),
+    el('div', {}, [
+      el('span', { className: `mlops-light mlops-light-${status}` }),
+      el('b', { text: status.toUpperCase() })
+    ]),
     card.message ? note(card.message, 'error') : null,
     checkList(card.checks)
   ]);

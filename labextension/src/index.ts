@@ -2,11 +2,7 @@
  * The mlops-jupyter sidebar: data versions, runs, models, endpoints and monitors at a glance.
  * Everything it shows and does goes through the server extension's REST API.
  */
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
@@ -25,14 +21,14 @@ const ICON = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" vie
 
 const mlopsIcon = new LabIcon({ name: 'mlops-jupyter:icon', svgstr: ICON });
 
-namespace CommandIDs {
-  export const open = 'mlops-jupyter:open';
-  export const refresh = 'mlops-jupyter:refresh';
-  export const openRun = 'mlops-jupyter:open-run';
-  export const openLineage = 'mlops-jupyter:open-lineage';
-  export const openCompare = 'mlops-jupyter:open-compare';
-  export const openEndpoint = 'mlops-jupyter:open-endpoint';
-}
+const CommandIDs = {
+  open: 'mlops-jupyter:open',
+  refresh: 'mlops-jupyter:refresh',
+  openRun: 'mlops-jupyter:open-run',
+  openLineage: 'mlops-jupyter:open-lineage',
+  openCompare: 'mlops-jupyter:open-compare',
+  openEndpoint: 'mlops-jupyter:open-endpoint'
+} as const;
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
 function inserter(app: JupyterFrontEnd, tracker: INotebookTracker | null) {
@@ -118,7 +114,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'mlops: Open the lineage graph',
       execute: args => {
         const ref = String(args.ref ?? '');
-        const direction = (['up', 'down'].includes(String(args.direction)) ? args.direction : 'both') as Direction;
+        const direction = (
+          ['up', 'down'].includes(String(args.direction)) ? args.direction : 'both'
+        ) as Direction;
         const shown = lineage.currentWidget;
         if (shown && !shown.isDisposed) {
           void shown.content.walk(ref, direction);
@@ -149,7 +147,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: args => {
         const runs = (args.runs as string[] | undefined) ?? [];
         compares.currentWidget?.dispose();
-        const view = new CompareView(runs, run => void app.commands.execute(CommandIDs.openRun, { run }));
+        const view = new CompareView(
+          runs,
+          run => void app.commands.execute(CommandIDs.openRun, { run })
+        );
         const tab = new MainAreaWidget({ content: view });
         tab.id = 'mlops-compare-tab';
         void compares.add(tab);
@@ -163,7 +164,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       name: () => 'compare'
     });
     // Endpoints: a live tab each, restored on reload
-    const endpoints = new WidgetTracker<MainAreaWidget<EndpointView>>({ namespace: 'mlops-endpoint' });
+    const endpoints = new WidgetTracker<MainAreaWidget<EndpointView>>({
+      namespace: 'mlops-endpoint'
+    });
     app.commands.addCommand(CommandIDs.openEndpoint, {
       label: 'mlops: Open an endpoint',
       execute: args => {
@@ -173,8 +176,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(shown.id);
           return;
         }
-        const view = new EndpointView(name, ref =>
-          void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
+        const view = new EndpointView(
+          name,
+          ref => void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
         );
         const tab = new MainAreaWidget({ content: view });
         tab.id = `${view.id}-tab`;

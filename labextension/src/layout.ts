@@ -128,7 +128,11 @@ export function layers(graph: ILineage): Map<string, number> {
  * place of its neighbours; kinds together where that ties), sweeping right then left a few
  * times, as layered layouts do (Sugiyama); each sweep is linear in the edges.
  */
-export function orders(graph: ILineage, layer: Map<string, number>, sweeps = 8): Map<string, number> {
+export function orders(
+  graph: ILineage,
+  layer: Map<string, number>,
+  sweeps = 8
+): Map<string, number> {
   const into = adjacency(graph, true);
   const out = adjacency(graph, false);
   const byLayer: ILineageNode[][] = [];
@@ -141,7 +145,9 @@ export function orders(graph: ILineage, layer: Map<string, number>, sweeps = 8):
   const arrange = (column: ILineageNode[], near: Map<string, string[]> | null) => {
     const keyed = column.map(n => {
       const known = (near?.get(n.id) ?? []).map(m => place.get(m)).filter(p => p !== undefined);
-      const centre = known.length ? known.reduce((a, b) => a + b, 0) / known.length : place.get(n.id) ?? 0;
+      const centre = known.length
+        ? known.reduce((a, b) => a + b, 0) / known.length
+        : (place.get(n.id) ?? 0);
       return { n, kind: kind(n), centre, was: place.get(n.id) ?? 0 };
     });
     keyed.sort((a, b) => a.centre - b.centre || a.kind - b.kind || a.was - b.was);

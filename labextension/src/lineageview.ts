@@ -79,7 +79,12 @@ export class LineageView extends Widget {
         onClick: () => this.toggleFit()
       })
     ]);
-    this.node.append(el('div', { className: 'mlops-lineage-bar' }, [this.heading, tools]), this.selected, this.canvas, this.said);
+    this.node.append(
+      el('div', { className: 'mlops-lineage-bar' }, [this.heading, tools]),
+      this.selected,
+      this.canvas,
+      this.said
+    );
     void this.walk(ref, direction);
   }
 
@@ -100,7 +105,9 @@ export class LineageView extends Widget {
       return;
     }
     if (!this.graph.nodes.length) {
-      this.canvas.replaceChildren(note('Nothing recorded yet: version data, track a run, register a model.'));
+      this.canvas.replaceChildren(
+        note('Nothing recorded yet: version data, track a run, register a model.')
+      );
       return;
     }
     const started = performance.now();
@@ -108,7 +115,9 @@ export class LineageView extends Widget {
     try {
       laid = await layout(this.graph, await elk());
     } catch (error) {
-      this.canvas.replaceChildren(note(`the graph could not be laid out: ${(error as Error).message}`, 'error'));
+      this.canvas.replaceChildren(
+        note(`the graph could not be laid out: ${(error as Error).message}`, 'error')
+      );
       return;
     }
     const ms = Math.round(performance.now() - started);
@@ -139,13 +148,24 @@ export class LineageView extends Widget {
     });
     this.svg.querySelectorAll<SVGPolylineElement>('.mlops-lineage-edge').forEach(line => {
       const [a, b] = [line.dataset.source!, line.dataset.target!];
-      line.classList.toggle('mlops-lineage-lit', (up.has(a) && up.has(b)) || (down.has(a) && down.has(b)));
+      line.classList.toggle(
+        'mlops-lineage-lit',
+        (up.has(a) && up.has(b)) || (down.has(a) && down.has(b))
+      );
     });
     const button = (text: string, title: string, onClick: () => void) =>
       el('button', { className: 'jp-Button mlops-button mlops-small', text, title, onClick });
     const buttons = [
-      button('Where it came from', `only ${node.ref} and what it came from`, () => void this.walk(node.ref, 'up')),
-      button('What it reached', `only ${node.ref} and everything that came from it`, () => void this.walk(node.ref, 'down'))
+      button(
+        'Where it came from',
+        `only ${node.ref} and what it came from`,
+        () => void this.walk(node.ref, 'up')
+      ),
+      button(
+        'What it reached',
+        `only ${node.ref} and everything that came from it`,
+        () => void this.walk(node.ref, 'down')
+      )
     ];
     if (node.kind === 'run') {
       buttons.push(button('Open run', 'the run’s view', () => this.actions.openRun(node.ref)));
@@ -154,7 +174,10 @@ export class LineageView extends Widget {
       el('span', { className: `mlops-lineage-kind mlops-kind-${node.kind}`, text: node.kind }),
       el('b', { text: node.label }),
       el('span', { className: 'mlops-meta', text: node.detail }),
-      el('span', { className: 'mlops-meta', text: `from ${up.size - 1} · reached ${down.size - 1}` }),
+      el('span', {
+        className: 'mlops-meta',
+        text: `from ${up.size - 1} · reached ${down.size - 1}`
+      }),
       ...buttons
     );
   }
@@ -166,8 +189,15 @@ export class LineageView extends Widget {
 }
 
 /** The laid-out graph as SVG: a box per node coloured by kind, a line per edge. */
-export function draw(graph: ILineage, laid: IElkGraph, onClick: (id: string) => void): SVGSVGElement {
-  const make = <K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>) => {
+export function draw(
+  graph: ILineage,
+  laid: IElkGraph,
+  onClick: (id: string) => void
+): SVGSVGElement {
+  const make = <K extends keyof SVGElementTagNameMap>(
+    tag: K,
+    attrs: Record<string, string | number>
+  ) => {
     const shape = document.createElementNS(SVG, tag);
     for (const [key, value] of Object.entries(attrs)) {
       shape.setAttribute(key, String(value));
@@ -176,8 +206,21 @@ export function draw(graph: ILineage, laid: IElkGraph, onClick: (id: string) => 
   };
   const width = Math.ceil((laid.width ?? 0) + 20);
   const height = Math.ceil((laid.height ?? 0) + 20);
-  const svg = make('svg', { class: 'mlops-lineage-graph', width, height, viewBox: `-10 -10 ${width} ${height}` });
-  const arrow = make('marker', { id: 'mlops-lineage-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' });
+  const svg = make('svg', {
+    class: 'mlops-lineage-graph',
+    width,
+    height,
+    viewBox: `-10 -10 ${width} ${height}`
+  });
+  const arrow = make('marker', {
+    id: 'mlops-lineage-arrow',
+    viewBox: '0 0 10 10',
+    refX: 10,
+    refY: 5,
+    markerWidth: 6,
+    markerHeight: 6,
+    orient: 'auto'
+  });
   arrow.append(make('path', { d: 'M0,0 L10,5 L0,10 z' }));
   const defs = make('defs', {});
   defs.append(arrow);
@@ -210,7 +253,11 @@ export function draw(graph: ILineage, laid: IElkGraph, onClick: (id: string) => 
     title.textContent = `${node.kind}: ${node.label}${node.detail ? ` (${node.detail})` : ''}`;
     const text = make('text', { x: 12, y: NODE_HEIGHT / 2 + 4 });
     text.textContent = shortLabel(node.label); // text, never markup
-    group.append(title, make('rect', { width: child.width ?? 0, height: NODE_HEIGHT, rx: 4 }), text);
+    group.append(
+      title,
+      make('rect', { width: child.width ?? 0, height: NODE_HEIGHT, rx: 4 }),
+      text
+    );
     group.addEventListener('click', () => onClick(node.id));
     svg.append(group);
   }

@@ -1,8 +1,8 @@
 import { SidePanel, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
-import { IStatus, request } from './api';
-import { el } from './dom';
+import { IStatus, request, versionMismatch } from './api';
+import { el, note } from './dom';
 import { DatasetsSection } from './sections/datasets';
 import { EndpointsSection } from './sections/endpoints';
 import { ModelsSection } from './sections/models';
@@ -20,6 +20,7 @@ export class MlopsPanel extends SidePanel {
   readonly sections: Section[];
   private readonly status = el('div', { className: 'mlops-statusline', attrs: { role: 'status' } });
   private readonly project = el('div', { className: 'mlops-project' });
+  private readonly mismatch = el('div', { className: 'mlops-version-mismatch' });
   private ticks = 0;
   private timer: number | undefined;
 
@@ -55,7 +56,7 @@ export class MlopsPanel extends SidePanel {
       new EndpointsSection(context),
       new MonitorsSection(context)
     ];
-    this.header.node.append(this.project);
+    this.header.node.append(this.project, this.mismatch);
     this.toolbar.addItem(
       'refresh',
       new ToolbarButton({
@@ -87,6 +88,8 @@ export class MlopsPanel extends SidePanel {
       this.project.textContent = status.project
         ? `Project: ${status.name}`
         : (status.message ?? 'Not in a project');
+      const mismatch = versionMismatch(status.version);
+      this.mismatch.replaceChildren(...(mismatch ? [note(mismatch, 'error')] : []));
     } catch (error) {
       this.project.textContent = (error as Error).message;
     }

@@ -20,7 +20,10 @@ const SVG = 'http://www.w3.org/2000/svg';
  */
 export class RunView extends Widget {
   private readonly body = el('div', { className: 'mlops-run-body' });
-  private readonly said = el('div', { className: 'mlops-meta mlops-run-said', attrs: { role: 'status' } });
+  private readonly said = el('div', {
+    className: 'mlops-meta mlops-run-said',
+    attrs: { role: 'status' }
+  });
 
   constructor(
     readonly run: string,
@@ -86,7 +89,10 @@ export class RunView extends Widget {
     }).filter(([, v]) => v);
     return [
       el('h2', { className: 'mlops-run-title' }, [
-        el('span', { className: `mlops-run-status mlops-status-${run.status.toLowerCase()}`, text: statusIcon(run.status) }),
+        el('span', {
+          className: `mlops-run-status mlops-status-${run.status.toLowerCase()}`,
+          text: statusIcon(run.status)
+        }),
         ` ${run.name}`
       ]),
       el('div', {
@@ -114,14 +120,22 @@ export class RunView extends Widget {
             'ul',
             { className: 'mlops-list' },
             run.datasets.map(d =>
-              el('li', { className: 'mlops-clickable mlops-run-data', title: `Insert: ${loadSnippet(d.ref)}`, attrs: { 'data-ref': d.ref } }, [
-                el('span', {
-                  className: 'mlops-ref',
-                  text: d.ref,
-                  onClick: () => this.say(this.actions.insert(loadSnippet(d.ref)))
-                }),
-                el('span', { className: 'mlops-meta', text: d.context })
-              ])
+              el(
+                'li',
+                {
+                  className: 'mlops-clickable mlops-run-data',
+                  title: `Insert: ${loadSnippet(d.ref)}`,
+                  attrs: { 'data-ref': d.ref }
+                },
+                [
+                  el('span', {
+                    className: 'mlops-ref',
+                    text: d.ref,
+                    onClick: () => this.say(this.actions.insert(loadSnippet(d.ref)))
+                  }),
+                  el('span', { className: 'mlops-meta', text: d.context })
+                ]
+              )
             )
           )
         : note('No dataset recorded.'),

@@ -6,8 +6,23 @@ import { lineChart, parallelCoordinates } from '../src/charts';
 describe('charts', () => {
   it('overlays a line per run on shared axes', () => {
     const chart = lineChart('loss', [
-      { label: 'a', colour: '#111', points: [[0, 1], [1, 0.5], [2, 0.25]] },
-      { label: '<b>b</b>', colour: '#222', points: [[0, 2], [4, 1]] }
+      {
+        label: 'a',
+        colour: '#111',
+        points: [
+          [0, 1],
+          [1, 0.5],
+          [2, 0.25]
+        ]
+      },
+      {
+        label: '<b>b</b>',
+        colour: '#222',
+        points: [
+          [0, 2],
+          [4, 1]
+        ]
+      }
     ]);
     const lines = chart.querySelectorAll('polyline');
     expect(lines).toHaveLength(2);

@@ -120,18 +120,39 @@ describe('runs', () => {
 
 describe('statusIcon', () => {
   it('shows each run status as one character', () => {
-    expect(['FINISHED', 'FAILED', 'KILLED', 'RUNNING', 'SCHEDULED'].map(statusIcon).join('')).toBe('✓✗■▶…');
+    expect(['FINISHED', 'FAILED', 'KILLED', 'RUNNING', 'SCHEDULED'].map(statusIcon).join('')).toBe(
+      '✓✗■▶…'
+    );
     expect(statusIcon('SOMETHING NEW')).toBe('?');
   });
 });
 
 describe('sparkline', () => {
   it('fits the points in the box, the lowest value at the bottom', () => {
-    expect(sparkline([[0, 1], [5, 0.5], [10, 0]], 102, 12)).toBe('1,1 51,6 101,11');
+    expect(
+      sparkline(
+        [
+          [0, 1],
+          [5, 0.5],
+          [10, 0]
+        ],
+        102,
+        12
+      )
+    ).toBe('1,1 51,6 101,11');
   });
 
   it('draws a constant or single point series flat in the middle', () => {
-    expect(sparkline([[0, 2], [1, 2]], 10, 10)).toBe('1,5 9,5');
+    expect(
+      sparkline(
+        [
+          [0, 2],
+          [1, 2]
+        ],
+        10,
+        10
+      )
+    ).toBe('1,5 9,5');
     expect(sparkline([[3, 7]], 10, 10)).toBe('5,5');
     expect(sparkline([], 10, 10)).toBe('');
   });

@@ -5,13 +5,27 @@ import { describe, expect, it } from 'vitest';
 import { ILayoutEngine, ILineage, elkGraph, layers, layout, orders, reach } from '../src/layout';
 import { draw } from '../src/lineageview';
 
-const node = (id: string, label = id.split(':')[1]) => ({ id, kind: id.split(':')[0], label, detail: '', ref: label });
+const node = (id: string, label = id.split(':')[1]) => ({
+  id,
+  kind: id.split(':')[0],
+  label,
+  detail: '',
+  ref: label
+});
 
 /** Raw data -> a run that cleans it -> clean data -> two runs -> a model each; one is served. */
 const project: ILineage = {
-  nodes: ['data:raw@v1', 'run:clean', 'data:clean@v1', 'run:a', 'run:b', 'model:m/1', 'model:m/2', 'endpoint:m', 'monitor:m'].map(id =>
-    node(id)
-  ),
+  nodes: [
+    'data:raw@v1',
+    'run:clean',
+    'data:clean@v1',
+    'run:a',
+    'run:b',
+    'model:m/1',
+    'model:m/2',
+    'endpoint:m',
+    'monitor:m'
+  ].map(id => node(id)),
   edges: [
     ['data:raw@v1', 'run:clean'],
     ['run:clean', 'data:clean@v1'],
@@ -58,7 +72,11 @@ describe('the lineage layout', () => {
     const boxes = [...at.values()];
     for (const a of boxes) {
       for (const b of boxes) {
-        const apart = a.x! + a.width! <= b.x! || b.x! + b.width! <= a.x! || a.y! + a.height! <= b.y! || b.y! + b.height! <= a.y!;
+        const apart =
+          a.x! + a.width! <= b.x! ||
+          b.x! + b.width! <= a.x! ||
+          a.y! + a.height! <= b.y! ||
+          b.y! + b.height! <= a.y!;
         expect(a === b || apart).toBe(true);
       }
     }
@@ -69,7 +87,9 @@ describe('the lineage layout', () => {
     const chain: ILineage = { nodes: [], edges: [] };
     for (let i = 0; i < 20_000; i++) {
       chain.nodes.push(node(`data:d@v${i}`));
-      if (i) chain.edges.push({ source: `data:d@v${i - 1}`, target: `data:d@v${i}` });
+      if (i) {
+        chain.edges.push({ source: `data:d@v${i - 1}`, target: `data:d@v${i}` });
+      }
     }
     expect(layers(chain).get('data:d@v19999')).toBe(19_999);
     expect(elkGraph(chain).children).toHaveLength(20_000);
@@ -80,7 +100,15 @@ describe('the lineage layout', () => {
       ['data:clean@v1', 'data:raw@v1', 'endpoint:m', 'model:m/2', 'run:b', 'run:clean'].sort()
     );
     expect(reach(project, 'data:clean@v1', false)).toEqual(
-      new Set(['data:clean@v1', 'run:a', 'run:b', 'model:m/1', 'model:m/2', 'endpoint:m', 'monitor:m'])
+      new Set([
+        'data:clean@v1',
+        'run:a',
+        'run:b',
+        'model:m/1',
+        'model:m/2',
+        'endpoint:m',
+        'monitor:m'
+      ])
     );
   });
 });
@@ -88,7 +116,10 @@ describe('the lineage layout', () => {
 describe('the lineage drawing', () => {
   it('draws names as text and says which node was clicked', async () => {
     const name = '<img src=x onerror="alert(1)">';
-    const graph: ILineage = { nodes: [node('run:r1', name), node('model:m/1')], edges: [{ source: 'run:r1', target: 'model:m/1' }] };
+    const graph: ILineage = {
+      nodes: [node('run:r1', name), node('model:m/1')],
+      edges: [{ source: 'run:r1', target: 'model:m/1' }]
+    };
     const clicked: string[] = [];
     const svg = draw(graph, await layout(graph, engine), id => clicked.push(id));
     expect(svg.querySelector('img')).toBeNull();

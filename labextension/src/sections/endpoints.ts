@@ -19,7 +19,9 @@ export class EndpointsSection extends Section {
       className: 'jp-Button mlops-button',
       text: 'Start',
       onClick: () =>
-        void this.act(`start ${model.value}`, () => post('endpoints', { model: model.value.trim() }))
+        void this.act(`start ${model.value}`, () =>
+          post('endpoints', { model: model.value.trim() })
+        )
     });
     // a line per endpoint (name, model, actions), then its traffic: fits the default width
     const rows = endpoints.map(e =>
@@ -32,17 +34,26 @@ export class EndpointsSection extends Section {
             title: 'its view: traffic, latency, scorecard, last requests',
             onClick: () => this.context.openEndpoint(e.endpoint)
           }),
-          el('span', { className: 'mlops-meta mlops-endpoint-model', text: `${e.model} v${e.version}` }),
+          el('span', {
+            className: 'mlops-meta mlops-endpoint-model',
+            text: `${e.model} v${e.version}`
+          }),
           el('button', {
             className: 'jp-Button mlops-button mlops-small',
             text: 'Reload',
             title: `serve the version ${e.model}'s alias points at now`,
-            onClick: () => void this.act(`reload ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/reload`))
+            onClick: () =>
+              void this.act(`reload ${e.endpoint}`, () =>
+                post(`endpoints/${encodeURIComponent(e.endpoint)}/reload`)
+              )
           }),
           el('button', {
             className: 'jp-Button mlops-button mlops-small mlops-stop',
             text: 'Stop',
-            onClick: () => void this.act(`stop ${e.endpoint}`, () => post(`endpoints/${encodeURIComponent(e.endpoint)}/stop`))
+            onClick: () =>
+              void this.act(`stop ${e.endpoint}`, () =>
+                post(`endpoints/${encodeURIComponent(e.endpoint)}/stop`)
+              )
           })
         ]),
         el('div', { className: 'mlops-meta mlops-endpoint-traffic' }, [

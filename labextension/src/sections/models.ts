@@ -48,7 +48,9 @@ export class ModelsSection extends Section {
     const version = el(
       'select',
       { className: 'mlops-input', attrs: { 'aria-label': `version of ${model.name}` } },
-      model.versions.map(v => el('option', { text: `v${v.version}`, attrs: { value: String(v.version) } }))
+      model.versions.map(v =>
+        el('option', { text: `v${v.version}`, attrs: { value: String(v.version) } })
+      )
     );
     const alias = el('input', {
       className: 'mlops-input mlops-alias-input',
@@ -69,7 +71,12 @@ export class ModelsSection extends Section {
     return el('div', { className: 'mlops-model', attrs: { 'data-model': model.name } }, [
       el('h3', { text: model.name }),
       versions,
-      el('div', { className: 'mlops-row-controls' }, [version, el('span', { text: '→ @' }), alias, promote])
+      el('div', { className: 'mlops-row-controls' }, [
+        version,
+        el('span', { text: '→ @' }),
+        alias,
+        promote
+      ])
     ]);
   }
 }

@@ -26,24 +26,32 @@ export class MonitorsSection extends Section {
     const name = encodeURIComponent(m.endpoint);
     const dashboard = m.dashboard
       ? el('span', {}, [
-          el('a', { text: 'dashboard', attrs: { href: m.dashboard, target: '_blank', rel: 'noopener' } }),
+          el('a', {
+            text: 'dashboard',
+            attrs: { href: m.dashboard, target: '_blank', rel: 'noopener' }
+          }),
           el('button', {
             className: 'jp-Button mlops-button',
             text: 'Unpublish',
-            onClick: () => void this.act(`unpublish ${m.endpoint}`, () => post(`monitors/${name}/unpublish`))
+            onClick: () =>
+              void this.act(`unpublish ${m.endpoint}`, () => post(`monitors/${name}/unpublish`))
           })
         ])
       : el('button', {
           className: 'jp-Button mlops-button mlops-publish',
           text: 'Publish',
           title: 'serve the dashboard with Voilà',
-          onClick: () => void this.act(`publish ${m.endpoint}`, () => post(`monitors/${name}/publish`))
+          onClick: () =>
+            void this.act(`publish ${m.endpoint}`, () => post(`monitors/${name}/publish`))
         });
     return el('details', { className: 'mlops-monitor', attrs: { 'data-endpoint': m.endpoint } }, [
       el('summary', {}, [
         el('span', { className: `mlops-light mlops-light-${status}`, title: status }),
         el('b', { text: m.endpoint }),
-        el('span', { className: `mlops-status mlops-status-${status}`, text: status.toUpperCase() }),
+        el('span', {
+          className: `mlops-status mlops-status-${status}`,
+          text: status.toUpperCase()
+        }),
         dashboard
       ]),
       m.message ? note(m.message, 'error') : null,

@@ -68,7 +68,10 @@ export class RunsSection extends Section {
     });
     metrics.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
-        const names = metrics.value.split(',').map(m => m.trim()).filter(Boolean);
+        const names = metrics.value
+          .split(',')
+          .map(m => m.trim())
+          .filter(Boolean);
         this.chosen = names.length ? names : null;
         this.draw(true);
       }
@@ -88,7 +91,13 @@ export class RunsSection extends Section {
     this.viewport.append(this.spacer);
     this.viewport.addEventListener('scroll', () => this.draw(false));
     this.node.append(
-      el('div', { className: 'mlops-row-controls' }, [this.experiments, filter, metrics, this.compare, this.count]),
+      el('div', { className: 'mlops-row-controls' }, [
+        this.experiments,
+        filter,
+        metrics,
+        this.compare,
+        this.count
+      ]),
       this.header,
       this.viewport
     );
@@ -129,13 +138,17 @@ export class RunsSection extends Section {
   }
 
   private fetch(token: string | null): Promise<IRunsPage> {
-    return request<IRunsPage>('runs', {}, {
-      experiment: this.experiment,
-      order: this.order,
-      filter: this.filter,
-      max_results: token ? PAGE : FIRST_PAGE,
-      page_token: token ?? ''
-    });
+    return request<IRunsPage>(
+      'runs',
+      {},
+      {
+        experiment: this.experiment,
+        order: this.order,
+        filter: this.filter,
+        max_results: token ? PAGE : FIRST_PAGE,
+        page_token: token ?? ''
+      }
+    );
   }
 
   private async more(): Promise<void> {
@@ -184,7 +197,9 @@ export class RunsSection extends Section {
       this.count.textContent = `${counted} run${this.rows.length === 1 && !this.token ? '' : 's'}`;
       this.setCount(counted);
       if (!this.rows.length) {
-        this.spacer.replaceChildren(note(this.filter ? 'No run matches the filter.' : 'No run yet: %%track a cell.'));
+        this.spacer.replaceChildren(
+          note(this.filter ? 'No run matches the filter.' : 'No run yet: %%track a cell.')
+        );
         return;
       }
     }
@@ -202,7 +217,11 @@ export class RunsSection extends Section {
         'div',
         {
           className: `mlops-runs-row mlops-clickable mlops-status-${run.status.toLowerCase()}${chosen ? ' mlops-selected' : ''}`,
-          attrs: { 'data-run': run.run, 'data-cells': String(run.cells ?? ''), 'aria-selected': String(chosen) },
+          attrs: {
+            'data-run': run.run,
+            'data-cells': String(run.cells ?? ''),
+            'aria-selected': String(chosen)
+          },
           title: [
             `${run.name}: ${run.status.toLowerCase()}, started ${formatDate(run.started)}`,
             ...this.shownMetrics.map(m => `${m.replace('metrics.', '')} ${formatValue(run[m])}`),
@@ -211,7 +230,10 @@ export class RunsSection extends Section {
           ]
             .filter(Boolean)
             .join('\n'),
-          onClick: event => (event.ctrlKey || event.metaKey || event.shiftKey ? this.choose(run.id) : this.context.openRun(run.run))
+          onClick: event =>
+            event.ctrlKey || event.metaKey || event.shiftKey
+              ? this.choose(run.id)
+              : this.context.openRun(run.run)
         },
         this.columns.map(column =>
           el('span', {
