@@ -191,6 +191,8 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     assert xs == sorted(xs) and len(set(xs)) == 4  # laid out left to right, as things flowed
     assert "laid out in" in lineage.locator("[role=status]").inner_text()
     assert lineage.locator(".mlops-lineage-chosen").get_attribute("data-id") == "endpoint:m"
+    fill = "r => getComputedStyle(r).fill"
+    light_fill = node("model:m/1").locator("rect").evaluate(fill)
     # …and from the data forward to every model and endpoint it reached
     node("data:features@v1").click()
     assert lineage.locator(".mlops-lineage-selected b").inner_text() == "features@v1"
@@ -278,3 +280,6 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
         time.sleep(0.2)
     page.wait_for_selector("#jupyterlab-splash", state="detached")
     page.screenshot(path=str(SCREENSHOTS / "sidebar-dark.png"))
+    page.locator(".lm-TabBar-tab", has_text="Lineage: ").click()  # the views follow it too
+    assert node("model:m/1").locator("rect").evaluate(fill) != light_fill
+    page.screenshot(path=str(SCREENSHOTS / "lineage-dark.png"))
