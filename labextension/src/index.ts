@@ -48,6 +48,20 @@ function inserter(app: JupyterFrontEnd, tracker: INotebookTracker | null) {
   };
 }
 
+/** Show `view` in a new main-area tab, tracked so that a reload opens it again. */
+function addTab<T extends Widget>(
+  app: JupyterFrontEnd,
+  tracker: WidgetTracker<MainAreaWidget<T>>,
+  view: T
+): MainAreaWidget<T> {
+  const tab = new MainAreaWidget({ content: view });
+  tab.id = `${view.id}-tab`;
+  void tracker.add(tab);
+  app.shell.add(tab, 'main');
+  app.shell.activateById(tab.id);
+  return tab;
+}
+
 /** Show `view` in a main-area tab; a view already open (the same id) is brought forward. */
 function opener(app: JupyterFrontEnd) {
   const open = new Map<string, MainAreaWidget>();
@@ -96,11 +110,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           openFile: path => void app.commands.execute('docmanager:open', { path }),
           openLineage: ref => void app.commands.execute(CommandIDs.openLineage, { ref })
         });
-        const tab = new MainAreaWidget({ content: view });
-        tab.id = `${view.id}-tab`;
-        void runs.add(tab);
-        app.shell.add(tab, 'main');
-        app.shell.activateById(tab.id);
+        addTab(app, runs, view);
       }
     });
     void restorer?.restore(runs, {
@@ -128,11 +138,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           openRun: run => void app.commands.execute(CommandIDs.openRun, { run }),
           moved: () => void (tab && lineage.has(tab) && lineage.save(tab))
         });
-        tab = new MainAreaWidget({ content: view });
-        tab.id = 'mlops-lineage-tab';
-        void lineage.add(tab);
-        app.shell.add(tab, 'main');
-        app.shell.activateById(tab.id);
+        tab = addTab(app, lineage, view);
       }
     });
     void restorer?.restore(lineage, {
@@ -151,11 +157,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           runs,
           run => void app.commands.execute(CommandIDs.openRun, { run })
         );
-        const tab = new MainAreaWidget({ content: view });
-        tab.id = 'mlops-compare-tab';
-        void compares.add(tab);
-        app.shell.add(tab, 'main');
-        app.shell.activateById(tab.id);
+        addTab(app, compares, view);
       }
     });
     void restorer?.restore(compares, {
@@ -180,11 +182,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           name,
           ref => void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
         );
-        const tab = new MainAreaWidget({ content: view });
-        tab.id = `${view.id}-tab`;
-        void endpoints.add(tab);
-        app.shell.add(tab, 'main');
-        app.shell.activateById(tab.id);
+        addTab(app, endpoints, view);
       }
     });
     void restorer?.restore(endpoints, {

@@ -323,7 +323,8 @@ def endpoint(project: Path, name: str, scorecard: bool) -> dict[str, Any]:
     found = running.get(name, project)
     traffic = serving.metrics(found)
     if not traffic:
-        raise MlopsError(f"endpoint {name} does not answer; see `%serve logs {name}`")
+        log = running.record_of(found).get("server_log", "its server log")
+        raise MlopsError(f"endpoint {name} does not answer at {found.url}; see {log}")
 
     def shown(value: Any) -> str:
         text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
