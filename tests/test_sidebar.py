@@ -208,9 +208,12 @@ def test_the_sidebar_shows_and_acts(page, project, endpoint):
     page.locator(".lm-TabBar-tab", has_text="Lineage: features@v1").click()
     page.screenshot(path=str(SCREENSHOTS / "lineage.png"))
     time.sleep(1.5)  # JupyterLab saves its layout shortly after a change
-    page.reload()  # both views come back, the lineage where it was walked to (in front)
+    page.reload()  # the views come back, the lineage where it was walked to (in front)
     node("monitor:m").wait_for()
     fit.locator(".mlops-run-data[data-ref='features@v1']").wait_for(state="attached")
+    compare.locator("th.mlops-compare-run").first.wait_for(state="attached")
+    assert compare.locator("th.mlops-compare-run").all_inner_texts() == chosen
+    served.locator(".mlops-endpoint-view-head h2").wait_for(state="attached")
     assert lineage.locator(".mlops-lineage-heading").inner_text() == "features@v1: what it reached"
     page.wait_for_selector("#jupyterlab-splash", state="detached")
     if not panel.is_visible():
