@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 
 import { setFolder } from './api';
 import { CompareView } from './compareview';
+import { DiffView } from './diffview';
 import { EndpointView } from './endpointview';
 import { Direction, LineageView } from './lineageview';
 import { MlopsPanel, PANEL_ID } from './panel';
@@ -27,7 +28,8 @@ const CommandIDs = {
   openRun: 'mlops-jupyter:open-run',
   openLineage: 'mlops-jupyter:open-lineage',
   openCompare: 'mlops-jupyter:open-compare',
-  openEndpoint: 'mlops-jupyter:open-endpoint'
+  openEndpoint: 'mlops-jupyter:open-endpoint',
+  openDiff: 'mlops-jupyter:open-diff'
 } as const;
 
 /** Put `code` in the active notebook: in the active cell if it is empty, else a new cell below. */
@@ -62,21 +64,43 @@ function addTab<T extends Widget>(
   return tab;
 }
 
-/** Show `view` in a main-area tab; a view already open (the same id) is brought forward. */
-function opener(app: JupyterFrontEnd) {
-  const open = new Map<string, MainAreaWidget>();
-  return (view: Widget): void => {
-    let tab = open.get(view.id);
-    if (!tab || tab.isDisposed) {
-      tab = new MainAreaWidget({ content: view });
-      tab.id = `${view.id}-tab`;
-      open.set(view.id, tab);
-      app.shell.add(tab, 'main');
-    } else {
-      view.dispose();
+/**
+ * A command showing one view per key (its argument `arg`): brought forward when open, else made
+ * by `make` in a new tab, tracked (namespace `mlops-KIND`) so that a reload opens it again.
+ */
+function keyedViews<T extends Widget>(
+  app: JupyterFrontEnd,
+  restorer: ILayoutRestorer | null,
+  command: string,
+  options: {
+    label: string;
+    arg: string;
+    keyOf: (view: T) => string;
+    make: (key: string) => T;
+    same?: (shown: string, key: string) => boolean;
+  }
+): void {
+  const { arg, keyOf, make, same = (a: string, b: string) => a === b } = options;
+  const tracker = new WidgetTracker<MainAreaWidget<T>>({
+    namespace: command.replace('mlops-jupyter:open-', 'mlops-')
+  });
+  app.commands.addCommand(command, {
+    label: options.label,
+    execute: args => {
+      const key = String(args[arg]);
+      const shown = tracker.find(tab => same(keyOf(tab.content), key));
+      if (shown) {
+        app.shell.activateById(shown.id);
+      } else {
+        addTab(app, tracker, make(key));
+      }
     }
-    app.shell.activateById(tab.id);
-  };
+  });
+  void restorer?.restore(tracker, {
+    command,
+    args: tab => ({ [arg]: keyOf(tab.content) }),
+    name: tab => keyOf(tab.content)
+  });
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -92,31 +116,35 @@ const plugin: JupyterFrontEndPlugin<void> = {
     browser: IDefaultFileBrowser | null
   ) => {
     const insert = inserter(app, tracker);
-    // Run views: one tab per run, tracked so that a reload opens them again
-    const runs = new WidgetTracker<MainAreaWidget<RunView>>({ namespace: 'mlops-run' });
-    app.commands.addCommand(CommandIDs.openRun, {
+    // Run views, endpoint views and diffs: a tab each, restored on reload
+    keyedViews<RunView>(app, restorer, CommandIDs.openRun, {
       label: 'mlops: Open a run',
-      execute: args => {
-        const run = String(args.run);
-        // the list names a run by an id prefix, the lineage by its whole id: one tab either way
-        const same = (a: string) => a.startsWith(run) || run.startsWith(a);
-        const shown = runs.find(tab => same(tab.content.run));
-        if (shown) {
-          app.shell.activateById(shown.id);
-          return;
-        }
-        const view = new RunView(run, {
+      arg: 'run',
+      keyOf: view => view.run,
+      make: run =>
+        new RunView(run, {
           insert,
           openFile: path => void app.commands.execute('docmanager:open', { path }),
           openLineage: ref => void app.commands.execute(CommandIDs.openLineage, { ref })
-        });
-        addTab(app, runs, view);
-      }
+        }),
+      // the list names a run by an id prefix, the lineage by its whole id: one tab either way
+      same: (shown, run) => shown.startsWith(run) || run.startsWith(shown)
     });
-    void restorer?.restore(runs, {
-      command: CommandIDs.openRun,
-      args: tab => ({ run: tab.content.run }),
-      name: tab => tab.content.run
+    keyedViews<EndpointView>(app, restorer, CommandIDs.openEndpoint, {
+      label: 'mlops: Open an endpoint',
+      arg: 'endpoint',
+      keyOf: view => view.endpoint,
+      make: name =>
+        new EndpointView(
+          name,
+          ref => void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
+        )
+    });
+    keyedViews<DiffView>(app, restorer, CommandIDs.openDiff, {
+      label: "mlops: Open a data version's diff",
+      arg: 'ref',
+      keyOf: view => view.ref,
+      make: ref => new DiffView(ref)
     });
     // The lineage: one tab, walked in place; a reload opens it on the node it showed
     const lineage = new WidgetTracker<MainAreaWidget<LineageView>>({ namespace: 'mlops-lineage' });
@@ -165,39 +193,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       args: tab => ({ runs: tab.content.runs }),
       name: () => 'compare'
     });
-    // Endpoints: a live tab each, restored on reload
-    const endpoints = new WidgetTracker<MainAreaWidget<EndpointView>>({
-      namespace: 'mlops-endpoint'
-    });
-    app.commands.addCommand(CommandIDs.openEndpoint, {
-      label: 'mlops: Open an endpoint',
-      execute: args => {
-        const name = String(args.endpoint);
-        const shown = endpoints.find(tab => tab.content.endpoint === name);
-        if (shown) {
-          app.shell.activateById(shown.id);
-          return;
-        }
-        const view = new EndpointView(
-          name,
-          ref => void app.commands.execute(CommandIDs.openLineage, { ref, direction: 'up' })
-        );
-        addTab(app, endpoints, view);
-      }
-    });
-    void restorer?.restore(endpoints, {
-      command: CommandIDs.openEndpoint,
-      args: tab => ({ endpoint: tab.content.endpoint }),
-      name: tab => tab.content.endpoint
-    });
-    const panel = new MlopsPanel(
+    const run = (command: string, args: Record<string, string | string[]>) =>
+      void app.commands.execute(command, args);
+    const panel = new MlopsPanel({
       insert,
-      opener(app),
-      run => void app.commands.execute(CommandIDs.openRun, { run }),
-      (ref, direction) => void app.commands.execute(CommandIDs.openLineage, { ref, direction }),
-      runs => void app.commands.execute(CommandIDs.openCompare, { runs }),
-      endpoint => void app.commands.execute(CommandIDs.openEndpoint, { endpoint })
-    );
+      openDiff: ref => run(CommandIDs.openDiff, { ref }),
+      openRun: id => run(CommandIDs.openRun, { run: id }),
+      openLineage: (ref, direction) => run(CommandIDs.openLineage, { ref, direction }),
+      openCompare: runs => run(CommandIDs.openCompare, { runs }),
+      openEndpoint: endpoint => run(CommandIDs.openEndpoint, { endpoint })
+    });
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {
       setFolder(browser.model.path);

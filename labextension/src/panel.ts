@@ -1,5 +1,5 @@
 import { SidePanel, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
-import { AccordionPanel, Widget } from '@lumino/widgets';
+import { AccordionPanel } from '@lumino/widgets';
 
 import { IStatus, request, versionMismatch } from './api';
 import { el, note } from './dom';
@@ -24,30 +24,19 @@ export class MlopsPanel extends SidePanel {
   private ticks = 0;
   private timer: number | undefined;
 
-  constructor(
-    insert: (code: string) => string,
-    open: (view: Widget) => void,
-    openRun: (run: string) => void,
-    openLineage: IContext['openLineage'],
-    openCompare: IContext['openCompare'],
-    openEndpoint: IContext['openEndpoint']
-  ) {
+  /** `actions`: what the sections may ask of the lab (insert code, open views). */
+  constructor(actions: Omit<IContext, 'say' | 'refreshAll'>) {
     super();
     this.id = PANEL_ID;
     this.addClass('mlops-panel');
     this.title.caption = 'mlops-jupyter';
     const context: IContext = {
-      insert,
+      ...actions,
       say: (message, kind = 'info') => {
         this.status.textContent = message;
         this.status.className = `mlops-statusline mlops-statusline-${kind}`;
       },
-      refreshAll: () => void this.refresh(),
-      open,
-      openRun,
-      openLineage,
-      openCompare,
-      openEndpoint
+      refreshAll: () => void this.refresh()
     };
     this.sections = [
       new DatasetsSection(context),
@@ -70,7 +59,7 @@ export class MlopsPanel extends SidePanel {
       new ToolbarButton({
         label: 'Lineage',
         tooltip: 'The lineage graph: data versions → runs → models → endpoints → monitors',
-        onClick: () => openLineage('', 'both')
+        onClick: () => actions.openLineage('', 'both')
       })
     );
     for (const section of this.sections) {

@@ -23,7 +23,7 @@ function context(): IContext & { said: string[]; opened: string[][] } {
     insert: code => `Inserted "${code}"`,
     say: message => said.push(message),
     refreshAll: () => undefined,
-    open: () => undefined,
+    openDiff: ref => opened.push(['diff', ref]),
     openRun: run => opened.push(['run', run]),
     openLineage: (ref, direction) => opened.push(['lineage', ref, direction]),
     openCompare: runs => opened.push(['compare', ...runs]),
@@ -145,7 +145,11 @@ describe('the other sections', () => {
     expect(section.node.querySelector('img')).toBeNull();
     expect(section.node.querySelectorAll('.mlops-diff-open')).toHaveLength(1); // not the first
     v2.querySelector<HTMLElement>('.mlops-lineage-open')!.click();
-    expect(ctx.opened).toEqual([['lineage', 'features@v2', 'down']]);
+    v2.querySelector<HTMLElement>('.mlops-diff-open')!.click();
+    expect(ctx.opened).toEqual([
+      ['lineage', 'features@v2', 'down'],
+      ['diff', 'features@v2']
+    ]);
     v2.click();
     expect(ctx.said).toEqual(['Inserted "df = %dataset load features@v2"']);
   });
@@ -212,5 +216,7 @@ describe('the other sections', () => {
     ]);
     expect(monitors.title.label).toBe('Monitors (1 failing)');
     expect(monitors.node.querySelector('.mlops-check-fail')!.textContent).toContain('accuracy 0.5');
+    monitors.node.querySelector<HTMLElement>('summary b')!.click();
+    expect(ctx.opened.at(-1)).toEqual(['endpoint', 'm']);
   });
 });

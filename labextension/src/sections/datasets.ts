@@ -1,5 +1,4 @@
 import { IDataset, request } from '../api';
-import { DiffView } from '../diffview';
 import { el, note } from '../dom';
 import { formatBytes, formatDate, formatRows, loadSnippet } from '../format';
 import { IContext, Section } from './section';
@@ -63,7 +62,7 @@ export class DatasetsSection extends Section {
                         title: `The ${v.folder ? 'files' : 'rows'} that changed in ${v.ref}`,
                         onClick: event => {
                           event.stopPropagation(); // not an insert
-                          this.context.open(new DiffView(v.ref));
+                          this.context.openDiff(v.ref);
                         }
                       })
                 ]

@@ -47,7 +47,15 @@ export class MonitorsSection extends Section {
     return el('details', { className: 'mlops-monitor', attrs: { 'data-endpoint': m.endpoint } }, [
       el('summary', {}, [
         el('span', { className: `mlops-light mlops-light-${status}`, title: status }),
-        el('b', { text: m.endpoint }),
+        el('b', {
+          className: 'mlops-clickable',
+          text: m.endpoint,
+          title: 'its view: the scorecard, traffic, last requests',
+          onClick: event => {
+            event.preventDefault(); // not a toggle of the checks
+            this.context.openEndpoint(m.endpoint);
+          }
+        }),
         el('span', {
           className: `mlops-status mlops-status-${status}`,
           text: status.toUpperCase()

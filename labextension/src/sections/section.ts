@@ -10,8 +10,8 @@ export interface IContext {
   say(message: string, kind?: 'info' | 'error'): void;
   /** Refresh every section (after an action that changes several). */
   refreshAll(): void;
-  /** Show a view in the main area (or bring it forward if it is already open). */
-  open(view: Widget): void;
+  /** Open a data version's diff (rows or files) in the main area. */
+  openDiff(ref: string): void;
   /** Open a run's view in the main area (restored on reload). */
   openRun(run: string): void;
   /** Open the lineage view on `ref` (a data version, run id, m/2, endpoint; '' for all). */
