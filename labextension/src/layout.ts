@@ -2,7 +2,7 @@
  * Laying out the lineage graph with ELK (elkjs): this module ranks and orders the nodes (linear
  * passes: longest-path layers, barycenter sweeps), then ELK's layered algorithm keeps that order,
  * places the nodes and routes the edges. For 1,000 nodes in chromium that takes 0.7 s cold and
- * 0.25 s warm, against 0.9 s and 0.6 s for ELK with its own layering and crossing minimisation,
+ * 0.25 s warm, against 1.0 s and 0.7 s for ELK with its own layering and crossing minimisation,
  * with fewer crossings (15,100 against 17,000; dagre 14,300 in 1.8 s): see
  * benchmarks/bench_lineage_layout.py.
  */
