@@ -34,8 +34,11 @@ export class CompareView extends Widget {
   private async load(): Promise<void> {
     this.body.replaceChildren(note('Loading the runs…'));
     const query = { runs: this.runs.join(',') };
-    // the table first; the histories (a query per metric and run) follow
-    const histories = request<ICompare>('compare', {}, { ...query, histories: '1' });
+    // the table first; the histories (a query per metric and run) follow, their failure kept
+    const histories = request<ICompare>('compare', {}, { ...query, histories: '1' }).then(
+      answer => answer.histories ?? {},
+      (error: Error) => error
+    );
     try {
       this.compared = await request<ICompare>('compare', {}, query);
     } catch (error) {
@@ -43,10 +46,11 @@ export class CompareView extends Widget {
       return;
     }
     this.draw();
-    try {
-      this.drawHistories((await histories).histories ?? {});
-    } catch (error) {
-      this.charts.append(note(`metric histories: ${(error as Error).message}`, 'error'));
+    const drawn = await histories;
+    if (drawn instanceof Error) {
+      this.charts.append(note(`metric histories: ${drawn.message}`, 'error'));
+    } else {
+      this.drawHistories(drawn);
     }
   }
 
