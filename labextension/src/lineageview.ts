@@ -54,6 +54,7 @@ export class LineageView extends Widget {
   private graph: ILineage = { nodes: [], edges: [] };
   private svg: SVGSVGElement | null = null;
   private fitted = false;
+  private turns = 0; // walks started: an earlier walk answering late draws nothing
 
   constructor(
     public ref: string,
@@ -90,6 +91,7 @@ export class LineageView extends Widget {
 
   /** Show the lineage of `ref` ('' for the whole project) in `direction`. */
   async walk(ref: string, direction: Direction): Promise<void> {
+    const turn = ++this.turns;
     this.ref = ref;
     this.direction = direction;
     this.actions.moved();
@@ -98,12 +100,19 @@ export class LineageView extends Widget {
     this.selected.replaceChildren();
     this.canvas.replaceChildren(note('Loading the lineage…'));
     this.said.textContent = '';
+    let graph: ILineage;
     try {
-      this.graph = await request<ILineage>('lineage', {}, { ref, direction });
+      graph = await request<ILineage>('lineage', {}, { ref, direction });
     } catch (error) {
-      this.canvas.replaceChildren(note((error as Error).message, 'error'));
+      if (turn === this.turns) {
+        this.canvas.replaceChildren(note((error as Error).message, 'error'));
+      }
       return;
     }
+    if (turn !== this.turns) {
+      return;
+    }
+    this.graph = graph;
     if (!this.graph.nodes.length) {
       this.canvas.replaceChildren(
         note('Nothing recorded yet: version data, track a run, register a model.')
@@ -113,11 +122,14 @@ export class LineageView extends Widget {
     const started = performance.now();
     let laid: IElkGraph;
     try {
-      laid = await layout(this.graph, await elk());
+      laid = await layout(graph, await elk());
     } catch (error) {
       this.canvas.replaceChildren(
         note(`the graph could not be laid out: ${(error as Error).message}`, 'error')
       );
+      return;
+    }
+    if (turn !== this.turns) {
       return;
     }
     const ms = Math.round(performance.now() - started);
