@@ -7,7 +7,7 @@ A lineage graph the shape a busy project has (12% data versions, 60% runs, 18% m
 Debian's headless chromium by the Lineage view's own code (labextension/lib/layout.js: layers and
 order computed, then ELK keeps them, places the nodes and routes the edges), by ELK's layered
 algorithm with its defaults (its own layering and crossing minimisation), and by dagre 1.1.8 (the
-other maintained layered-layout library; its 3.x line took minutes for this size in Node). The
+other maintained layered-layout library; its 3.x line is not measured here). The
 first layout (cold: ELK's code not yet compiled by V8) and the median of ``--repeat`` more are
 printed with ratios, and the edge crossings of each drawing (fewer is more readable). ELK's
 defaults run after ours, on ELK's code already compiled: their "cold" is warm, which favours

@@ -159,7 +159,12 @@ async def test_runs_are_paged_sorted_and_filtered(jp_fetch, project):
     )
     curves = await get(jp_fetch, "compare", runs=f"curve,{ids[1][:8]}", histories="1")
     assert list(curves["histories"]) == ["loss"] and list(curves["histories"]["loss"]) == [ids[0]]
-    for runs, said in [("curve", "choose two runs or more"), ("curve,nope", "no run 'nope'")]:
+    for runs, said in [
+        ("curve", "choose two runs or more"),
+        (f"curve,{ids[0]}", "choose two runs or more"),  # the same run, named twice
+        ("curve,nope", "no run 'nope'"),
+        (",".join(["curve"] * 1001), "1001 runs is too many to compare"),
+    ]:
         code, message = await failure(jp_fetch, "compare", params={"runs": runs})
         assert code in (400, 404) and message.startswith(said), message
 

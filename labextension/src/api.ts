@@ -63,7 +63,8 @@ export interface IRunsPage {
   next_page_token: string | null;
 }
 
-export interface IRunDetails {
+/** What the Run and Compare views both read of a run. */
+export interface IRunSummary {
   id: string;
   name: string;
   status: string;
@@ -71,6 +72,9 @@ export interface IRunDetails {
   end_time: number | null;
   params: Record<string, string>;
   metrics: Record<string, number>;
+}
+
+export interface IRunDetails extends IRunSummary {
   tags: Record<string, string>;
   /** Metrics logged at more than one step: [step, value] points (at most 500 each). */
   histories: Record<string, [number, number][]>;
@@ -87,14 +91,7 @@ export interface IRunDetails {
   datasets: { ref: string; context: string }[];
 }
 
-export interface ICompared {
-  id: string;
-  name: string;
-  status: string;
-  start_time: number;
-  end_time: number | null;
-  params: Record<string, string>;
-  metrics: Record<string, number>;
+export interface ICompared extends IRunSummary {
   data: string;
   /** Why its cells were non-linear, when they were. */
   nonlinear: string | null;

@@ -193,15 +193,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       args: tab => ({ runs: tab.content.runs }),
       name: () => 'compare'
     });
-    const run = (command: string, args: Record<string, string | string[]>) =>
+    const execute = (command: string, args: Record<string, string | string[]>) =>
       void app.commands.execute(command, args);
     const panel = new MlopsPanel({
       insert,
-      openDiff: ref => run(CommandIDs.openDiff, { ref }),
-      openRun: id => run(CommandIDs.openRun, { run: id }),
-      openLineage: (ref, direction) => run(CommandIDs.openLineage, { ref, direction }),
-      openCompare: runs => run(CommandIDs.openCompare, { runs }),
-      openEndpoint: endpoint => run(CommandIDs.openEndpoint, { endpoint })
+      openDiff: ref => execute(CommandIDs.openDiff, { ref }),
+      openRun: run => execute(CommandIDs.openRun, { run }),
+      openLineage: (ref, direction) => execute(CommandIDs.openLineage, { ref, direction }),
+      openCompare: runs => execute(CommandIDs.openCompare, { runs }),
+      openEndpoint: endpoint => execute(CommandIDs.openEndpoint, { endpoint })
     });
     // The project shown is the one the file browser is in (the server's root may hold several).
     if (browser) {

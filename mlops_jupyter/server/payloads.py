@@ -212,12 +212,12 @@ def compare(project: Path, refs: list[str], histories: bool) -> dict[str, Any]:
     from ..tracking import lineage, names
 
     refs = [r for r in (r.strip() for r in refs) if r]
-    if len(set(refs)) < 2:
-        raise MlopsError("choose two runs or more to compare: Ctrl-click them in the list")
     if len(refs) > MAX_COMPARED:
         raise MlopsError(f"{len(refs)} runs is too many to compare; choose {MAX_COMPARED} at most")
     client = tracking.client(project)
     found = list({r.info.run_id: r for r in names.find_runs(client, refs)}.values())
+    if len(found) < 2:  # (a run named twice, by a prefix and its whole id, is one)
+        raise MlopsError("choose two runs or more to compare: Ctrl-click them in the list")
     runs = [
         {
             "id": r.info.run_id,
