@@ -120,7 +120,7 @@ def test_a_scheduler_that_does_not_answer_is_one_line_and_no_run(fit, project):
     with pytest.raises(MlopsError, match=r"^no Dask scheduler answers at tcp://127.0.0.1:9: .*"
                        r"start one with `dask scheduler`"):  # fmt: skip
         tracking.sweep(fit, {"x": [1]}, experiment="nowhere", cluster="tcp://127.0.0.1:9")
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 5  # refused at once, not after Dask's retries
     with pytest.raises(MlopsError, match="no experiment"):
         tracking.runs("nowhere")
 

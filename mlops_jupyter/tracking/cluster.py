@@ -19,6 +19,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,12 +46,24 @@ def connect(address: str) -> Any:
             "runs on a Dask cluster need Dask: pip install 'mlops-jupyter[team]'"
         ) from None
     try:
+        _reachable(address)  # a refused connection is said at once (Dask retries for 10 s)
         return Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise MlopsError(
             f"no Dask scheduler answers at {address}: {first_line(e)}; start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS` (README: runs on a cluster)"
         ) from None
+
+
+def _reachable(address: str) -> None:
+    """Raise OSError when nothing listens at a ``tcp://``/``tls://`` address (others: no check)."""
+    scheme, sep, rest = address.rpartition("://")
+    if sep and scheme not in ("tcp", "tls"):
+        return
+    host, _, port = rest.rpartition(":")
+    if host and port.isdigit():
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
 
 
 class RemoteRun:
