@@ -1,6 +1,6 @@
 """Serving against ``mlflow models serve`` of the same models, side by side; prints ratios.
 
-    .venv/bin/python benchmarks/bench_serve.py [--seconds 5] [--workers 2]
+    .venv/bin/python benchmarks/bench_serve.py [--seconds 5] [--workers 2] [--models tree,pipeline]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``) as the load generator, in its own process on
 127.0.0.1. Models: a LogisticRegression (the compiled linear path), a
@@ -229,6 +229,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--log-requests", type=int, default=1_000_000)
+    parser.add_argument("--models", default="linear,tree,pipeline,pyfunc", help="which to serve")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_serve needs wrk: apt-get install wrk")
@@ -270,7 +271,7 @@ def main() -> None:
     )
     stop(proc)
     summary = []
-    for model in ("linear", "tree", "pipeline", "pyfunc"):
+    for model in args.models.split(","):
         one = body(rows[model], 1)
         o, m = ours(model, f"{model}: ours", one), theirs(model, one)
         for c in ("c1", "c8", "c64"):

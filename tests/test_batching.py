@@ -5,6 +5,7 @@ request from the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,6 +23,8 @@ from helpers import call, module_project, wait_for
 
 from mlops_jupyter import serving, tracking
 from mlops_jupyter.serving import endpoints, predlog
+from mlops_jupyter.serving.batcher import Batcher
+from mlops_jupyter.serving.model import ServedModel
 
 
 def _slow():
@@ -175,3 +178,66 @@ def test_batching_can_be_turned_off(project):
         assert _batches(ep.url) == (40, 40)  # one call each
     finally:
         serving.stop("alone", project=project)
+
+
+def _tree(seconds: float = 0.0) -> ServedModel:
+    """A real HistGradientBoostingRegressor behind the fast path; each call notes its thread
+    (and sleeps ``seconds``, as a slow model would)."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    fitted = HistGradientBoostingRegressor(max_iter=10).fit(X, X[:, 0] * 3)
+
+    class Noted(HistGradientBoostingRegressor):
+        threads: list[str] = []
+
+        def predict(self, X):
+            self.threads.append(threading.current_thread().name)
+            time.sleep(seconds)
+            return fitted.predict(X)
+
+    model = ServedModel("tree", "1", "", None, ["a", "b"], ["double", "double"], None, Noted())
+    model.batchable = True
+    return model
+
+
+def test_a_lone_request_to_a_quick_model_skips_the_thread_and_a_crowd_shares_a_call():
+    model, calls = _tree(), []
+    batcher = Batcher(observe=lambda waits: calls.append(len(waits)))
+
+    async def ask(rows):
+        return await asyncio.gather(*(batcher.predict(model, ["a", "b"], r, 1) for r in rows))
+
+    rows = [[[float(i)], [0.0]] for i in range(20)]
+    alone = [asyncio.run(ask([r]))[0] for r in rows]  # one at a time, as at one connection
+    assert model.estimator.threads[0].startswith("predict")  # the first: its time not known yet
+    assert set(model.estimator.threads[1:]) == {threading.current_thread().name}  # the loop's
+    calls.clear()
+    together = asyncio.run(ask(rows))  # 20 at once: the thread, in shared calls
+    assert together == alone and len(calls) < 20 and sum(calls) == 20
+    assert model.estimator.threads[-1].startswith("predict")
+
+
+def test_a_slow_model_never_holds_the_event_loop():
+    model = _tree(seconds=0.01)  # 10 ms a call: health checks would wait that long
+    batcher = Batcher()
+    for x in range(3):
+        asyncio.run(batcher.predict(model, ["a", "b"], [[float(x)], [0.0]], 1))
+    assert threading.current_thread().name not in model.estimator.threads
+
+
+def test_a_worker_keeps_what_it_loaded_out_of_the_garbage_collector():
+    import gc
+
+    from mlops_jupyter.serving.app import settle_heap
+
+    try:
+        settle_heap()  # as a worker does once its models are loaded (and again after a reload)
+        frozen = gc.get_freeze_count()
+        assert frozen > 10 * len(gc.get_objects())  # a full collection walks only the rest
+        settle_heap(again=True)
+        assert gc.get_freeze_count() >= frozen * 0.9
+    finally:
+        gc.unfreeze()

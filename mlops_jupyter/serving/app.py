@@ -17,6 +17,7 @@ variant that answered, and a shadow challenger's answer is a record of its own (
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -122,6 +123,7 @@ class Worker:
                 self.model, self.challenger, self.trial = model, challenger, trial
                 self.generation = generation
                 self.metrics.version(model)
+                settle_heap(again=True)  # the old models' cycles collected, once
                 also = f"; challenger version {challenger.version}" if challenger else ""
                 log.warning("now serving %s version %s%s", model.name, model.version, also)
             self._failures = 0
@@ -157,6 +159,20 @@ class Trial:
             bool(record.get("shadow")),
             sticky.lower().encode() if sticky else None,
         )
+
+
+def settle_heap(again: bool = False) -> None:
+    """Keep the garbage collector off what was loaded to serve (MLflow, sklearn, the models).
+
+    A full collection walks every object: ~70 ms with MLflow and sklearn imported, a pause every
+    request waiting at that moment pays (it was the p99 of batched models under load). Frozen,
+    those objects are left out of every collection; requests' garbage is collected as before.
+    ``again`` (after a reload): unfreeze, collect the old models' cycles once, freeze again.
+    """
+    if again:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _challenger_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -403,6 +419,7 @@ class App:
                     log.exception("the endpoint could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                settle_heap()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.worker is not None and self.worker.log is not None:

@@ -34,6 +34,7 @@ class ServedModel:
     schema: Any = field(default=None, repr=False)  # MLflow's input schema
     predict_fn: str = "predict"  # the estimator's method the model was logged with
     batchable: bool = False  # predictions of rows together equal those of each row alone
+    call_seconds: float = 1.0  # how long its last call took (the batcher measures it)
 
     @property
     def fast(self) -> bool:
