@@ -212,6 +212,32 @@ def test_trial_mistakes_get_one_line(project, tmp_path):
         serving.trial("nope", "shift@challenger", split=10, project=project)
 
 
+def test_a_challenger_taking_other_inputs_gets_no_split_but_may_shadow(project):
+    import mlflow
+
+    for name, example in (("wide", {"x": [0.5], "y": ["a"]}), ("whole", {"x": [1]})):
+        with tracking.run(name=name, project=project) as run:
+            mlflow.pyfunc.log_model(name="model", python_model=_shifted(0.0),
+                                    input_example=pd.DataFrame(example))  # fmt: skip
+        tracking.register(run.id, name, project=project)
+    with pytest.raises(MlopsError, match=r"^wide/1 cannot answer every request shift@champion "
+                       r"\(version 1\) takes: it needs column\(s\) y; .* --shadow"):  # fmt: skip
+        serving.start("shift@champion", name="wide", challenger="wide/1", split=10,
+                      project=project)  # fmt: skip
+    assert not serving.endpoints.endpoints(project)
+    ep = serving.start("shift@champion", name="wide", challenger="wide/1", shadow=True,
+                       project=project)  # fmt: skip
+    try:
+        with pytest.raises(MlopsError, match="takes: x is long, not double; on a split"):
+            serving.trial("wide", "whole/1", split=50, project=project)  # a running one too
+        assert send(ep.url, pd.DataFrame({"x": [1.0]}), request_id="w1") == [1.0]
+        wait_for(lambda: len(_records(ep, shadows=True)) == 2)  # the shadow's refusal, logged
+        (refused,) = _records(ep, shadows=True).query("shadow == True").itertuples()
+        assert refused.status == 422 and "missing column(s) y" in refused.error
+    finally:
+        serving.stop("wide", project=project)
+
+
 def test_a_split_exports_as_a_kserve_canary(project, tmp_path):
     ep = serving.start(
         "shift@champion", name="canary", challenger="shift@challenger", split=10,

@@ -11,10 +11,12 @@ import urllib.request
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from helpers import call, module_project
+from helpers import call, module_project, send
 
-from mlops_jupyter import serving, tracking
+from mlops_jupyter import monitoring, serving, tracking
+from mlops_jupyter.monitoring import monitors
 
 ROWS = 5
 
@@ -279,3 +281,26 @@ def test_concurrent_requests_share_calls_and_each_keeps_its_own_answer(served):
 
 def _sample(metrics: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(name))
+
+
+def test_a_model_answering_lists_is_monitored_on_its_inputs(served):
+    root, endpoints, _ = served
+    loans = _frames()["loans"]
+    for start in range(0, 60, 10):  # batch traffic: 10 rows a request, two probabilities a row
+        answers = send(endpoints["proba"].url, loans.iloc[start : start + 10])
+        assert len(answers) == 10 and all(len(a) == 2 for a in answers)
+    report = monitoring.drift("proba", window=None, reference=loans, project=root)
+    assert [c.column for c in report.columns] == ["income", "debt"]
+    assert report.output is None  # lists of probabilities are no one prediction per row
+    card = monitoring.scorecard("proba", project=root)
+    stability = next(c for c in card.checks if c.monitor == "5 numerical stability")
+    assert (stability.status, stability.evidence) == (
+        "pass",
+        "120 input values and 120 outputs all finite",
+    )
+    # a NaN among a row's probabilities fails it, as among one-value outputs
+    nested = pa.array([[[0.25, 0.75]], [[0.5, float("nan")], [1.0, 0.0]]])
+    assert monitors.stability(loans.head(0), nested).evidence.startswith(
+        "1 NaN or infinite outputs"
+    )
+    assert monitors.stability(loans.head(0), nested.to_pylist()).status == "fail"

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -177,24 +178,32 @@ def stability(current: Any, outputs: Any) -> Check:
 def _output_counts(outputs: Any) -> tuple[int, int]:
     """How many output values there are, and how many of them are NaN or infinite floats.
 
-    ``outputs``: the log's column (a list of numbers per request is counted in Arrow, without a
-    Python object per value), or a list of each request's outputs."""
+    ``outputs``: the log's column (lists of numbers, or of lists of numbers such as a row's
+    class probabilities, are counted in Arrow, without a Python object per value), or a list
+    of each request's outputs."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if outputs is None:
         return 0, 0
     if isinstance(outputs, pa.ChunkedArray | pa.Array):
-        kind = outputs.type
-        if pa.types.is_list(kind) and pa.types.is_floating(kind.value_type):
-            values = pc.list_flatten(outputs)  # an empty value (null) is not a NaN, as below
+        values = outputs
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = pc.list_flatten(values)
+        if pa.types.is_floating(values.type):  # an empty value (null) is not a NaN, as below
             finite = pc.fill_null(pc.is_finite(values), True)
             return len(values), int(pc.sum(pc.invert(finite)).as_py() or 0)
-        outputs = [o for o in outputs.to_pylist() if o is not None]
-    flat: list[Any] = []
-    for value in outputs:
-        flat.extend(value if isinstance(value, list) else [value])
+        outputs = [o for o in values.to_pylist() if o is not None]
+    flat = list(_leaves(outputs))
     return len(flat), sum(1 for v in flat if isinstance(v, float) and not math.isfinite(v))
+
+
+def _leaves(values: Any) -> Iterator[Any]:
+    for value in values:
+        if isinstance(value, list):
+            yield from _leaves(value)
+        else:
+            yield value
 
 
 def staleness(created_ms: int | None, limits: Limits) -> Check:

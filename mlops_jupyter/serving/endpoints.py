@@ -93,8 +93,13 @@ def trial_settings(
     split: float = 0.0,
     shadow: bool = False,
     sticky: str | None = None,
+    champion: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record's fields for a trial of ``challenger`` beside the champion (none: no trial)."""
+    """The record's fields for a trial of ``challenger`` beside ``champion`` (none: no trial).
+
+    On a split, the challenger must take every request the champion takes: the same columns
+    of the same types (a request it refused would fail the client); a shadow may differ (its
+    refusals are only logged)."""
     if challenger is None:
         if split or shadow or sticky:
             raise MlopsError("--split, --shadow and --sticky need a --challenger model")
@@ -111,11 +116,54 @@ def trial_settings(
         )
     if sticky is not None and not STICKY_HEADER.fullmatch(sticky):
         raise MlopsError(f"--sticky {sticky!r}: name an HTTP header, e.g. X-User-Id")
+    found = resolve_model(ws, challenger)
+    misfit = _misfit(champion, found) if champion is not None and split else None
+    if misfit:
+        served = _served(champion["model"], champion.get("alias"), champion["version"])
+        raise MlopsError(
+            f"{challenger} cannot answer every request {served} takes: {misfit}; on a split "
+            "those would fail. Give it the champion's inputs, or try it with --shadow (its "
+            "refusals are only logged)"
+        )
     return {
-        "challenger": resolve_model(ws, challenger),
+        "challenger": found,
         "split": float(split),
         "shadow": bool(shadow),
         "sticky": sticky,
+    }
+
+
+def _misfit(champion: dict[str, Any], challenger: dict[str, Any]) -> str | None:
+    """What the challenger's signature asks that the champion's does not (None: nothing, or a
+    model without a signature, which takes what it is given)."""
+    ours, theirs = _inputs(champion), _inputs(challenger)
+    if ours is None or theirs is None:
+        return None
+    needs = [n for n, (_, required) in theirs.items() if required and n not in ours]
+    differ = [
+        f"{n} is {kind}, not {ours[n][0]}"
+        for n, (kind, _) in theirs.items()
+        if n in ours and ours[n][0] != kind
+    ]
+    parts = ([f"it needs column(s) {', '.join(needs)}"] if needs else []) + differ
+    return "; ".join(parts) or None
+
+
+def _inputs(found: dict[str, Any]) -> dict[str, tuple[str, bool]] | None:
+    """A model's input columns: name -> (type, required); None without named inputs."""
+    from mlflow.models import Model
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    where = found.get("location") or found["uri"]
+    if where.startswith("file:"):
+        where = local_file_uri_to_path(where)
+    signature = Model.load(where).signature
+    schema = signature.inputs if signature is not None else None
+    if schema is None or not schema.has_input_names():
+        return None
+    return {
+        spec.name: (str(getattr(spec.type, "name", spec.type)), spec.required)
+        for spec in schema.inputs
     }
 
 
@@ -195,7 +243,7 @@ def start(
         raise MlopsError("--id-column: give the name of the column that holds each row's id")
     if workers < 1:
         raise MlopsError("--workers must be at least 1")
-    trial = trial_settings(ws, challenger, split, shadow, sticky)
+    trial = trial_settings(ws, challenger, split, shadow, sticky, champion=found)
     running = {e.name: e for e in endpoints(ws.root)}
     if name in running:
         raise MlopsError(
@@ -379,7 +427,9 @@ def trial(
     """
     endpoint = get(name, project)
     record = record_of(endpoint)
-    record.update(trial_settings(Workspace.find(project), challenger, split, shadow, sticky))
+    record.update(
+        trial_settings(Workspace.find(project), challenger, split, shadow, sticky, champion=record)
+    )
     return _rewrite(endpoint, record)
 
 
