@@ -118,7 +118,7 @@ def trial_settings(
         raise MlopsError(f"--sticky {sticky!r}: name an HTTP header, e.g. X-User-Id")
     found = resolve_model(ws, challenger)
     misfit = _misfit(champion, found) if champion is not None and split else None
-    if misfit:
+    if champion is not None and misfit:
         served = _served(champion["model"], champion.get("alias"), champion["version"])
         raise MlopsError(
             f"{challenger} cannot answer every request {served} takes: {misfit}; on a split "
