@@ -14,7 +14,8 @@ HistGradientBoosting) and a plain Python ``pyfunc``. Servers, each with the same
 Loads: one-row ``dataframe_split`` requests at 1, 8 and 64 connections (throughput, p50, p99,
 timeouts). For the linear model also: the prediction log off (what it costs) and a 1,000-row
 request (rows per second); for the tree: a challenger on a 10% split and in shadow (what a
-trial costs: three endpoints measured in turn, three rounds, medians). Then: reading a day of traffic (1,000,000 logged requests) from the log.
+trial costs: three endpoints measured in turn, three rounds, medians). Then: reading a day of
+traffic (1,000,000 logged requests) from the log.
 """
 
 from __future__ import annotations

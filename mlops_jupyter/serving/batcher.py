@@ -4,10 +4,10 @@ A model spends most of a small prediction in per-call overhead (a tree ensemble:
 row or for 64), so requests that wait together are predicted together. Predictions run in one
 thread beside the event loop; the requests that arrive while one runs are queued, and when it
 ends the queue (up to ``max_rows`` rows) is the next batch: under load batches grow by
-themselves. A request alone (none queued with it once the event loop has run what was ready)
-for a quick model is predicted at once in the event loop, without the thread hop. Each request
-keeps its own rows of the answer; a batch that fails is predicted again request by request, so
-that a bad request fails alone.
+themselves. A small request alone (none queued with it once the event loop has run what was
+ready) for a quick model is predicted at once in the event loop, without the thread hop. Each
+request keeps its own rows of the answer; a batch that fails is predicted again request by
+request, so that a bad request fails alone.
 
 Models whose batch predictions differ from their one-row predictions (checked at load on the
 model's input example), the compiled linear path (microseconds per call) and endpoints started
@@ -36,9 +36,10 @@ class _Waiting:
 
 
 MAX_ROWS = 256  # rows in one batch (0: batching off, one call per request)
-# A request alone is predicted in the event loop when its model's calls take less than this
-# (a slower model would keep the loop from health checks and new requests meanwhile).
+# A request alone is predicted in the event loop when it is small and its model's calls take
+# less than this (a slower call would keep the loop from health checks and new requests).
 INLINE_SECONDS = 0.005
+INLINE_ROWS = 64
 
 
 class Batcher:
@@ -64,7 +65,7 @@ class Batcher:
         if self._running:
             return await waiting.future
         self._running = True
-        if model.call_seconds < INLINE_SECONDS:
+        if model.call_seconds < INLINE_SECONDS and rows <= INLINE_ROWS:
             for _ in range(2):  # the loop reads what arrived meanwhile, then runs the requests
                 await asyncio.sleep(0)  # it made (queued behind this one's first turn)
             if len(self._queue) == 1:

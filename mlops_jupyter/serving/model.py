@@ -83,10 +83,10 @@ class ServedModel:
             matrix = np.array(columns, dtype=np.float64).T
             predict = self.direct or getattr(self.estimator, self.predict_fn)
             return list(predict(matrix).tolist())
-        frame = self.frame(columns, names)
-        if self.raw is not None and names == self.input_names and frame.attrs.get("typed"):
-            # typed as the signature says: what MLflow's wrapper would call, without its
-            # schema check again (a fifth of a Pipeline's call)
+        frame, typed = self.frame(columns, names)
+        if self.raw is not None and typed and names == self.input_names:
+            # what MLflow's wrapper would call, without its schema check on a frame already
+            # typed as the signature says (a fifth of a Pipeline's call)
             result = getattr(self.raw, self.predict_fn)(frame)
         else:
             result = self.pyfunc.predict(frame)
@@ -96,9 +96,9 @@ class ServedModel:
             return list(result.to_dict(orient="records"))
         return list(result)
 
-    def frame(self, columns: list[list[Any]], names: list[str]) -> Any:
+    def frame(self, columns: list[list[Any]], names: list[str]) -> tuple[Any, bool]:
         """Checked columns as the DataFrame `mlflow models serve` hands the model: each column
-        typed as the signature declares it."""
+        typed as the signature declares it; True when typed here (else MLflow's cast did it)."""
         import numpy as np
         import pandas as pd
 
@@ -108,9 +108,7 @@ class ServedModel:
             typed = {
                 n: np.asarray(c, DTYPES[kinds[n]]) for n, c in zip(names, columns, strict=True)
             }
-            frame = pd.DataFrame(typed)
-            frame.attrs["typed"] = True
-            return frame
+            return pd.DataFrame(typed), True
         frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
         for name, kind in kinds.items():
             if kind == "datetime" and name in frame:  # any ISO 8601 form, row by row
@@ -119,7 +117,7 @@ class ServedModel:
             from mlflow.utils.proto_json_utils import cast_df_types_according_to_schema
 
             frame = cast_df_types_according_to_schema(frame, self.schema)
-        return frame
+        return frame, False
 
 
 # Signature types whose checked values become a column by one numpy conversion.
