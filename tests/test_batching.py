@@ -211,12 +211,19 @@ def test_a_lone_request_to_a_quick_model_skips_the_thread_and_a_crowd_shares_a_c
         return await asyncio.gather(*(batcher.predict(model, ["a", "b"], r, 1) for r in rows))
 
     rows = [[[float(i)], [0.0]] for i in range(20)]
-    alone = [asyncio.run(ask([r]))[0] for r in rows]  # one at a time, as at one connection
-    assert model.estimator.threads[0].startswith("predict")  # the first: its time not known yet
+    asyncio.run(ask(rows[:1]))  # its time not known yet: the thread, which measures it
+    assert model.estimator.threads[0].startswith("predict") and model.call_seconds < 1
+    alone = []
+    for r in rows:  # one at a time, as at one connection
+        model.call_seconds = 0.001  # as measured on a quiet machine (a busy one may say more)
+        alone += asyncio.run(ask([r]))
     assert set(model.estimator.threads[1:]) == {threading.current_thread().name}  # the loop's
     calls.clear()
     together = asyncio.run(ask(rows))  # 20 at once: the thread, in shared calls
     assert together == alone and len(calls) < 20 and sum(calls) == 20
+    assert model.estimator.threads[-1].startswith("predict")
+    big = [[float(i) for i in range(100)], [0.0] * 100]  # 100 rows alone: not in the loop
+    asyncio.run(batcher.predict(model, ["a", "b"], big, 100))
     assert model.estimator.threads[-1].startswith("predict")
 
 
