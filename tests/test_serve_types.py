@@ -275,9 +275,9 @@ def test_concurrent_requests_share_calls_and_each_keeps_its_own_answer(served):
     batched = _sample(metrics, "mlops_batch_requests_sum")
     assert batched >= 192 and calls < batched  # some calls predicted several requests
     assert "mlops_queue_seconds_bucket" in metrics
-    assert serving.status(root).set_index("endpoint").loc["pipeline", "batching"] == (
-        "adaptive batches"
-    )
+    calls_by_endpoint = serving.status(root).set_index("endpoint")["batching"]
+    assert calls_by_endpoint["pipeline"] == "adaptive batches"
+    assert calls_by_endpoint["tree"] == "compiled trees, adaptive batches"  # Treelite
 
 
 def _sample(metrics: str, name: str) -> float:

@@ -472,3 +472,33 @@ def test_a_failing_model_is_a_500_with_an_error_id_in_the_log(project):
         assert "fragile" in listed.stdout and endpoint.url in listed.stdout
     finally:
         serving.stop("fragile")
+
+
+def test_tree_ensembles_are_compiled_only_when_they_agree():
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestRegressor,
+    )
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlops_jupyter.serving.model import compile_trees
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 5))
+    y = X[:, 0] * 3 + np.sin(X[:, 1]) + rng.normal(scale=0.1, size=300)
+    for estimator in (
+        HistGradientBoostingRegressor(max_iter=30),
+        HistGradientBoostingRegressor(max_iter=30, loss="absolute_error"),
+        RandomForestRegressor(n_estimators=10, random_state=0),
+    ):
+        estimator.fit(X, y)
+        direct = compile_trees(estimator, 5)
+        assert direct is not None, estimator
+        np.testing.assert_allclose(direct(X), estimator.predict(X), rtol=1e-12, atol=1e-12)
+        assert direct(X[:1]).shape == (1,)
+    classifier = HistGradientBoostingClassifier(max_iter=10).fit(X, y > 0)
+    assert compile_trees(classifier, 5) is None  # classes, not sums: sklearn predicts
+    pipeline = make_pipeline(StandardScaler(), HistGradientBoostingRegressor()).fit(X, y)
+    assert compile_trees(pipeline, 5) is None

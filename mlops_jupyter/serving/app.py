@@ -633,12 +633,13 @@ def _get(path: str, worker: Worker) -> tuple[bytes, bytes]:
 
 def _batching(model: ServedModel, max_rows: int) -> str:
     """How the worker calls the model, as ``%serve status`` shows it."""
-    if model.direct is not None:
+    if model.compiled == "linear":
         return "compiled linear, one call per request"
+    compiled = f"compiled {model.compiled}, " if model.compiled else ""
     if max_rows < 1:
-        return "one call per request (batching off)"
+        return f"{compiled}one call per request (batching off)"
     if model.batchable:
-        return "adaptive batches"
+        return f"{compiled}adaptive batches"
     return "one call per request (its batch predictions differ, or it has no input example)"
 
 

@@ -10,7 +10,7 @@ request keeps its own rows of the answer; a batch that fails is predicted again 
 request, so that a bad request fails alone.
 
 Models whose batch predictions differ from their one-row predictions (checked at load on the
-model's input example), the compiled linear path (microseconds per call) and endpoints started
+model's input example), compiled linear models (microseconds per call) and endpoints started
 with batching off (``max_rows`` 0) are predicted one call per request, in the event loop.
 """
 
@@ -55,7 +55,7 @@ class Batcher:
     async def predict(
         self, model: ServedModel, names: list[str], columns: list[list[Any]], rows: int
     ) -> list[Any]:
-        if self.max_rows < 1 or not model.batchable or model.direct is not None:
+        if self.max_rows < 1 or not model.batchable or model.compiled == "linear":
             if self.observe:
                 self.observe([0.0])
             return model.predict(columns, names)

@@ -36,6 +36,7 @@ class ServedModel:
     batchable: bool = False  # predictions of rows together equal those of each row alone
     call_seconds: float = 1.0  # how long its last call took (the batcher measures it)
     raw: Any = field(default=None, repr=False)  # a scikit-learn model behind the pyfunc
+    compiled: str = ""  # what ``direct`` is: "linear" or "trees" (Treelite)
 
     @property
     def fast(self) -> bool:
@@ -291,13 +292,18 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
     # `pyfunc_predict_fn` at logging time: predict_proba, predict_log_proba, score_samples...
     predict_fn = pyfunc.metadata.flavors.get("python_function", {}).get("predict_fn", "predict")
-    direct = None
+    direct, compiled = None, ""
     if estimator is not None and predict_fn == "predict":
-        direct = compile_linear(estimator, len(names))
+        for kind, compile_ in (("linear", compile_linear), ("trees", compile_trees)):
+            direct = compile_(estimator, len(names))
+            if direct is not None:
+                compiled = kind
+                break
     served = ServedModel(
         name, version, uri, run_id, names, types, pyfunc, estimator, direct, optional, schema,
         predict_fn,
     )  # fmt: skip
+    served.compiled = compiled
     if estimator is None and "sklearn" in pyfunc.metadata.flavors and names:
         served.raw = pyfunc.get_raw_model()  # a Pipeline of mixed columns, say
     served.batchable = batchable(served)
@@ -364,6 +370,38 @@ def compile_linear(estimator: Any, width: int) -> Any:
     sample = np.random.default_rng(0).normal(scale=3.0, size=(256, width))
     try:
         same = np.array_equal(predict(sample), estimator.predict(sample))
+    except Exception:  # noqa: BLE001 - any doubt: use sklearn
+        return None
+    return predict if same else None
+
+
+def compile_trees(estimator: Any, width: int) -> Any:
+    """For a tree-ensemble regressor, ``predict`` through Treelite's C++ interpreter (GTIL).
+
+    scikit-learn predicts a HistGradientBoosting model tree by tree in Python: ~0.7 ms a call
+    for one row, against ~35 us in Treelite. Used only if its predictions agree with the
+    estimator's (to 1e-12: the sums may differ in their last bit) on a random sample; otherwise
+    (classifiers, pipelines, models Treelite cannot import, Python before 3.11) None.
+    """
+    import numpy as np
+    from sklearn.base import is_regressor
+
+    if not is_regressor(estimator) or not hasattr(estimator, "n_features_in_"):
+        return None
+    try:
+        import treelite.gtil
+        import treelite.sklearn
+
+        model = treelite.sklearn.import_model(estimator)
+    except Exception:  # noqa: BLE001 - not installed, or not a model it imports: sklearn
+        return None
+
+    def predict(X: Any) -> Any:
+        return treelite.gtil.predict(model, X, nthread=1).reshape(len(X))
+
+    sample = np.random.default_rng(0).normal(scale=3.0, size=(256, width))
+    try:
+        same = np.allclose(predict(sample), estimator.predict(sample), rtol=1e-12, atol=1e-12)
     except Exception:  # noqa: BLE001 - any doubt: use sklearn
         return None
     return predict if same else None
