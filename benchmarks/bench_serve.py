@@ -15,8 +15,9 @@ Loads: one-row ``dataframe_split`` requests at 1, 8 and 64 connections (throughp
 timeouts). For the linear model also: the prediction log off (what it costs) and a 1,000-row
 request (rows per second); for the tree: a challenger on a 10% split and in shadow (what a
 trial costs: three endpoints measured in turn, three rounds, medians); for the Pipeline:
-batching off (what batching gives). Then: reading a day of
-traffic (1,000,000 logged requests) from the log.
+batching off (what batching gives). First, in-process: a one-row call of the tree and the
+Pipeline on our paths and on sklearn's / MLflow's, and a full garbage collection. Then:
+reading a day of traffic (1,000,000 logged requests) from the log.
 """
 
 from __future__ import annotations
@@ -226,6 +227,59 @@ def bench_log_read(requests: int) -> None:
     )
 
 
+def bench_calls(rows: dict[str, object], calls: int = 300) -> None:
+    """In-process, one-row calls: the tree through Treelite against sklearn's predict, the
+    Pipeline without and with MLflow's schema check, and a full garbage collection with the
+    models loaded, before and after ``gc.freeze`` (what a worker does once started)."""
+    import gc
+    import warnings
+
+    import numpy as np
+
+    from mlops_jupyter.serving import model
+    from mlops_jupyter.serving.protocols import Batch
+
+    warnings.simplefilter("ignore")
+
+    def per_call(fn) -> float:
+        for _ in range(20):
+            fn()
+        started = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - started) / calls * 1e6
+
+    served = {name: model.load(f"models:/{name}@champion", name, "1", None)
+              for name in ("tree", "pipeline")}  # fmt: skip
+    checked = {}
+    for name, m in served.items():
+        frame = rows[name].head(1)  # type: ignore[attr-defined]
+        checked[name] = m.check(Batch(list(frame.columns), frame.T.values.tolist()))
+    tree, (names, columns) = served["tree"], checked["tree"]
+    matrix = np.array(columns, dtype=float).T
+    ours = per_call(lambda: tree.predict(columns, names))
+    theirs = per_call(lambda: tree.estimator.predict(matrix))
+    print(
+        f"one-row call, tree: {tree.compiled or 'sklearn'} {ours:,.0f} us, sklearn {theirs:,.0f} us"
+    )
+    pipe, (names, columns) = served["pipeline"], checked["pipeline"]
+    frame, _ = pipe.frame(columns, names)
+    print(
+        f"one-row call, Pipeline: ours {per_call(lambda: pipe.predict(columns, names)):,.0f} us, "
+        f"through MLflow's pyfunc {per_call(lambda: pipe.pyfunc.predict(frame)):,.0f} us"
+    )
+    started = time.perf_counter()
+    gc.collect()
+    full = time.perf_counter() - started
+    gc.freeze()
+    started = time.perf_counter()
+    gc.collect()
+    frozen = time.perf_counter() - started
+    gc.unfreeze()
+    print(f"a full garbage collection with these loaded: {full * 1000:.1f} ms; frozen: "
+          f"{frozen * 1000:.2f} ms")  # fmt: skip
+
+
 def trial_costs(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
     """What a challenger costs the tree's endpoint: three endpoints at once (none, a 10% split,
     a shadow), measured in turn, round after round (the machine's drift over a minute was as
@@ -277,6 +331,7 @@ def main() -> None:
     from mlops_jupyter import serving
 
     rows = setup()
+    bench_calls(rows)
     results: dict[str, dict[str, dict[str, float]]] = {}
 
     def measure(label: str, url: str, payload: str, loads=(1, 8, 64)) -> dict[str, dict]:

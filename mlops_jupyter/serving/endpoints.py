@@ -118,7 +118,7 @@ def trial_settings(
         raise MlopsError(f"--sticky {sticky!r}: name an HTTP header, e.g. X-User-Id")
     found = resolve_model(ws, challenger)
     misfit = _misfit(champion, found) if champion is not None and split else None
-    if champion is not None and misfit:
+    if champion is not None and misfit:  # (mypy: a misfit needs a champion)
         served = _served(champion["model"], champion.get("alias"), champion["version"])
         raise MlopsError(
             f"{challenger} cannot answer every request {served} takes: {misfit}; on a split "
@@ -150,21 +150,17 @@ def _misfit(champion: dict[str, Any], challenger: dict[str, Any]) -> str | None:
 
 
 def _inputs(found: dict[str, Any]) -> dict[str, tuple[str, bool]] | None:
-    """A model's input columns: name -> (type, required); None without named inputs."""
+    """A model's input columns (its MLmodel file's signature): name -> (type, required)."""
     from mlflow.models import Model
     from mlflow.utils.file_utils import local_file_uri_to_path
+
+    from .model import signature_columns
 
     where = found.get("location") or found["uri"]
     if where.startswith("file:"):
         where = local_file_uri_to_path(where)
     signature = Model.load(where).signature
-    schema = signature.inputs if signature is not None else None
-    if schema is None or not schema.has_input_names():
-        return None
-    return {
-        spec.name: (str(getattr(spec.type, "name", spec.type)), spec.required)
-        for spec in schema.inputs
-    }
+    return signature_columns(signature.inputs if signature is not None else None)
 
 
 def resolve_model(ws: Workspace, ref: str) -> dict[str, Any]:
@@ -408,7 +404,25 @@ def reload(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint
         if part and part.get("alias"):
             found = resolve_model(ws, f"{part['model']}@{part['alias']}")
             part.update({k: found[k] for k in ("version", "uri", "location", "run_id")})
-    return _rewrite(endpoint, record)
+    reloaded = _rewrite(endpoint, record)
+    _await_version(reloaded, str(record["version"]), int(record.get("workers", 1)))
+    return reloaded
+
+
+def _await_version(endpoint: Endpoint, version: str, workers: int, timeout: float = 60) -> None:
+    """Return once the endpoint's workers answer with ``version`` (each loads it in the
+    background at its next request): traffic sent after a reload meets the new model."""
+    deadline, streak, seen = time.monotonic() + timeout, 0, "?"
+    while streak < 4 * workers:  # new connections reach the workers in turn
+        if time.monotonic() > deadline:
+            raise MlopsError(
+                f"endpoint {endpoint.name} still answers with version {seen} {timeout:.0f} s "
+                f"after the reload (it keeps serving that one); its server log says why"
+            )
+        status, _, body = request(endpoint, "/version")
+        seen = str(json.loads(body).get("version")) if status == 200 else "?"
+        streak = streak + 1 if seen == version else 0
+        time.sleep(0.05)
 
 
 def trial(

@@ -277,13 +277,10 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
     # MLflow's own check of the same scans every installed file (1 s in each worker)
     pyfunc = mlflow.pyfunc.load_model(folder, suppress_warnings=True)
     schema = pyfunc.metadata.get_input_schema()
-    names: list[str] = []
-    types: list[str] = []
-    optional: frozenset[str] = frozenset()
-    if schema is not None and schema.has_input_names():
-        names = list(schema.input_names())
-        types = [str(getattr(t, "name", t)) for t in schema.input_types()]
-        optional = frozenset(names) - set(schema.required_input_names())
+    columns = signature_columns(schema) or {}
+    names = list(columns)
+    types = [kind for kind, _ in columns.values()]
+    optional = frozenset(n for n, (_, required) in columns.items() if not required)
     estimator = None
     if "sklearn" in pyfunc.metadata.flavors and names and set(types) <= NUMERIC and not optional:
         estimator = pyfunc.get_raw_model()  # the estimator the pyfunc wraps, not loaded twice
@@ -308,6 +305,16 @@ def load(uri: str, name: str, version: str, run_id: str | None) -> ServedModel:
         served.raw = pyfunc.get_raw_model()  # a Pipeline of mixed columns, say
     served.batchable = batchable(served)
     return served
+
+
+def signature_columns(schema: Any) -> dict[str, tuple[str, bool]] | None:
+    """An MLflow input schema's columns, name -> (type, required); None without named inputs."""
+    if schema is None or not schema.has_input_names():
+        return None
+    return {
+        spec.name: (str(getattr(spec.type, "name", spec.type)), spec.required)
+        for spec in schema.inputs
+    }
 
 
 def batchable(model: ServedModel) -> bool:
@@ -386,7 +393,7 @@ def compile_trees(estimator: Any, width: int) -> Any:
     import numpy as np
     from sklearn.base import is_regressor
 
-    if not is_regressor(estimator) or not hasattr(estimator, "n_features_in_"):
+    if not is_regressor(estimator):
         return None
     try:
         import treelite.gtil
