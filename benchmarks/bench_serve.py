@@ -1,6 +1,7 @@
 """Serving against ``mlflow models serve`` of the same models, side by side; prints ratios.
 
     .venv/bin/python benchmarks/bench_serve.py [--seconds 5] [--workers 2] [--models tree,pipeline]
+    .venv/bin/python benchmarks/bench_serve.py --trials 9   # only what a trial costs, 9 rounds
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``) as the load generator, in its own process on
 127.0.0.1. Models: a LogisticRegression (the compiled linear path), a
@@ -325,12 +326,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--log-requests", type=int, default=1_000_000)
     parser.add_argument("--models", default="linear,tree,pipeline,pyfunc", help="which to serve")
+    parser.add_argument("--trials", type=int, default=0, help="only a trial's cost, N rounds")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_serve needs wrk: apt-get install wrk")
     from mlops_jupyter import serving
 
     rows = setup()
+    if args.trials:
+        costs = trial_costs(body(rows["tree"], 1), args.workers, args.seconds, args.trials)
+        print("\n".join(costs))
+        return
     bench_calls(rows)
     results: dict[str, dict[str, dict[str, float]]] = {}
 

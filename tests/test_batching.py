@@ -180,7 +180,7 @@ def test_batching_can_be_turned_off(project):
         serving.stop("alone", project=project)
 
 
-def _tree(seconds: float = 0.0) -> ServedModel:
+def _tree(seconds: float = 0.0, slope: float = 3.0) -> ServedModel:
     """A real HistGradientBoostingRegressor behind the fast path; each call notes its thread
     (and sleeps ``seconds``, as a slow model would)."""
     import numpy as np
@@ -188,7 +188,7 @@ def _tree(seconds: float = 0.0) -> ServedModel:
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))
-    fitted = HistGradientBoostingRegressor(max_iter=10).fit(X, X[:, 0] * 3)
+    fitted = HistGradientBoostingRegressor(max_iter=10).fit(X, X[:, 0] * slope)
 
     class Noted(HistGradientBoostingRegressor):
         threads: list[str] = []
@@ -225,6 +225,25 @@ def test_a_lone_request_to_a_quick_model_skips_the_thread_and_a_crowd_shares_a_c
     big = [[float(i) for i in range(100)], [0.0] * 100]  # 100 rows alone: not in the loop
     asyncio.run(batcher.predict(model, ["a", "b"], big, 100))
     assert model.estimator.threads[-1].startswith("predict")
+
+
+def test_a_champion_and_its_challenger_share_each_hop_to_the_thread():
+    champion, challenger, hops = _tree(), _tree(slope=-3.0), []
+    batcher = Batcher(observe=lambda waits: hops.append(len(waits)))
+    models = [champion if i % 10 else challenger for i in range(40)]  # a 10% split
+    rows = [[[float(i)], [0.0]] for i in range(40)]
+
+    async def ask(pairs):
+        return await asyncio.gather(*(batcher.predict(m, ["a", "b"], r, 1) for m, r in pairs))
+
+    alone = [asyncio.run(ask([pair]))[0] for pair in zip(models, rows, strict=True)]
+    champion.estimator.threads.clear()
+    challenger.estimator.threads.clear()
+    hops.clear()
+    together = asyncio.run(ask(zip(models, rows, strict=True)))
+    assert together == alone and sum(hops) == 40
+    calls = len(champion.estimator.threads) + len(challenger.estimator.threads)
+    assert len(challenger.estimator.threads) >= 1 and len(hops) < calls
 
 
 def test_a_slow_model_never_holds_the_event_loop():

@@ -3,11 +3,12 @@
 A model spends most of a small prediction in per-call overhead (a tree ensemble: ~1 ms for one
 row or for 64), so requests that wait together are predicted together. Predictions run in one
 thread beside the event loop; the requests that arrive while one runs are queued, and when it
-ends the queue (up to ``max_rows`` rows) is the next batch: under load batches grow by
-themselves. A small request alone (none queued with it once the event loop has run what was
-ready) for a quick model is predicted at once in the event loop, without the thread hop. Each
-request keeps its own rows of the answer; a batch that fails is predicted again request by
-request, so that a bad request fails alone.
+ends the queue is the next batch, one call per model (up to ``max_rows`` rows each; a trial's
+champion and challenger share the hop to the thread): under load batches grow by themselves. A
+small request alone (none queued with it once the event loop has run what was ready) for a
+quick model is predicted at once in the event loop, without the thread hop. Each request keeps
+its own rows of the answer; a batch that fails is predicted again request by request, so that a
+bad request fails alone.
 
 Models whose batch predictions differ from their one-row predictions (checked at load on the
 model's input example), compiled linear models (microseconds per call) and endpoints started
@@ -91,39 +92,52 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                batch = self._next_batch()
-                started = time.perf_counter()
+                groups = self._next_groups()
                 if self.observe:
-                    self.observe([started - w.queued for w in batch])
+                    now = time.perf_counter()
+                    self.observe([now - w.queued for group in groups for w in group])
                 try:
-                    results = await loop.run_in_executor(self._pool, _predict_batch, batch)
-                    batch[0].model.call_seconds = time.perf_counter() - started
+                    results = await loop.run_in_executor(self._pool, _predict_groups, groups)
                 except Exception as exc:  # noqa: BLE001 - never leave a request waiting forever
-                    results = [(False, exc)] * len(batch)
-                for waiting, (ok, value) in zip(batch, results, strict=True):
-                    if waiting.future.done():  # the client went away meanwhile
-                        continue
-                    if ok:
-                        waiting.future.set_result(value)
-                    else:
-                        waiting.future.set_exception(value)
+                    results = [[(False, exc)] * len(group) for group in groups]
+                for group, answers in zip(groups, results, strict=True):
+                    for waiting, (ok, value) in zip(group, answers, strict=True):
+                        if waiting.future.done():  # the client went away meanwhile
+                            continue
+                        if ok:
+                            waiting.future.set_result(value)
+                        else:
+                            waiting.future.set_exception(value)
         finally:
             self._running = False
 
-    def _next_batch(self) -> list[_Waiting]:
-        """The oldest request and those behind it for the same model and columns, up to
-        ``max_rows`` rows (a request over the limit goes alone)."""
-        first = self._queue[0]
-        batch, rows, rest = [first], first.rows, []
-        for waiting in self._queue[1:]:
-            same = waiting.model is first.model and waiting.names == first.names
-            if same and rows + waiting.rows <= self.max_rows:
-                batch.append(waiting)
-                rows += waiting.rows
+    def _next_groups(self) -> list[list[_Waiting]]:
+        """What the thread predicts next: the queue's requests grouped by model and columns
+        (a champion's and a challenger's: one hop to the thread for both), oldest group first,
+        each up to ``max_rows`` rows (a request over the limit goes alone); the rest wait."""
+        groups: dict[tuple[int, tuple[str, ...]], list[_Waiting]] = {}
+        rows: dict[tuple[int, tuple[str, ...]], int] = {}
+        rest = []
+        for waiting in self._queue:
+            key = (id(waiting.model), tuple(waiting.names))
+            group = groups.setdefault(key, [])
+            if not group or rows[key] + waiting.rows <= self.max_rows:
+                group.append(waiting)
+                rows[key] = rows.get(key, 0) + waiting.rows
             else:
                 rest.append(waiting)
         self._queue = rest
-        return batch
+        return list(groups.values())
+
+
+def _predict_groups(groups: list[list[_Waiting]]) -> list[list[tuple[bool, Any]]]:
+    """Each group's answers, one call per group; each model's call time measured."""
+    results = []
+    for group in groups:
+        started = time.perf_counter()
+        results.append(_predict_batch(group))
+        group[0].model.call_seconds = time.perf_counter() - started
+    return results
 
 
 def _predict_batch(batch: list[_Waiting]) -> list[tuple[bool, Any]]:
