@@ -247,7 +247,7 @@ def test_a_champion_and_its_challenger_share_each_hop_to_the_thread():
 
 
 def test_a_slow_model_never_holds_the_event_loop():
-    model = _tree(seconds=0.01)  # 10 ms a call: health checks would wait that long
+    model = _tree(seconds=0.03)  # 30 ms a call: health checks would wait that long
     batcher = Batcher()
     for x in range(3):
         asyncio.run(batcher.predict(model, ["a", "b"], [[float(x)], [0.0]], 1))
