@@ -1,10 +1,11 @@
 """Performance estimated without labels on 1,000,000 predictions, against NannyML.
 
-    .venv/bin/python benchmarks/bench_estimation.py [--rows 1000000]
+    .venv/bin/python benchmarks/bench_estimation.py [--rows 1000000] [--kinds multiclass]
 
-A classifier (CBPE: ROC AUC, F1, accuracy) and a regressor (DLE: RMSE, MAE), each with a
-labelled reference of 100,000 rows and 1,000,000 unlabelled predictions, in windows of 10,000
-(ten in the reference set the alert limits), the later half drifted (the model is worse there).
+A classifier of two classes and one of three (CBPE: ROC AUC, F1, accuracy; macro averages for
+three) and a regressor (DLE: RMSE, MAE), each with a labelled reference of 100,000 rows and
+1,000,000 unlabelled predictions, in windows of 10,000 (ten in the reference set the alert
+limits), the later half drifted (the model is worse there).
 Each side runs in its own process on the same Parquet files and reports its time (from the
 start of the process, and after imports: reading, fitting, estimating), peak memory and its
 estimate and alert per window.
@@ -33,12 +34,16 @@ import pandas as pd
 from mlops_jupyter.monitoring.estimation import CBPE, DLE
 kind, chunk = sys.argv[3], int(sys.argv[4])
 # what fit imports on first use (a kernel serving the model has them already)
-__import__("scipy.optimize" if kind == "classifier" else "sklearn.ensemble")
+__import__("sklearn.ensemble" if kind == "regressor" else "scipy.optimize")
 imported = time.perf_counter()
 ref = pd.read_parquet(sys.argv[1]); cur = pd.read_parquet(sys.argv[2])
 if kind == "classifier":
     estimator = CBPE(chunk_size=chunk).fit(ref["score"], ref["label"], ref["predicted"])
     result = estimator.estimate(cur["score"], cur["predicted"])
+elif kind == "multiclass":
+    scores, classes = [c for c in ref.columns if c.startswith("score_")], ["a", "b", "c"]
+    estimator = CBPE(chunk_size=chunk).fit(ref[scores], ref["label"], ref["predicted"], classes)
+    result = estimator.estimate(cur[scores], cur["predicted"])
 else:
     features = [c for c in ref.columns if c.startswith("x")]
     estimator = DLE(chunk_size=chunk).fit(ref[features], ref["prediction"], ref["label"])
@@ -63,6 +68,11 @@ if kind == "classifier":
     metrics = ["roc_auc", "f1", "accuracy"]
     estimator = nml.CBPE(y_pred_proba="score", y_pred="predicted", y_true="label",
                          problem_type="classification_binary", metrics=metrics, chunk_size=chunk)
+elif kind == "multiclass":
+    metrics = ["roc_auc", "f1", "accuracy"]
+    estimator = nml.CBPE(y_pred_proba={c: f"score_{c}" for c in "abc"}, y_pred="predicted",
+                         y_true="label", problem_type="classification_multiclass",
+                         metrics=metrics, chunk_size=chunk)
 else:
     metrics = ["rmse", "mae"]
     features = [c for c in ref.columns if c.startswith("x")]
@@ -99,6 +109,16 @@ def make_data(kind: str, rows: int) -> tuple[Path, Path]:
             data["score"] = 1 / (1 + np.exp(-1.6 * (1.5 * x[:, 0] - x[:, 1])))
             data["predicted"] = (data["score"] >= 0.5).astype(int)
             data["label"] = (rng.random(n) < truth).astype(int)
+        elif kind == "multiclass":  # three classes; the model over-confident on two of them
+            odds = np.exp(np.c_[x[:, 0], x[:, 1], -x[:, 0] - x[:, 1] + 0.5 * x[:, 2] * x[:, 3]])
+            truth = odds / odds.sum(axis=1, keepdims=True)
+            believed = np.exp(np.c_[1.6 * x[:, 0], 1.6 * x[:, 1], -x[:, 0] - x[:, 1]])
+            believed /= believed.sum(axis=1, keepdims=True)
+            for i, c in enumerate("abc"):
+                data[f"score_{c}"] = believed[:, i]
+            data["predicted"] = np.array(list("abc"))[believed.argmax(axis=1)]
+            kind_of = (rng.random((n, 1)) > truth.cumsum(axis=1)).sum(axis=1)
+            data["label"] = np.array(list("abc"))[kind_of]
         else:  # noise grows with x0: where traffic drifts, the model is worse
             data["prediction"] = 1.5 * x[:, 0] - x[:, 1]
             data["label"] = signal + rng.normal(size=n) * (0.5 + np.abs(x[:, 0]))
@@ -160,8 +180,9 @@ def compare(kind: str, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--kinds", default="classifier,multiclass,regressor")
     args = parser.parse_args()
-    for kind in ("classifier", "regressor"):
+    for kind in args.kinds.split(","):
         compare(kind, args.rows)
 
 

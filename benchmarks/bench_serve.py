@@ -16,9 +16,9 @@ Loads: one-row ``dataframe_split`` requests at 1, 8 and 64 connections (throughp
 timeouts). For the linear model also: the prediction log off (what it costs) and a 1,000-row
 request (rows per second); for the tree: a challenger on a 10% split and in shadow (what a
 trial costs: three endpoints measured in turn, three rounds, medians); for the Pipeline:
-batching off (what batching gives). First, in-process: a one-row call of the tree and the
-Pipeline on our paths and on sklearn's / MLflow's, and a full garbage collection. Then:
-reading a day of traffic (1,000,000 logged requests) from the log.
+batching off (what batching gives, measured the same way). First, in-process: a one-row call
+of the tree and the Pipeline on our paths and on sklearn's / MLflow's, and a full garbage
+collection. Then: reading a day of traffic (1,000,000 logged requests) from the log.
 """
 
 from __future__ import annotations
@@ -281,42 +281,79 @@ def bench_calls(rows: dict[str, object], calls: int = 300) -> None:
           f"{frozen * 1000:.2f} ms")  # fmt: skip
 
 
-def trial_costs(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
-    """What a challenger costs the tree's endpoint: three endpoints at once (none, a 10% split,
-    a shadow), measured in turn, round after round (the machine's drift over a minute was as
-    large as the cost); medians of the rounds."""
-    import statistics
-
+def interleaved(
+    model: str,
+    variants: dict[str, dict],
+    payload: str,
+    loads: tuple[int, ...],
+    workers: int,
+    seconds: int,
+    rounds: int,
+) -> dict[str, dict[int, list[dict]]]:
+    """wrk's figures for one model served several ways, all endpoints up at once and measured
+    in turn, round after round (the machine's drift over a minute was as large as what is
+    measured)."""
     from mlops_jupyter import serving
 
-    trials = {
-        "none": {},
-        "split 10%": {"challenger": "tree@challenger", "split": 10},
-        "shadow": {"challenger": "tree@challenger", "shadow": True},
-    }
     urls = {}
     try:
-        for i, (label, options) in enumerate(trials.items()):
-            ep = serving.start("tree@champion", name=f"trial{i}", workers=workers, **options)
+        for i, (label, options) in enumerate(variants.items()):
+            ep = serving.start(f"{model}@champion", name=f"variant{i}", workers=workers, **options)
             urls[label] = f"{ep.url}/invocations"
             wrk(urls[label], payload, 8, 2)  # warm up
-        rps: dict[str, dict[int, list[float]]] = {t: {8: [], 64: []} for t in trials}
+        rps: dict[str, dict[int, list[dict]]] = {v: {c: [] for c in loads} for v in variants}
         for _ in range(rounds):
             for label, url in urls.items():
-                for c in (8, 64):
-                    rps[label][c].append(wrk(url, payload, c, seconds)["rps"])
+                for c in loads:
+                    rps[label][c].append(wrk(url, payload, c, seconds))
     finally:
         for i in range(len(urls)):
-            serving.stop(f"trial{i}")
+            serving.stop(f"variant{i}")
+    return rps
+
+
+def median(runs: list[dict], figure: str = "rps") -> float:
+    import statistics
+
+    return statistics.median(run[figure] for run in runs)
+
+
+def costs(rps: dict[str, dict[int, list[dict]]], model: str, base: str, label: str) -> list[str]:
+    """What ``label`` costs against ``base``, per load: medians of the rounds."""
     lines = []
-    for label in ("split 10%", "shadow"):
-        for c in (8, 64):
-            base, with_it = (statistics.median(rps[t][c]) for t in ("none", label))
-            runs = " / ".join(f"{v:,.0f}" for v in rps[label][c])
-            lines.append(
-                f"tree     c{c:<2}: a challenger on a {label} costs {1 - with_it / base:.1%} "
-                f"(medians of {rounds} rounds: {with_it:,.0f} against {base:,.0f} req/s; {runs})"
-            )
+    for c, runs in rps[label].items():
+        mine, theirs = median(runs), median(rps[base][c])
+        shown = " / ".join(f"{v['rps']:,.0f}" for v in runs)
+        lines.append(
+            f"{model:<8} c{c:<2}: {label} costs {1 - mine / theirs:.1%} (medians of {len(runs)} "
+            f"rounds: {mine:,.0f} against {theirs:,.0f} req/s; {shown})"
+        )
+    return lines
+
+
+def trial_costs(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
+    """What a challenger costs the tree's endpoint: none, a 10% split, a shadow."""
+    rps = interleaved("tree", {
+        "none": {},
+        "a challenger on a 10% split": {"challenger": "tree@challenger", "split": 10},
+        "a challenger in shadow": {"challenger": "tree@challenger", "shadow": True},
+    }, payload, (8, 64), workers, seconds, rounds)  # fmt: skip
+    return [line for label in list(rps)[1:] for line in costs(rps, "tree", "none", label)]
+
+
+def batching_gains(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
+    """What batching gives the Pipeline (sklearn's own predict), on and off in turn."""
+    rps = interleaved("pipeline", {"on": {}, "off": {"batching": False}}, payload, (1, 8, 64),
+                      workers, seconds, rounds)  # fmt: skip
+    lines = []
+    for c in (1, 8, 64):
+        on, off = (rps[v][c] for v in ("on", "off"))
+        shown = " / ".join(f"{v['rps']:,.0f}" for v in on)
+        lines.append(
+            f"pipeline c{c:<2}: batching gives {median(on) / median(off):.2f}x req/s, p50 "
+            f"{median(on, 'p50'):.2f} ms against {median(off, 'p50'):.2f} (medians of {rounds} "
+            f"rounds; req/s on {shown})"
+        )
     return lines
 
 
@@ -394,12 +431,7 @@ def main() -> None:
             ratio = big_o["c4"]["rps"] / big_m["c4"]["rps"]
             summary.append(f"linear   1,000-row requests: {ratio:.1f}x mlflow's rows/s")
         if model == "pipeline":  # sklearn's own predict behind the batcher
-            b = ours(model, "pipeline: ours, batching off", one, batching=False)
-            for c in ("c1", "c8", "c64"):
-                summary.append(
-                    f"pipeline {c:>3}: batching gives {o[c]['rps'] / b[c]['rps']:.2f}x req/s; "
-                    f"p50 {o[c]['p50']:.2f} ms with it, {b[c]['p50']:.2f} ms without"
-                )
+            summary += batching_gains(one, args.workers, args.seconds)
         if model == "tree":
             summary += trial_costs(one, args.workers, args.seconds)
     print("\n".join(summary))

@@ -50,6 +50,49 @@ def test_cbpe_follows_accuracy_into_traffic_the_model_is_unsure_of():
     assert len(spec["layer"]) == 4 and spec["title"].startswith("accuracy estimated without labels")
 
 
+def test_cbpe_estimates_a_three_class_model_from_its_predict_proba():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    angles = np.array([0.5, 2.6, 4.7])
+    weights = 1.5 * np.c_[np.cos(angles), np.sin(angles)]  # each class's direction
+    names = np.array(["cat", "dog", "emu"])
+
+    def rows(n: int, spread: float):
+        """Points ``spread`` from the centre, where the classes meet; each point's class
+        drawn as the same softmax decides, wherever the traffic goes."""
+        X = rng.normal(size=(n, 2)) * spread
+        odds = np.exp(X @ weights.T)
+        chances = odds / odds.sum(axis=1, keepdims=True)
+        kind = (rng.random((n, 1)) > chances.cumsum(axis=1)).sum(axis=1)
+        return X, names[kind]
+
+    X, y = rows(6_000, 2.0)
+    model = LogisticRegression(C=100).fit(X, y)
+    cbpe = CBPE(chunk_size=1_000).fit(model.predict_proba(X), y, classes=model.classes_)
+    usual, usual_truth = rows(2_000, 2.0)
+    close, close_truth = rows(2_000, 0.4)  # near where the classes meet: a harder month
+    later, truth = np.r_[usual, close], np.r_[usual_truth, close_truth].astype(object)
+    truth[-500:] = None  # the last labels have not arrived
+    found = cbpe.estimate(model.predict_proba(later), model.predict(later), truth)
+    assert set(found) == {"roc_auc", "f1", "accuracy"}
+    for metric, estimation in found.items():
+        assert [w.alert for w in estimation.windows] == [False, False, True, True], metric
+        for window in estimation.windows:  # where the labels later put it
+            assert abs(window.estimate - window.realized) < 0.04, metric
+            assert window.low <= window.estimate <= window.high
+    assert found["accuracy"].windows[2].estimate < found["accuracy"].lower
+    # predictions left out: the most likely class, the same as the model's
+    again = cbpe.estimate(model.predict_proba(later))["accuracy"]
+    assert [w.estimate for w in again.windows] == [w.estimate for w in found["accuracy"].windows]
+    with pytest.raises(MlopsError, match="give the scores as 3 columns, one per class"):
+        cbpe.estimate(model.predict_proba(later)[:, :2])
+    with pytest.raises(MlopsError, match="the predictions hold fox, not one of the model's"):
+        cbpe.estimate(model.predict_proba(later[:2]), ["cat", "fox"])
+    with pytest.raises(MlopsError, match="the scores have 3 columns but there are 2 classes"):
+        CBPE().fit(model.predict_proba(X[:4]), ["cat", "dog", "cat", "dog"])
+
+
 def test_dle_estimates_rmse_of_a_model_with_a_text_column():
     rng = np.random.default_rng(2)
 

@@ -159,6 +159,41 @@ def test_labels_join_every_row_of_batch_requests(endpoint, shell):
     assert len(stored_labels.stored(endpoint.name)) == 602  # 600 and the two unmatched
 
 
+def test_a_three_class_models_performance_is_estimated_too(shared, project):
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_jupyter import serving, tracking
+    from mlops_jupyter.monitoring import monitors
+
+    rng = np.random.default_rng(12)
+    weights = np.array([[2.0, 0.0, 0.0], [-1.0, 1.7, 0.0], [-1.0, -1.7, 0.0]])
+
+    def rows(n: int, spread: float) -> pd.DataFrame:
+        frame = pd.DataFrame(rng.normal(size=(n, 3)) * spread, columns=["a", "b", "c"])
+        odds = np.exp(frame.to_numpy() @ weights.T)  # the same chances wherever traffic goes
+        drawn = (rng.random((n, 1)) > (odds / odds.sum(1, keepdims=True)).cumsum(1)).sum(1)
+        return frame.assign(truth=np.array(["low", "mid", "top"])[drawn])
+
+    reference = rows(3000, 2.0)
+    with tracking.run(name="three", project=project) as run:
+        fitted = LogisticRegression().fit(reference[["a", "b", "c"]], reference.truth)
+        tracking.log_model(fitted, input_example=reference[["a", "b", "c"]].head(2))
+    tracking.register(run.id, "three", alias="champion", project=project)
+    three = serving.start("three@champion", name="three", project=project)
+    try:
+        for k in range(4):  # two batches as in training, two near where the classes meet
+            send(three.url, rows(100, 2.0 if k < 2 else 0.3)[["a", "b", "c"]], f"t-{k}")
+        found = monitoring.estimate("three", reference=reference, target="truth", chunk_size=200)
+    finally:
+        serving.stop("three", project=project)
+    assert set(found) == {"roc_auc", "f1", "accuracy"}
+    for estimation in found.values():  # macro averages over the three classes
+        usual, unsure = estimation.windows
+        assert not usual.alert and unsure.alert and unsure.estimate < estimation.lower
+    card = monitors.quality(None, {}, monitors.Limits(), lambda: found["accuracy"])
+    assert card.status == "fail" and card.evidence.startswith("no labels yet: estimated accuracy")
+
+
 def test_an_id_column_names_the_rows_and_never_reaches_the_model(shared, project):
     from helpers import call
 

@@ -1,5 +1,5 @@
 """How well an endpoint's model does on its traffic: estimated before labels arrive (CBPE for a
-classifier of two classes, DLE for a regressor; see estimation.py), realized where they have.
+classifier, DLE for a regressor; see estimation.py), realized where they have.
 
 The reference is the data the served model's run trained on (its lineage), or a dataset version
 or DataFrame given: held-out data gives honest limits, the training data optimistic ones. It
@@ -58,11 +58,8 @@ def estimate(
     raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
     proba = getattr(raw, "predict_proba", None)
     classes = list(getattr(raw, "classes_", []))
-    if proba is not None and len(classes) != 2:
-        raise MlopsError(
-            f"{endpoint}'s classifier has {len(classes)} classes; performance is estimated for "
-            "two (add labels to see realized accuracy)"
-        )
+    if proba is not None and len(classes) < 2:
+        raise MlopsError(f"{endpoint}'s classifier knows {len(classes)} class: nothing to estimate")
     if proba is None and served.dtype.kind not in "fiu":
         raise MlopsError(
             f"{endpoint}'s model gives no class probabilities: its performance cannot be estimated"
@@ -71,7 +68,7 @@ def estimate(
     def fits(values: Any) -> bool:  # could this column be the truth the model predicts?
         if proba is not None:
             found = set(values.dropna().unique().tolist())
-            return len(found) == 2 and found <= set(classes)
+            return len(found) >= 2 and found <= set(classes)
         return values.dtype.kind in "fiu"
 
     target = _target(reference, columns, target, label, fits)
@@ -91,16 +88,14 @@ def estimate(
     key = (_model_key(endpoint, project), label, target, size)
     estimator = None if given else _FITTED.get(key)
     if proba is not None:
-        positive = classes[1]
         _classes_of(reference[target], classes, label)
         if estimator is None:
-            scores = _scored(lambda: proba(reference[columns])[:, 1], endpoint, label)
-            estimator = CBPE(chunk_size=size).fit(scores, reference[target] == positive)
+            scores = _scored(lambda: proba(reference[columns]), endpoint, label)
+            estimator = CBPE(chunk_size=size).fit(scores, reference[target], classes=classes)
             if not given:
                 _FITTED[key] = estimator
-        scores = _scored(lambda: proba(current[columns])[:, 1], endpoint, "its traffic")
-        hits = None if labels is None else _positive(labels, positive)
-        return estimator.estimate(scores, (served == positive).to_numpy().astype(int), hits)
+        scores = _scored(lambda: proba(current[columns]), endpoint, "its traffic")
+        return estimator.estimate(scores, served.to_numpy(dtype=object), labels)
     if estimator is None:
         predictions = _scored(lambda: model.predict(reference[columns]), endpoint, label)
         predictions = np.asarray(predictions, dtype=float).ravel()
@@ -125,20 +120,15 @@ def _scored(predict: Any, endpoint: str, rows: str) -> Any:
         ) from None
 
 
-def _positive(labels: Any, positive: Any) -> Any:
-    import numpy as np
-
-    return np.array([None if v is None else int(v == positive) for v in labels], dtype=object)
-
-
 def _classes_of(truth: Any, classes: list[Any], label: str) -> None:
-    """One line unless the truth column holds both of the model's classes and nothing else."""
+    """One line unless the truth column holds two or more of the model's classes, and only
+    those."""
     values = set(truth.dropna().unique().tolist())
     if not values <= set(classes) or len(values) < 2:
         shown = ", ".join(map(str, sorted(values, key=str)[:5]))
         raise MlopsError(
-            f"the reference's truth column {truth.name!r} ({label}) holds {shown}, not both of "
-            f"the model's classes {classes[0]} and {classes[1]}: name it with target=COLUMN"
+            f"the reference's truth column {truth.name!r} ({label}) holds {shown}, not the "
+            f"model's classes {', '.join(map(str, classes[:10]))}: name it with target=COLUMN"
         )
 
 
