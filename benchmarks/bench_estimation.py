@@ -1,14 +1,15 @@
 """Performance estimated without labels on 1,000,000 predictions, against NannyML.
 
     .venv/bin/python benchmarks/bench_estimation.py [--rows 1000000] [--kinds multiclass]
+                                                    [--repeat 3]
 
 A classifier of two classes and one of three (CBPE: ROC AUC, F1, accuracy; macro averages for
 three) and a regressor (DLE: RMSE, MAE), each with a labelled reference of 100,000 rows and
 1,000,000 unlabelled predictions, in windows of 10,000 (ten in the reference set the alert
 limits), the later half drifted (the model is worse there).
-Each side runs in its own process on the same Parquet files and reports its time (from the
-start of the process, and after imports: reading, fitting, estimating), peak memory and its
-estimate and alert per window.
+Each side runs in its own process on the same Parquet files, three times in turn (medians),
+and reports its time (from the start of the process, and after imports: reading, fitting,
+estimating), peak memory and its estimate and alert per window.
 NannyML 0.13 is too heavy to be a dependency (FLAML, LightGBM, plotly, kaleido, a telemetry
 client): it lives in its own environment, made on first use in benchmarks/.work/nannyml-venv.
 """
@@ -151,12 +152,23 @@ def ensure_nannyml() -> Path:
     return python
 
 
-def compare(kind: str, rows: int) -> None:
+def compare(kind: str, rows: int, repeat: int) -> None:
+    """Each side ``repeat`` times, in turn (the machine's speed drifts): median times; the
+    first run's estimates and peak memory."""
+    import statistics
+
     ref, cur = make_data(kind, rows)
-    ours = run(sys.executable, OURS, ref, cur, kind)
-    theirs = run(ensure_nannyml(), THEIRS, ref, cur, kind)
+    runs: dict[str, list[dict]] = {"ours": [], "theirs": []}
+    for _ in range(repeat):
+        runs["ours"].append(run(sys.executable, OURS, ref, cur, kind))
+        runs["theirs"].append(run(ensure_nannyml(), THEIRS, ref, cur, kind))
+    ours, theirs = runs["ours"][0], runs["theirs"][0]
+    for side, found in (("ours", ours), ("theirs", theirs)):
+        for figure in ("seconds", "work"):
+            found[figure] = statistics.median(r[figure] for r in runs[side])
     print(
-        f"{kind}, {rows:,} predictions: ours {ours['seconds']:.2f} s (peak "
+        f"{kind}, {rows:,} predictions, medians of {repeat} runs: ours {ours['seconds']:.2f} s "
+        f"(peak "
         f"{ours['peak_mb']:,.0f} MB) vs NannyML {theirs['seconds']:.1f} s (peak "
         f"{theirs['peak_mb']:,.0f} MB): {theirs['seconds'] / ours['seconds']:.1f}x faster "
         f"(target >= 10x); after imports (read, fit, estimate): {ours['work']:.2f} s vs "
@@ -181,9 +193,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--kinds", default="classifier,multiclass,regressor")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for kind in args.kinds.split(","):
-        compare(kind, args.rows)
+        compare(kind, args.rows, args.repeat)
 
 
 if __name__ == "__main__":

@@ -272,6 +272,10 @@ class CBPE:
         values = np.asarray(predicted)
         if len(values) != len(scores):
             raise MlopsError(f"{len(values)} predictions for {len(scores)} scores")
+        if values.dtype.kind in "iub" and (
+            not len(values) or 0 <= values.min() <= values.max() <= 1
+        ):
+            return values.astype(int)  # 0/1 already (no sort of a million rows to say so)
         found = set(np.unique(values).tolist())
         if not found <= {0, 1}:
             shown = ", ".join(map(str, sorted(found, key=str)[:3]))
@@ -525,6 +529,7 @@ class DLE:
         self.reference: dict[str, float] = {}
         self._errors: dict[str, tuple[float, float]] = {}
         self._categories: dict[str, Any] = {}
+        self._columns: list[Any] = []
 
     def fit(self, inputs: Any, predictions: Any, labels: Any) -> DLE:
         """Learn the reference's per-row errors from its ``inputs`` (a DataFrame) and the
@@ -537,6 +542,7 @@ class DLE:
             raise MlopsError(
                 f"the reference has {len(inputs)} rows, {len(pred)} predictions, {len(y)} labels"
             )
+        self._columns = list(inputs.columns)
         self._categories = {c: inputs[c].astype("category").cat.categories for c in inputs.columns
                             if inputs[c].dtype.kind not in "fiub"}  # fmt: skip
         features = self._features(inputs, pred)
@@ -587,13 +593,17 @@ class DLE:
         return result
 
     def _features(self, inputs: Any, pred: np.ndarray) -> Any:
-        """The inputs, string columns as categories of the reference, and the prediction."""
+        """The inputs, string columns as categories of the reference, and the prediction (all
+        numbers: one float array, a tenth of the time a DataFrame copy takes on 1M rows)."""
         import pandas as pd
 
-        frame = pd.DataFrame(inputs).copy()
+        missing = [c for c in self._columns if c not in inputs]
+        if missing:
+            raise MlopsError(f"the rows to estimate lack the column {missing[0]!r}")
+        if not self._categories:
+            return np.column_stack([np.asarray(inputs[self._columns], dtype=float), pred])
+        frame = pd.DataFrame(inputs)[self._columns].copy()
         for column, categories in self._categories.items():
-            if column not in frame:
-                raise MlopsError(f"the rows to estimate lack the column {column!r}")
             known = frame[column].where(frame[column].isin(categories))  # unseen: missing
             frame[column] = pd.Categorical(known, categories=categories)
         frame["__prediction__"] = pred
