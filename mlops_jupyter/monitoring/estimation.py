@@ -239,13 +239,12 @@ class CBPE:
         predicted = scores.argmax(axis=1) if predicted is None else predicted.astype(int)
         if len(predicted) != len(scores):
             raise MlopsError(f"{len(predicted)} predictions for {len(scores)} rows of scores")
-        calibrated = np.column_stack([
-            scores[:, c] if model is None else model.predict(scores[:, c])
-            for c, model in enumerate(self.calibrators)
-        ])  # fmt: skip
-        total = calibrated.sum(axis=1, keepdims=True)
-        calibrated = np.divide(calibrated, total, out=np.full_like(calibrated, 1 / len(total.T)),
-                               where=total > 0)  # fmt: skip
+        calibrated = np.empty((len(scores), len(self.calibrators)), order="F")  # by column
+        for c, model in enumerate(self.calibrators):
+            calibrated[:, c] = scores[:, c] if model is None else model.predict(scores[:, c])
+        total = calibrated.sum(axis=1)
+        calibrated[total <= 0] = 1.0  # no class likely at all: each equally
+        calibrated /= np.where(total > 0, total, len(self.calibrators))[:, None]
         result = {m: Estimation("CBPE", m, self.reference[m], *self.limits[m])
                   for m in self.metrics}  # fmt: skip
         for a, b in chunks(len(scores), self.chunk_size):
@@ -302,19 +301,26 @@ def _class_list(labels: Any, classes: Any, columns: int) -> list[Any]:
 def _indexes(values: Any, classes: list[Any], what: str) -> np.ndarray:
     """Each value's position among ``classes`` (missing values stay None); one line for a
     value that is not one of them."""
-    values = np.asarray(values, dtype=object)
+    import pandas as pd
+
+    try:
+        codes, found = pd.factorize(np.asarray(values, dtype=object))  # hashed: 1M rows in ms
+    except TypeError:
+        raise MlopsError(f"the {what} must be class values, one per row") from None
     position = {c: i for i, c in enumerate(classes)}
-    known = ~_missing(values)
-    unknown = {v for v in values[known].tolist() if v not in position}
+    unknown = [v for v in found.tolist() if v not in position]
     if unknown:
         shown = ", ".join(map(str, sorted(unknown, key=str)[:3]))
         raise MlopsError(
             f"the {what} hold {shown}, not one of the model's classes "
             f"{', '.join(map(str, classes[:10]))}"
         )
-    found = np.full(len(values), None, dtype=object)
-    found[known] = [position[v] for v in values[known].tolist()]
-    return found if not known.all() else found.astype(int)
+    lookup = np.array([position[v] for v in found.tolist()], dtype=int)
+    if (codes >= 0).all():
+        return lookup[codes]
+    positions = np.full(len(codes), None, dtype=object)  # missing: not labelled yet
+    positions[codes >= 0] = lookup[codes[codes >= 0]]
+    return positions
 
 
 def _is(values: np.ndarray, c: int) -> np.ndarray:
