@@ -91,6 +91,10 @@ def test_cbpe_estimates_a_three_class_model_from_its_predict_proba():
         cbpe.estimate(model.predict_proba(later[:2]), ["cat", "fox"])
     with pytest.raises(MlopsError, match="the scores have 3 columns but there are 2 classes"):
         CBPE().fit(model.predict_proba(X[:4]), ["cat", "dog", "cat", "dog"])
+    with pytest.raises(MlopsError, match="the predictions hold missing values; drop those rows"):
+        cbpe.estimate(model.predict_proba(later[:2]), ["cat", None])
+    with pytest.raises(MlopsError, match="the reference's labels hold missing values; drop"):
+        CBPE().fit(model.predict_proba(X[:3]), ["cat", None, "emu"], classes=names)
 
 
 def test_dle_estimates_rmse_of_a_model_with_a_text_column():
@@ -149,6 +153,25 @@ def test_cbpe_estimates_stay_metrics_whatever_the_scores(scores, seed):
     scores = np.array(scores)
     labels = np.random.default_rng(seed).random(len(scores)) < scores
     labels[:2] = [True, False]  # both classes, as a reference needs
+    found = CBPE(chunk_size=20).fit(scores, labels).estimate(scores[::-1])
+    for estimation in found.values():
+        for window in estimation.windows:
+            assert np.isnan(window.estimate) or 0 <= window.low <= window.estimate <= 1
+            assert np.isnan(window.estimate) or window.estimate <= window.high <= 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(min_value=3, max_value=5),
+    st.integers(min_value=60, max_value=200),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_cbpe_of_many_classes_stays_metrics_whatever_the_scores(classes, rows, seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.random((rows, classes)) ** rng.uniform(0.2, 5)  # not summing to 1, ties, zeros
+    scores[rng.random((rows, classes)) < 0.1] = 0.0
+    labels = rng.integers(0, classes, rows)
+    labels[:classes] = np.arange(classes)  # each class at least once
     found = CBPE(chunk_size=20).fit(scores, labels).estimate(scores[::-1])
     for estimation in found.values():
         for window in estimation.windows:

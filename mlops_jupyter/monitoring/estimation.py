@@ -145,15 +145,9 @@ class CBPE:
         scores = np.asarray(scores, dtype=float)
         if scores.ndim == 2:
             self.classes = _class_list(labels, classes, scores.shape[1])
-            labels = _indexes(labels, self.classes, "labels")
-            if _missing(labels).any():
-                raise MlopsError(
-                    "the reference's labels hold missing values; drop those rows first"
-                )
-            labels = labels.astype(int)
-            predicted = (
-                None if predicted is None else _indexes(predicted, self.classes, "predictions")
-            )
+            labels = _indexes(labels, self.classes, "reference's labels", missing=False)
+            if predicted is not None:
+                predicted = _indexes(predicted, self.classes, "predictions", missing=False)
             if len(self.classes) > 2:
                 return self._fit_classes(scores, labels, predicted)
             scores = scores[:, 1]  # two classes: the second's probability, as sklearn orders them
@@ -189,7 +183,7 @@ class CBPE:
                     "reference's were"
                 )
             if predicted is not None:
-                predicted = _indexes(predicted, self.classes, "predictions")
+                predicted = _indexes(predicted, self.classes, "predictions", missing=False)
             if labels is not None:
                 labels = _indexes(labels, self.classes, "labels")
             if len(self.classes) > 2:
@@ -298,9 +292,9 @@ def _class_list(labels: Any, classes: Any, columns: int) -> list[Any]:
     return found
 
 
-def _indexes(values: Any, classes: list[Any], what: str) -> np.ndarray:
-    """Each value's position among ``classes`` (missing values stay None); one line for a
-    value that is not one of them."""
+def _indexes(values: Any, classes: list[Any], what: str, missing: bool = True) -> np.ndarray:
+    """Each value's position among ``classes`` (missing values stay None, where ``missing``
+    they may be); one line for a value that is not one of them."""
     import pandas as pd
 
     try:
@@ -318,6 +312,8 @@ def _indexes(values: Any, classes: list[Any], what: str) -> np.ndarray:
     lookup = np.array([position[v] for v in found.tolist()], dtype=int)
     if (codes >= 0).all():
         return lookup[codes]
+    if not missing:
+        raise MlopsError(f"the {what} hold missing values; drop those rows first")
     positions = np.full(len(codes), None, dtype=object)  # missing: not labelled yet
     positions[codes >= 0] = lookup[codes[codes >= 0]]
     return positions
