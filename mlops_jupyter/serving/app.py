@@ -452,6 +452,11 @@ async def _predict(
         ) from None
 
 
+def _same_inputs(a: ServedModel, b: ServedModel) -> bool:
+    """Whether two models take the same columns, of the same types."""
+    return (a.input_names, a.input_types, a.optional) == (b.input_names, b.input_types, b.optional)
+
+
 async def _shadow(worker: Worker, champion: _Answer) -> None:
     """The challenger's answer to a request the champion answered: logged, never returned."""
     challenger = worker.challenger
@@ -462,7 +467,10 @@ async def _shadow(worker: Worker, champion: _Answer) -> None:
     answer.protocol, answer.variant, answer.is_shadow = champion.protocol, "challenger", True
     answer.row_ids = champion.row_ids
     try:
-        names, columns = challenger.check(champion.shadow)
+        if champion.inputs is not None and _same_inputs(challenger, champion.model):
+            names, columns = list(champion.inputs), list(champion.inputs.values())  # checked
+        else:
+            names, columns = challenger.check(champion.shadow)
         answer.outputs = await _predict(
             worker, challenger, names, columns, champion.shadow.rows, champion.id
         )
