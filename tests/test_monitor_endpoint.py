@@ -181,17 +181,25 @@ def test_a_three_class_models_performance_is_estimated_too(shared, project):
     tracking.register(run.id, "three", alias="champion", project=project)
     three = serving.start("three@champion", name="three", project=project)
     try:
+        truth = []
         for k in range(4):  # two batches as in training, two near where the classes meet
-            send(three.url, rows(100, 2.0 if k < 2 else 0.3)[["a", "b", "c"]], f"t-{k}")
+            batch = rows(100, 2.0 if k < 2 else 0.3)
+            send(three.url, batch[["a", "b", "c"]], f"t-{k}")
+            truth += [(f"t-{k}#{j}", label) for j, label in enumerate(batch.truth)]
         found = monitoring.estimate("three", reference=reference, target="truth", chunk_size=200)
+        assert set(found) == {"roc_auc", "f1", "accuracy"}
+        for estimation in found.values():  # macro averages over the three classes
+            usual, unsure = estimation.windows
+            assert not usual.alert and unsure.alert and unsure.estimate < estimation.lower
+        card = monitors.quality(None, {}, monitors.Limits(), lambda: found["accuracy"])
+        assert card.status == "fail" and card.evidence.startswith("no labels yet: estimated ")
+        # the labels of the first 200 rows arrive: realized beside estimated
+        monitoring.add_labels("three", pd.DataFrame(truth[:200], columns=["id", "label"]))
+        again = monitoring.estimate("three", reference=reference, target="truth", chunk_size=200)
     finally:
         serving.stop("three", project=project)
-    assert set(found) == {"roc_auc", "f1", "accuracy"}
-    for estimation in found.values():  # macro averages over the three classes
-        usual, unsure = estimation.windows
-        assert not usual.alert and unsure.alert and unsure.estimate < estimation.lower
-    card = monitors.quality(None, {}, monitors.Limits(), lambda: found["accuracy"])
-    assert card.status == "fail" and card.evidence.startswith("no labels yet: estimated accuracy")
+    first, later = again["accuracy"].windows
+    assert abs(first.realized - first.estimate) < 0.1 and later.realized is None
 
 
 def test_an_id_column_names_the_rows_and_never_reaches_the_model(shared, project):
