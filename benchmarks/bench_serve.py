@@ -301,15 +301,15 @@ def interleaved(
             ep = serving.start(f"{model}@champion", name=f"variant{i}", workers=workers, **options)
             urls[label] = f"{ep.url}/invocations"
             wrk(urls[label], payload, 8, 2)  # warm up
-        rps: dict[str, dict[int, list[dict]]] = {v: {c: [] for c in loads} for v in variants}
+        found: dict[str, dict[int, list[dict]]] = {v: {c: [] for c in loads} for v in variants}
         for _ in range(rounds):
             for label, url in urls.items():
                 for c in loads:
-                    rps[label][c].append(wrk(url, payload, c, seconds))
+                    found[label][c].append(wrk(url, payload, c, seconds))
     finally:
         for i in range(len(urls)):
             serving.stop(f"variant{i}")
-    return rps
+    return found
 
 
 def median(runs: list[dict], figure: str = "rps") -> float:
@@ -318,11 +318,11 @@ def median(runs: list[dict], figure: str = "rps") -> float:
     return statistics.median(run[figure] for run in runs)
 
 
-def costs(rps: dict[str, dict[int, list[dict]]], model: str, base: str, label: str) -> list[str]:
+def costs(found: dict[str, dict[int, list[dict]]], model: str, base: str, label: str) -> list[str]:
     """What ``label`` costs against ``base``, per load: medians of the rounds."""
     lines = []
-    for c, runs in rps[label].items():
-        mine, theirs = median(runs), median(rps[base][c])
+    for c, runs in found[label].items():
+        mine, theirs = median(runs), median(found[base][c])
         shown = " / ".join(f"{v['rps']:,.0f}" for v in runs)
         lines.append(
             f"{model:<8} c{c:<2}: {label} costs {1 - mine / theirs:.1%} (medians of {len(runs)} "
@@ -333,21 +333,21 @@ def costs(rps: dict[str, dict[int, list[dict]]], model: str, base: str, label: s
 
 def trial_costs(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
     """What a challenger costs the tree's endpoint: none, a 10% split, a shadow."""
-    rps = interleaved("tree", {
+    found = interleaved("tree", {
         "none": {},
         "a challenger on a 10% split": {"challenger": "tree@challenger", "split": 10},
         "a challenger in shadow": {"challenger": "tree@challenger", "shadow": True},
     }, payload, (8, 64), workers, seconds, rounds)  # fmt: skip
-    return [line for label in list(rps)[1:] for line in costs(rps, "tree", "none", label)]
+    return [line for label in list(found)[1:] for line in costs(found, "tree", "none", label)]
 
 
 def batching_gains(payload: str, workers: int, seconds: int, rounds: int = 3) -> list[str]:
     """What batching gives the Pipeline (sklearn's own predict), on and off in turn."""
-    rps = interleaved("pipeline", {"on": {}, "off": {"batching": False}}, payload, (1, 8, 64),
+    found = interleaved("pipeline", {"on": {}, "off": {"batching": False}}, payload, (1, 8, 64),
                       workers, seconds, rounds)  # fmt: skip
     lines = []
     for c in (1, 8, 64):
-        on, off = (rps[v][c] for v in ("on", "off"))
+        on, off = (found[v][c] for v in ("on", "off"))
         shown = " / ".join(f"{v['rps']:,.0f}" for v in on)
         lines.append(
             f"pipeline c{c:<2}: batching gives {median(on) / median(off):.2f}x req/s, p50 "
