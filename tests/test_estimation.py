@@ -95,6 +95,21 @@ def test_cbpe_estimates_a_three_class_model_from_its_predict_proba():
         cbpe.estimate(model.predict_proba(later[:2]), ["cat", None])
     with pytest.raises(MlopsError, match="the reference's labels hold missing values; drop"):
         CBPE().fit(model.predict_proba(X[:3]), ["cat", None, "emu"], classes=names)
+    with pytest.raises(MlopsError, match="the predictions must be class values, one per row"):
+        cbpe.estimate(model.predict_proba(later[:2]), [["cat"], ["dog", "emu"]])
+    with pytest.raises(MlopsError, match="estimated for two classes or more"):
+        CBPE().fit(np.ones((3, 1)), ["cat"] * 3)
+
+
+def test_cbpe_reads_each_windows_labels_against_the_references_positive_class():
+    rng = np.random.default_rng(5)
+    scores, labels = scored(rng, 4_000)
+    cbpe = CBPE(chunk_size=100).fit(scores, np.where(labels == 1, "yes", "no"))
+    sure_no = np.full(100, 0.01)  # a window the model calls "no" throughout, rightly
+    found = cbpe.estimate(sure_no, labels=np.array(["no"] * 100, dtype=object))
+    assert found["accuracy"].windows[0].realized == 1.0  # "no" is still the negative class
+    with pytest.raises(MlopsError, match="the labels hold maybe, not the reference's no or yes"):
+        cbpe.estimate(sure_no[:2], labels=["no", "maybe"])
 
 
 def test_dle_estimates_rmse_of_a_model_with_a_text_column():
@@ -115,6 +130,14 @@ def test_dle_estimates_rmse_of_a_model_with_a_text_column():
     assert abs(rmse.windows[0].estimate - rmse.windows[0].realized) < 0.25 * rmse.reference
     assert rmse.windows[1].realized is None  # its labels have not arrived
     assert found["mae"].windows[0].estimate < rmse.windows[0].estimate
+    shuffled = later[["city", "size"]]  # the columns in another order: the same estimate
+    assert dle.estimate(shuffled, later_prediction)["rmse"].windows[0].estimate == pytest.approx(
+        rmse.windows[0].estimate
+    )
+    numeric = DLE(chunk_size=1_000).fit(x[["size"]].assign(n=1.0), prediction, truth)
+    plain = numeric.estimate(later[["size"]].assign(n=1.0), later_prediction)["rmse"]
+    flipped = numeric.estimate(later.assign(n=1.0)[["n", "size"]], later_prediction)["rmse"]
+    assert [w.estimate for w in flipped.windows] == [w.estimate for w in plain.windows]
     unseen = later.assign(city="lima")  # a category the reference never had
     assert np.isfinite(dle.estimate(unseen, later_prediction)["rmse"].windows[0].estimate)
 

@@ -135,6 +135,7 @@ class CBPE:
         self.reference: dict[str, float] = {}
         self._errors: dict[str, tuple[float, float]] = {}
         self._class_errors: list[dict[str, tuple[float, float]]] = []
+        self._label_classes: list[Any] = [0, 1]  # of two: the reference's labels (the last: 1)
 
     def fit(self, scores: Any, labels: Any, predicted: Any = None, classes: Any = None) -> CBPE:
         """Learn from the reference: ``scores`` (the positive class's probability, or a column
@@ -151,18 +152,13 @@ class CBPE:
             if len(self.classes) > 2:
                 return self._fit_classes(scores, labels, predicted)
             scores = scores[:, 1]  # two classes: the second's probability, as sklearn orders them
-        y = _binary(labels)
+        y, self._label_classes = _binary(labels)
         if len(scores) != len(y):
             raise MlopsError(f"{len(scores)} scores but {len(y)} labels in the reference")
         predicted = self._predicted(scores, predicted)
         if _needs_calibration(scores, y):
             self.calibrator = Isotonic().fit(scores, y)
-        parts = chunks(len(y), self.chunk_size)
-        for metric in self.metrics:
-            realized = np.array([_realized(metric, y[a:b], scores[a:b], predicted[a:b])
-                                 for a, b in parts])  # fmt: skip
-            self.limits[metric] = _band(realized, (0.0, 1.0))
-            self.reference[metric] = _realized(metric, y, scores, predicted)
+        self._limits(_realized, y, scores, predicted)
         self._errors = _sampling_components(y, scores, predicted)
         return self
 
@@ -191,35 +187,24 @@ class CBPE:
             scores = scores[:, 1]
         elif scores.ndim != 1:
             raise MlopsError("give the scores as the reference's were: the positive class's only")
+        if labels is not None:  # the reference's positive class, whatever a window holds
+            labels = _hits(labels, self._label_classes)
         predicted = self._predicted(scores, predicted)
         calibrated = self.calibrator.predict(scores) if self.calibrator is not None else scores
-        result = {m: Estimation("CBPE", m, self.reference[m], *self.limits[m])
-                  for m in self.metrics}  # fmt: skip
-        for a, b in chunks(len(scores), self.chunk_size):
-            for metric in self.metrics:
-                value = _expected(metric, calibrated[a:b], scores[a:b], predicted[a:b])
-                error = _sampling_error(metric, self._errors, b - a)
-                result[metric].windows.append(
-                    Window(a, b, value, max(0.0, value - SPREAD * error),
-                           min(1.0, value + SPREAD * error), _outside(value, self.limits[metric]),
-                           _realized_part(metric, labels, scores, predicted, a, b))
-                )  # fmt: skip
-        return result
+        return self._windows(
+            _expected, _realized, calibrated, scores, predicted, labels,
+            lambda metric, rows: _sampling_error(metric, self._errors, rows),
+        )  # fmt: skip
 
     def _fit_classes(self, scores: np.ndarray, y: np.ndarray, predicted: Any) -> CBPE:
         if len(scores) != len(y):
             raise MlopsError(f"{len(scores)} rows of scores but {len(y)} labels in the reference")
-        predicted = scores.argmax(axis=1) if predicted is None else predicted.astype(int)
+        predicted = _most_likely(scores, predicted)
         self.calibrators = [
             Isotonic().fit(scores[:, c], y == c) if _needs_calibration(scores[:, c], _is(y, c))
             else None for c in range(len(self.classes or []))
         ]  # fmt: skip
-        parts = chunks(len(y), self.chunk_size)
-        for metric in self.metrics:
-            realized = np.array([_realized_classes(metric, y[a:b], scores[a:b], predicted[a:b])
-                                 for a, b in parts])  # fmt: skip
-            self.limits[metric] = _band(realized, (0.0, 1.0))
-            self.reference[metric] = _realized_classes(metric, y, scores, predicted)
+        self._limits(_realized_classes, y, scores, predicted)
         self._errors = {"accuracy": (float(np.std(y == predicted)), 1.0)}
         self._class_errors = [
             _sampling_components(_is(y, c), scores[:, c], _is(predicted, c), one_of_many=True)
@@ -230,7 +215,7 @@ class CBPE:
     def _estimate_classes(
         self, scores: np.ndarray, predicted: Any, labels: Any
     ) -> dict[str, Estimation]:
-        predicted = scores.argmax(axis=1) if predicted is None else predicted.astype(int)
+        predicted = _most_likely(scores, predicted)
         if len(predicted) != len(scores):
             raise MlopsError(f"{len(predicted)} predictions for {len(scores)} rows of scores")
         calibrated = np.empty((len(scores), len(self.calibrators)), order="F")  # by column
@@ -239,23 +224,48 @@ class CBPE:
         total = calibrated.sum(axis=1)
         calibrated[total <= 0] = 1.0  # no class likely at all: each equally
         calibrated /= np.where(total > 0, total, len(self.calibrators))[:, None]
+        return self._windows(
+            _expected_classes, _realized_classes, calibrated, scores, predicted, labels,
+            lambda metric, rows: _class_sampling_error(metric, self._errors, self._class_errors,
+                                                       rows),
+        )  # fmt: skip
+
+    def _limits(self, realize: Any, y: np.ndarray, scores: Any, predicted: np.ndarray) -> None:
+        """Each metric's alert limits from the reference's windows, and its value on all of it
+        (``realize``: the metric from labels, scores and predictions)."""
+        parts = chunks(len(y), self.chunk_size)
+        for metric in self.metrics:
+            realized = np.array([realize(metric, y[a:b], scores[a:b], predicted[a:b])
+                                 for a, b in parts])  # fmt: skip
+            self.limits[metric] = _band(realized, (0.0, 1.0))
+            self.reference[metric] = realize(metric, y, scores, predicted)
+
+    def _windows(
+        self,
+        expect: Any,
+        realize: Any,
+        calibrated: Any,
+        scores: Any,
+        predicted: np.ndarray,
+        labels: Any,
+        error: Any,
+    ) -> dict[str, Estimation]:
+        """Each metric per window: ``expect``-ed from the calibrated scores, with its band
+        (``error``: the sampling error of so many rows) and, where labels are known, realized."""
         result = {m: Estimation("CBPE", m, self.reference[m], *self.limits[m])
                   for m in self.metrics}  # fmt: skip
         for a, b in chunks(len(scores), self.chunk_size):
+            known = None if labels is None else ~_missing(labels[a:b])
             for metric in self.metrics:
-                value = _expected_classes(metric, calibrated[a:b], scores[a:b], predicted[a:b])
-                error = _class_sampling_error(metric, self._errors, self._class_errors, b - a)
+                value = expect(metric, calibrated[a:b], scores[a:b], predicted[a:b])
+                spread = SPREAD * error(metric, b - a)
                 realized = None
-                if labels is not None:
-                    known = ~_missing(labels[a:b])
-                    if known.any():
-                        y = labels[a:b][known].astype(int)
-                        part = scores[a:b][known], predicted[a:b][known]
-                        realized = _realized_classes(metric, y, *part)
+                if known is not None and known.any():
+                    y = labels[a:b][known].astype(int)
+                    realized = realize(metric, y, scores[a:b][known], predicted[a:b][known])
                 result[metric].windows.append(
-                    Window(a, b, value, max(0.0, value - SPREAD * error),
-                           min(1.0, value + SPREAD * error), _outside(value, self.limits[metric]),
-                           realized)
+                    Window(a, b, value, max(0.0, value - spread), min(1.0, value + spread),
+                           _outside(value, self.limits[metric]), realized)
                 )  # fmt: skip
         return result
 
@@ -299,7 +309,7 @@ def _indexes(values: Any, classes: list[Any], what: str, missing: bool = True) -
 
     try:
         codes, found = pd.factorize(np.asarray(values, dtype=object))  # hashed: 1M rows in ms
-    except TypeError:
+    except (TypeError, ValueError):  # lists, or a table where a column was meant
         raise MlopsError(f"the {what} must be class values, one per row") from None
     position = {c: i for i, c in enumerate(classes)}
     unknown = [v for v in found.tolist() if v not in position]
@@ -317,6 +327,11 @@ def _indexes(values: Any, classes: list[Any], what: str, missing: bool = True) -
     positions = np.full(len(codes), None, dtype=object)  # missing: not labelled yet
     positions[codes >= 0] = lookup[codes[codes >= 0]]
     return positions
+
+
+def _most_likely(scores: np.ndarray, predicted: Any) -> np.ndarray:
+    """The predicted classes' positions: those given, or each row's most likely class."""
+    return scores.argmax(axis=1) if predicted is None else predicted.astype(int)
 
 
 def _is(values: np.ndarray, c: int) -> np.ndarray:
@@ -350,8 +365,9 @@ def _class_sampling_error(metric: str, errors: dict, per_class: list[dict], rows
     return float(spread / len(per_class) * (1.2 if metric == "roc_auc" else 1.0))
 
 
-def _binary(values: Any, what: str = "labels") -> np.ndarray:
-    """0/1 from two classes (the larger one is 1); one line if there are more."""
+def _binary(values: Any, what: str = "labels") -> tuple[np.ndarray, Any]:
+    """0/1 from two classes (the larger one is 1), and the classes found; one line if there are
+    more."""
     values = np.asarray(values)
     classes = np.unique(values[~_missing(values)])
     if len(classes) > 2:
@@ -362,8 +378,28 @@ def _binary(values: Any, what: str = "labels") -> np.ndarray:
     if _missing(values).any():
         raise MlopsError(f"the reference's {what} hold missing values; drop those rows first")
     if set(classes.tolist()) <= {0, 1}:
-        return values.astype(int)
-    return (values == classes[-1]).astype(int)
+        return values.astype(int), [0, 1]
+    return (values == classes[-1]).astype(int), classes.tolist()
+
+
+def _hits(labels: Any, classes: list[Any]) -> np.ndarray:
+    """1 where a label is the positive class of the reference's ``classes`` (the last), 0 where
+    it is another, None where it is missing; labels given as 0/1 are taken as they are."""
+    values = np.asarray(labels, dtype=object)
+    known = ~_missing(values)
+    found = set(values[known].tolist())
+    hits = np.full(len(values), None, dtype=object)
+    if found <= set(classes):
+        hits[known] = (values[known] == classes[-1]).astype(int)
+    elif found <= {0, 1}:
+        hits[known] = values[known].astype(int)
+    else:
+        shown = ", ".join(map(str, sorted(found - set(classes), key=str)[:3]))
+        raise MlopsError(
+            f"the labels hold {shown}, not the reference's {' or '.join(map(str, classes))} "
+            "(or 0/1)"
+        )
+    return hits
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
@@ -467,18 +503,6 @@ def _roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
     if not positives or not negatives:
         return float("nan")
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def _realized_part(metric: str, labels: Any, scores: Any, predicted: Any, a: int, b: int) -> Any:
-    """The metric on a window's labelled rows (None without any)."""
-    if labels is None:
-        return None
-    part = np.asarray(labels)[a:b]
-    known = ~_missing(part)
-    if not known.any():
-        return None
-    y = _binary(part[known])
-    return _realized(metric, y, scores[a:b][known], predicted[a:b][known])
 
 
 def _sampling_components(
