@@ -142,6 +142,25 @@ def test_dle_estimates_rmse_of_a_model_with_a_text_column():
     assert np.isfinite(dle.estimate(unseen, later_prediction)["rmse"].windows[0].estimate)
 
 
+def test_dle_walks_the_trees_when_tables_would_not_fit_in_memory(monkeypatch):
+    from mlops_jupyter.monitoring import pairwise
+
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame(rng.normal(size=(4_000, 3)), columns=["a", "b", "c"])
+    prediction = x["a"].to_numpy() * 2
+    truth = prediction + rng.normal(size=4_000) * (0.5 + np.abs(x["b"]))
+    tables = DLE(chunk_size=500).fit(x, prediction, truth)
+    monkeypatch.setattr(pairwise, "ENTRIES", 100)
+    walked = DLE(chunk_size=500).fit(x, prediction, truth)
+    assert tables._tables is not None and walked._tables is None
+    later = x.assign(b=x["b"] * 2)
+    for metric, found in walked.estimate(later, prediction).items():
+        expected = tables.estimate(later, prediction)[metric]
+        assert [w.estimate for w in found.windows] == pytest.approx(
+            [w.estimate for w in expected.windows], abs=1e-9
+        )
+
+
 def test_estimation_mistakes_get_one_line():
     with pytest.raises(MlopsError, match="two classes; the labels hold 3 "):
         CBPE().fit([0.1, 0.5, 0.9], ["a", "b", "c"])

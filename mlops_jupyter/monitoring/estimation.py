@@ -5,7 +5,8 @@ isotonic regression (when cross-validation shows it lowers the calibration error
 decides), then each window's expected confusion matrix gives its accuracy, F1 and ROC AUC.
 **DLE** (regressors): a gradient-boosted model of the reference's per-row errors (squared for
 RMSE, absolute for MAE) from the inputs and the prediction; a window's estimate is the mean of
-its rows' predicted errors.
+its rows' predicted errors. Each tree's paths split on at most two inputs, so the models sum
+into tables over pairs of inputs (``pairwise``) and a million rows are read in a few lookups.
 
 Every window carries a band (the estimate ± 3 sampling errors) and the alert limits: the
 realized metric of the reference's own windows of the same size, mean ± 3 standard deviations.
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MlopsError
+from .pairwise import PairTables
 
 SPREAD = 3  # standard deviations of the reference's windows; sampling errors of the band
 LOWER_IS_BETTER = {"rmse", "mae"}
@@ -556,12 +558,15 @@ class DLE:
         self._errors: dict[str, tuple[float, float]] = {}
         self._categories: dict[str, Any] = {}
         self._columns: list[Any] = []
+        self._tables: PairTables | None = None
+        self._fitted = False
 
     def fit(self, inputs: Any, predictions: Any, labels: Any) -> DLE:
         """Learn the reference's per-row errors from its ``inputs`` (a DataFrame) and the
         model's ``predictions`` of them, against ``labels``."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
+        self._fitted = False
         y = _numbers(labels, "labels")
         pred = _numbers(predictions, "predictions")
         if not len(y) == len(pred) == len(inputs):
@@ -572,14 +577,18 @@ class DLE:
         self._categories = {c: inputs[c].astype("category").cat.categories for c in inputs.columns
                             if inputs[c].dtype.kind not in "fiub"}  # fmt: skip
         features = self._features(inputs, pred)
+        if isinstance(features, list):
+            features = np.column_stack(features)
         parts = chunks(len(y), self.chunk_size)
         for metric in self.metrics:
             per_row = (y - pred) ** 2 if metric == "rmse" else np.abs(y - pred)
             # LightGBM's defaults, which NannyML uses (up to 100 trees of 31 leaves, rate 0.1),
-            # stopped when a tenth held out stops improving: per-row errors are noisy
+            # stopped when a tenth held out stops improving: per-row errors are noisy. Paths
+            # split on two inputs at most: the models become tables (pairwise.PairTables)
             self.models[metric] = HistGradientBoostingRegressor(
                 max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
                 early_stopping=True, random_state=0, categorical_features="from_dtype",
+                interaction_cst="pairwise",
             ).fit(features, per_row)  # fmt: skip
             realized = np.array([_regression(metric, y[a:b], pred[a:b]) for a, b in parts])
             self.limits[metric] = _band(realized, (0.0, float("inf")))
@@ -589,19 +598,30 @@ class DLE:
                 (float(np.std(square)), float(np.mean(square))) if metric == "rmse"
                 else (float(np.std(np.abs(y - pred))), 0.0)
             )  # fmt: skip
+        try:
+            self._tables = PairTables.of([self.models[m] for m in self.metrics])
+        except ValueError:  # too many inputs for tables to fit in memory: the trees are walked
+            self._tables = None
+        self._fitted = True
         return self
 
     def estimate(self, inputs: Any, predictions: Any, labels: Any = None) -> dict[str, Estimation]:
         """Each metric per window of ``chunk_size`` rows (and realized where ``labels`` are
         given: NaN or None for a row not labelled yet)."""
-        if not self.models:
+        if not self._fitted:
             raise MlopsError("fit the estimator on a reference before estimating")
         pred = _numbers(predictions, "predictions")
         features = self._features(inputs, pred)
+        if self._tables is not None:
+            columns = features if isinstance(features, list) else self._tables.columns(features)
+            predicted = self._tables.predict(columns)  # a column per metric
+        else:
+            X = np.column_stack(features) if isinstance(features, list) else features
+            predicted = np.column_stack([self.models[m].predict(X) for m in self.metrics])
+        np.maximum(predicted, 0.0, out=predicted)
         truth = None if labels is None else np.asarray(labels, dtype=float)
         result = {m: Estimation("DLE", m, self.reference[m], *self.limits[m]) for m in self.metrics}
-        for metric in self.metrics:
-            per_row = np.maximum(0.0, self.models[metric].predict(features))
+        for metric, per_row in zip(self.metrics, predicted.T, strict=True):
             for a, b in chunks(len(pred), self.chunk_size):
                 mean = float(per_row[a:b].mean())
                 value = float(np.sqrt(mean)) if metric == "rmse" else mean
@@ -619,20 +639,22 @@ class DLE:
         return result
 
     def _features(self, inputs: Any, pred: np.ndarray) -> Any:
-        """The inputs, string columns as categories of the reference, and the prediction (all
-        numbers: one float array, a tenth of the time a DataFrame copy takes on 1M rows)."""
+        """The error models' inputs: the reference's columns, then the prediction. All numbers:
+        one array per input (no copy of a million rows); else a DataFrame, string columns as
+        categories of the reference."""
         import pandas as pd
 
         missing = [c for c in self._columns if c not in inputs]
         if missing:
             raise MlopsError(f"the rows to estimate lack the column {missing[0]!r}")
         if not self._categories:
-            return np.column_stack([np.asarray(inputs[self._columns], dtype=float), pred])
+            return [np.asarray(inputs[c], dtype=float) for c in self._columns] + [pred]
         frame = pd.DataFrame(inputs)[self._columns].copy()
         for column, categories in self._categories.items():
             known = frame[column].where(frame[column].isin(categories))  # unseen: missing
             frame[column] = pd.Categorical(known, categories=categories)
         frame["__prediction__"] = pred
+        frame.columns = [f"input {i}" for i in range(frame.shape[1])]  # names of one type
         return frame
 
 
