@@ -140,6 +140,10 @@ def test_dle_estimates_rmse_of_a_model_with_a_text_column():
     assert [w.estimate for w in flipped.windows] == [w.estimate for w in plain.windows]
     unseen = later.assign(city="lima")  # a category the reference never had
     assert np.isfinite(dle.estimate(unseen, later_prediction)["rmse"].windows[0].estimate)
+    zips = x.assign(zip=rng.integers(0, 400, len(x)).astype(str))  # more values than a split
+    wide = DLE(chunk_size=1_000).fit(zips, prediction, truth)  # tells apart: the rarest missing
+    found = wide.estimate(later.assign(zip=zips["zip"][:2_000].to_numpy()), later_prediction)
+    assert found["rmse"].windows[0].estimate > found["rmse"].upper
 
 
 def test_dle_walks_the_trees_when_tables_would_not_fit_in_memory(monkeypatch):

@@ -574,7 +574,9 @@ class DLE:
                 f"the reference has {len(inputs)} rows, {len(pred)} predictions, {len(y)} labels"
             )
         self._columns = list(inputs.columns)
-        self._categories = {c: inputs[c].astype("category").cat.categories for c in inputs.columns
+        # a text column's 255 commonest values (the most a tree's split tells apart); the rest
+        # count as missing, as unseen ones do
+        self._categories = {c: inputs[c].value_counts().index[:255] for c in inputs.columns
                             if inputs[c].dtype.kind not in "fiub"}  # fmt: skip
         features = self._features(inputs, pred)
         if isinstance(features, list):
