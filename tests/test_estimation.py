@@ -146,6 +146,21 @@ def test_dle_estimates_rmse_of_a_model_with_a_text_column():
     assert found["rmse"].windows[0].estimate > found["rmse"].upper
 
 
+def test_dle_keeps_free_trees_when_its_errors_hang_on_three_inputs_together():
+    rng = np.random.default_rng(0)
+
+    def rows(n: int, shift: float):
+        x = pd.DataFrame(rng.normal(shift, 1, size=(n, 3)), columns=["a", "b", "c"])
+        prediction = x["a"].to_numpy()
+        return x, prediction, prediction + rng.normal(size=n) * (0.3 + np.abs(x.prod(axis=1)))
+
+    dle = DLE(chunk_size=500).fit(*rows(4_000, 0.0))
+    assert dle._tables is None  # trees on pairs erred more on the held-out rows: not used
+    later, prediction, truth = rows(1_000, 0.8)
+    for window in dle.estimate(later, prediction, truth)["mae"].windows:
+        assert window.alert and abs(window.estimate - window.realized) < 0.15 * window.realized
+
+
 def test_dle_walks_the_trees_when_tables_would_not_fit_in_memory(monkeypatch):
     from mlops_jupyter.monitoring import pairwise
 

@@ -5,8 +5,9 @@ isotonic regression (when cross-validation shows it lowers the calibration error
 decides), then each window's expected confusion matrix gives its accuracy, F1 and ROC AUC.
 **DLE** (regressors): a gradient-boosted model of the reference's per-row errors (squared for
 RMSE, absolute for MAE) from the inputs and the prediction; a window's estimate is the mean of
-its rows' predicted errors. Each tree's paths split on at most two inputs, so the models sum
-into tables over pairs of inputs (``pairwise``) and a million rows are read in a few lookups.
+its rows' predicted errors. Where trees whose paths split on two inputs at most predict those
+errors as well as free ones, the models sum into tables over pairs of inputs (``pairwise``) and a
+million rows are read in a few lookups.
 
 Every window carries a band (the estimate ± 3 sampling errors) and the alert limits: the
 realized metric of the reference's own windows of the same size, mean ± 3 standard deviations.
@@ -15,6 +16,7 @@ A window alerts when its estimate leaves those limits.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..errors import MlopsError
 from .pairwise import PairTables
 
 SPREAD = 3  # standard deviations of the reference's windows; sampling errors of the band
+PAIRS_LOSS = 1.01  # DLE reads trees on pairs of inputs as tables if they err at most 1% more
 LOWER_IS_BETTER = {"rmse", "mae"}
 NAMES = {"roc_auc": "ROC AUC", "f1": "F1", "accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE"}
 
@@ -564,8 +567,6 @@ class DLE:
     def fit(self, inputs: Any, predictions: Any, labels: Any) -> DLE:
         """Learn the reference's per-row errors from its ``inputs`` (a DataFrame) and the
         model's ``predictions`` of them, against ``labels``."""
-        from sklearn.ensemble import HistGradientBoostingRegressor
-
         self._fitted = False
         y = _numbers(labels, "labels")
         pred = _numbers(predictions, "predictions")
@@ -582,16 +583,11 @@ class DLE:
         if isinstance(features, list):
             features = np.column_stack(features)
         parts = chunks(len(y), self.chunk_size)
+        pairs, free = {}, {}
         for metric in self.metrics:
             per_row = (y - pred) ** 2 if metric == "rmse" else np.abs(y - pred)
-            # LightGBM's defaults, which NannyML uses (up to 100 trees of 31 leaves, rate 0.1),
-            # stopped when a tenth held out stops improving: per-row errors are noisy. Paths
-            # split on two inputs at most: the models become tables (pairwise.PairTables)
-            self.models[metric] = HistGradientBoostingRegressor(
-                max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
-                early_stopping=True, random_state=0, categorical_features="from_dtype",
-                interaction_cst="pairwise",
-            ).fit(features, per_row)  # fmt: skip
+            pairs[metric] = _error_model(features, per_row, "pairwise")
+            free[metric] = _error_model(features, per_row, None)
             realized = np.array([_regression(metric, y[a:b], pred[a:b]) for a, b in parts])
             self.limits[metric] = _band(realized, (0.0, float("inf")))
             self.reference[metric] = _regression(metric, y, pred)
@@ -600,10 +596,14 @@ class DLE:
                 (float(np.std(square)), float(np.mean(square))) if metric == "rmse"
                 else (float(np.std(np.abs(y - pred))), 0.0)
             )  # fmt: skip
-        try:
-            self._tables = PairTables.of([self.models[m] for m in self.metrics])
-        except ValueError:  # too many inputs for tables to fit in memory: the trees are walked
-            self._tables = None
+        # Trees on pairs of inputs become tables (pairwise.PairTables): a million rows in a few
+        # lookups. Where the errors hang on three inputs or more together, they predict worse
+        # on the held-out tenth than free trees: then the free trees are walked, row by row.
+        paired = all(_held_out(pairs[m]) <= PAIRS_LOSS * _held_out(free[m]) for m in self.metrics)
+        self.models, self._tables = (pairs if paired else free), None
+        if paired:
+            with suppress(ValueError):  # tables too large for memory: the same trees, walked
+                self._tables = PairTables.of([pairs[m] for m in self.metrics])
         self._fitted = True
         return self
 
@@ -658,6 +658,23 @@ class DLE:
         frame["__prediction__"] = pred
         frame.columns = [f"input {i}" for i in range(frame.shape[1])]  # names of one type
         return frame
+
+
+def _error_model(features: Any, per_row: np.ndarray, interactions: str | None) -> Any:
+    """LightGBM's defaults, which NannyML uses (up to 100 trees of 31 leaves, rate 0.1), stopped
+    when a tenth held out stops improving: per-row errors are noisy."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(
+        max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+        early_stopping=True, random_state=0, categorical_features="from_dtype",
+        interaction_cst=interactions,
+    ).fit(features, per_row)  # fmt: skip
+
+
+def _held_out(model: Any) -> float:
+    """The model's loss on the tenth of the reference it held out (the same rows for each)."""
+    return float(-model.validation_score_[-1])
 
 
 def _numbers(values: Any, what: str) -> np.ndarray:
