@@ -37,7 +37,7 @@ import pandas as pd
 from mlops_jupyter.monitoring.estimation import CBPE, DLE
 kind, chunk = sys.argv[3], int(sys.argv[4])
 # what fit imports on first use (a kernel serving the model has them already)
-__import__("sklearn.ensemble" if kind == "regressor" else "scipy.optimize")
+__import__("scipy.optimize" if "class" in kind else "sklearn.ensemble")
 imported = time.perf_counter()
 ref = pd.read_parquet(sys.argv[1]); cur = pd.read_parquet(sys.argv[2])
 read = time.perf_counter()
