@@ -562,12 +562,11 @@ class DLE:
         self._categories: dict[str, Any] = {}
         self._columns: list[Any] = []
         self._tables: PairTables | None = None
-        self._fitted = False
 
     def fit(self, inputs: Any, predictions: Any, labels: Any) -> DLE:
         """Learn the reference's per-row errors from its ``inputs`` (a DataFrame) and the
         model's ``predictions`` of them, against ``labels``."""
-        self._fitted = False
+        self.models = {}  # set once fitted
         y = _numbers(labels, "labels")
         pred = _numbers(predictions, "predictions")
         if not len(y) == len(pred) == len(inputs):
@@ -591,11 +590,10 @@ class DLE:
             realized = np.array([_regression(metric, y[a:b], pred[a:b]) for a, b in parts])
             self.limits[metric] = _band(realized, (0.0, float("inf")))
             self.reference[metric] = _regression(metric, y, pred)
-            square = (y - pred) ** 2
-            self._errors[metric] = (
-                (float(np.std(square)), float(np.mean(square))) if metric == "rmse"
-                else (float(np.std(np.abs(y - pred))), 0.0)
-            )  # fmt: skip
+            self._errors[metric] = (  # the per-row errors' spread (and mean square, for RMSE)
+                float(np.std(per_row[metric])),
+                float(np.mean(per_row[metric])) if metric == "rmse" else 0.0,
+            )
         # Trees on pairs of inputs become tables (pairwise.PairTables): a million rows in a few
         # lookups. Where the errors hang on three inputs or more together, they predict worse
         # on the held-out tenth than free trees: then free trees are walked, row by row, fitted
@@ -608,13 +606,12 @@ class DLE:
                 self._tables = PairTables.of([pairs[m] for m in self.metrics])
         else:
             self.models = {m: _error_model(features, per_row[m], None, 0) for m in self.metrics}
-        self._fitted = True
         return self
 
     def estimate(self, inputs: Any, predictions: Any, labels: Any = None) -> dict[str, Estimation]:
         """Each metric per window of ``chunk_size`` rows (and realized where ``labels`` are
         given: NaN or None for a row not labelled yet)."""
-        if not self._fitted:
+        if not self.models:
             raise MlopsError("fit the estimator on a reference before estimating")
         pred = _numbers(predictions, "predictions")
         features = self._features(inputs, pred)

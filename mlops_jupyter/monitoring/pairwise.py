@@ -99,8 +99,7 @@ class PairTables:
     def _codes(self, column: np.ndarray, feature: int) -> np.ndarray:
         missing = self._size(feature) - 1
         if feature in self.known:  # unknown categories go where missing ones do
-            whole = np.where((column >= 0) & (column < 256), column, missing)
-            codes = np.nan_to_num(whole, nan=missing).astype(np.intp)
+            codes = np.where((column >= 0) & (column < 256), column, missing).astype(np.intp)
             return np.where(self.known[feature][codes], codes, missing).astype(np.uint32)
         codes = np.searchsorted(self.cuts[feature], column).astype(np.uint32)
         nan = np.isnan(column)
