@@ -126,3 +126,34 @@ def test_any_gate_text_is_a_rule_or_one_line(spec):
         assert "\n" not in str(exc) and str(exc).startswith("gate ")
     else:
         assert metric in gate.METRICS and rule.greater_is_better == gate.METRICS[metric][0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    metric=st.sampled_from(["rmse", "mae", "r2", "accuracy", "f1"]),
+    change=st.sampled_from(["0", "0.0", "0%", "0.0%", "0.01", "5%", "0.001"]),
+    baseline=st.floats(0, 100, allow_nan=False),
+    worse_by=st.floats(1e-6, 10, allow_nan=False),
+)
+def test_a_change_rule_never_passes_a_worse_candidate(metric, change, baseline, worse_by):
+    """``rmse+0``, ``rmse+0%``, ``accuracy+0``: at least as good as the baseline, never a pass
+    for a candidate that is worse (a change of 0 once read as no rule at all)."""
+    from mlops_jupyter.tracking import gate
+
+    name, rule = gate.parse(f"{metric}+{change}")
+    worse = baseline - worse_by if rule.greater_is_better else baseline + worse_by
+    assert gate.check(name, rule, worse, baseline) is not None
+    if float(change.rstrip("%")) == 0:
+        assert gate.check(name, rule, baseline, baseline) is None  # equal is not worse
+
+
+def test_a_promotion_moves_the_alias_only_from_where_the_gate_measured_it(houses):
+    verdict = tracking.validate("price/3", "price@champion", ["rmse"], "houses@v2")
+    assert verdict.passed and verdict.baseline == "price/1"
+    tracking.promote("price/2", "champion")  # a person (or another watcher) promotes meanwhile
+    with pytest.raises(MlopsError, match=r"price@champion moved to price/2 since the gate"):
+        tracking.promote("price/3", "champion", gated=verdict)
+    assert tracking.get_run("price@champion").info.run_name == "worse"  # theirs stands
+
+    again = tracking.validate("price/3", "price@champion", ["rmse"], "houses@v2")
+    assert int(tracking.promote("price/3", "champion", gated=again).version) == 3

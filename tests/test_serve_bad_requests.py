@@ -250,6 +250,15 @@ def test_a_web_page_cannot_post_predictions_or_rebind_dns(served):
         ({"Origin": b"http://evil.example"}, 403),  # a page of another site
         ({"Origin": b"null"}, 403),  # a sandboxed frame or a file:// page
         ({"Host": f"evil.example:{port}".encode()}, 403),  # DNS rebinding
+        # a name that only looks like a loopback address, with the page's own Origin
+        (
+            {
+                "Host": f"127.evil.example:{port}".encode(),
+                "Origin": f"http://127.evil.example:{port}".encode(),
+            },
+            403,
+        ),
+        ({"Host": f"127.0.0.1.nip.example:{port}".encode()}, 403),
     ]
     for headers, status in refused:
         code, _, answer = raw(

@@ -150,7 +150,7 @@ def _retrain(
                                project)  # fmt: skip
     found.gate = str(result)
     if result.passed:
-        tracking.promote(found.candidate, alias, project=project)
+        tracking.promote(found.candidate, alias, project=project, gated=result)
         endpoints.reload(found.endpoint, project)  # now, not at the alias's next poll
         found.promoted = True
 

@@ -10,11 +10,10 @@ are checked by the protocols (JSON or CSV only: what a page cannot send without 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from .protocols import BadRequest
-
-LOCAL_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 def hostname(host: str) -> str:
@@ -26,7 +25,15 @@ def hostname(host: str) -> str:
 
 
 def is_local(host: str) -> bool:
-    return hostname(host) in LOCAL_NAMES or hostname(host).startswith("127.")
+    """Whether ``host`` names this machine: ``localhost`` or a loopback address, parsed as one
+    (``127.evil.example`` is a name a page's DNS can point anywhere, not an address)."""
+    name = hostname(host).removeprefix("[").removesuffix("]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class Guard:

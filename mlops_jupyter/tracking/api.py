@@ -158,23 +158,34 @@ def promote(
     data: str | None = None,
     target: str | None = None,
     force: bool = False,
+    gated: Any = None,
 ) -> Any:
     """Point ``alias`` at the version ``ref`` names: ``promote("temps@challenger", "champion")``.
 
     With ``gate`` (see :func:`validate`), the version is first checked against the one that
     holds ``alias`` now, on dataset version ``data``; a failed gate refuses the promotion with
     one line unless ``force``. The verdict is logged on the candidate's run either way.
+    ``gated``: a :class:`~.gate.GateResult` reached already. With either, the alias moves only
+    if it still points at the version the gate measured (a person or another watcher may have
+    promoted meanwhile): otherwise one line, and nothing moves.
     """
+    from .. import git as gitcmd
+
     c = client(project)
     if gate:
         if not data:
             raise MlopsError("a gate needs held-out data: --data DATASET@vN (and --target COLUMN)")
         current = registry.holder(c, ref, alias)
-        result = validate(ref, current, gate, data, target, project)
-        if not result.passed and not force:
-            raise MlopsError(f"{result}; promote anyway with --force")
-        print(result if result.passed else f"{result} (promoted anyway: --force)")
-    return registry.promote(c, ref, alias)
+        gated = validate(ref, current, gate, data, target, project)
+        if not gated.passed and not force:
+            raise MlopsError(f"{gated}; promote anyway with --force")
+        print(gated if gated.passed else f"{gated} (promoted anyway: --force)")
+    if gated is None:
+        return registry.promote(c, ref, alias)
+    if not gated.passed and not force:
+        raise MlopsError(f"{gated}; promote anyway with --force")
+    with gitcmd.locked(Workspace.find(project).root):
+        return registry.promote_if_held(c, ref, alias, gated.baseline)
 
 
 def validate(

@@ -166,16 +166,23 @@ def check(metric: str, rule: Any, candidate: float, baseline: float | None) -> s
     if baseline is None:  # nothing holds the alias yet: only thresholds apply
         return None
     step = 1 if greater else -1
-    if rule.min_absolute_change:
+    # A change of 0 is a rule too (not worse than the baseline): ``is not None``, not truth.
+    if rule.min_absolute_change is not None:
         needed = baseline + step * rule.min_absolute_change
         if not better(candidate, needed):
-            return (f"{metric} {candidate:.4g} against {baseline:.4g}, needs {sign} {needed:.4g} "
-                    f"(a change of {rule.min_absolute_change:g})")  # fmt: skip
-    if rule.min_relative_change:
+            return (
+                f"{metric} {candidate:.4g} against {baseline:.4g}, needs {sign} {needed:.4g} "
+                f"(a change of {rule.min_absolute_change:g})"
+            )
+    if rule.min_relative_change is not None:
         needed = baseline + step * rule.min_relative_change * abs(baseline)
-        if not better(candidate, needed if baseline else baseline + step * 1e-10):
-            return (f"{metric} {candidate:.4g} against {baseline:.4g}, needs {sign} {needed:.4g} "
-                    f"({rule.min_relative_change:.0%} better)")  # fmt: skip
+        if baseline == 0 and rule.min_relative_change > 0:  # any share of 0 is 0: strictly better
+            needed = step * 1e-10
+        if not better(candidate, needed):
+            return (
+                f"{metric} {candidate:.4g} against {baseline:.4g}, needs {sign} {needed:.4g} "
+                f"({rule.min_relative_change:.0%} better)"
+            )
     if getattr(rule, "not_worse", False) and not better(candidate, baseline):
         return f"{metric} {candidate:.4g} is worse than {baseline:.4g}"
     return None

@@ -48,6 +48,21 @@ def promote(client: Any, ref: str, alias: str) -> Any:
     return client.get_model_version(version.name, version.version)
 
 
+def promote_if_held(client: Any, ref: str, alias: str, held_by: str | None) -> Any:
+    """:func:`promote`, only if ``alias`` still points at ``held_by`` (``M/3``; None: no
+    version), where a gate measured it. MLflow has no compare-and-set on aliases: callers
+    hold the project's lock around this, so two promotions of this project never interleave."""
+    version = names.model_version(client, ref)
+    aliases = client.get_registered_model(version.name).aliases or {}
+    now = f"{version.name}/{aliases[alias]}" if alias in aliases else None
+    if now != held_by:
+        raise MlopsError(
+            f"{version.name}@{alias} moved to {now or 'no version'} since the gate measured "
+            f"{ref} against {held_by or 'no version'}; nothing promoted: run the gate again"
+        )
+    return promote(client, ref, alias)
+
+
 def holder(client: Any, ref: str, alias: str) -> str | None:
     """``M@alias`` when some version of ``ref``'s model holds ``alias`` now, else None."""
     version = names.model_version(client, ref)
