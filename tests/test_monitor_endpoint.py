@@ -344,11 +344,12 @@ def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, caps
     )
     try:
         # the world moved: a and b far from training, and the truth is now b > 0
-        labels = {}
+        labels, sent = {}, []
         for k in range(6):
             rows = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"]) + [4, 4, 0]
             rows["b"] -= 4 * (k % 2)  # half the rows on each side of b = 0
             send(endpoint.url, rows, request_id=f"w-{k}")
+            sent.append(rows)
             labels.update({f"w-{k}#{j}": int(v > 0) for j, v in enumerate(rows.b)})
         monitoring.add_labels(endpoint.name, pd.DataFrame(labels.items(), columns=["id", "label"]))
 
@@ -357,8 +358,12 @@ def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, caps
         assert (found.dataset, found.candidate, found.promoted) == ("labelled@v2", "m/2", True), (
             found
         )
-        assert datasets.info("labelled@v2").rows == 300
+        assert datasets.info("labelled@v2").rows == 240  # the newest 60 are the gate's alone
         assert "retrained on labelled@v2 (run m-retrain, m/2); gate passed" in str(found)
+        assert "on the newest 60 labelled rows (answered from " in found.gate
+        assert "held out of labelled@v2)" in found.gate
+        trained = datasets.load("labelled@v2")[["a", "b", "c"]].round(9)
+        assert trained.merge(sent[-1].round(9)).empty  # the last request: held out whole
         assert str(found).endswith("; promoted m/2")
         run = tracking.get_run(found.run)
         assert (
@@ -385,7 +390,7 @@ def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, caps
         with pytest.raises(MlopsError, match=r"labelled.csv holds .*; add it as a version first"):
             watch.labelled_version(endpoint.name, "labelled", "y", project)
         watch.post("http://127.0.0.1:9/hook", found, monitoring.Scorecard("m", []))  # nobody
-        assert "the webhook http://127.0.0.1:9/hook failed (" in capsys.readouterr().err
+        assert "the webhook http://127.0.0.1:9/… failed (URLError: " in capsys.readouterr().err
     finally:
         receiver.shutdown()
         tracking.promote("m/1", "champion")  # the module's other tests serve version 1

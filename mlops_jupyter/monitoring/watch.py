@@ -130,11 +130,16 @@ def _retrain(
 
     record = endpoints.record_of(endpoints.get(found.endpoint, project))
     parameters: dict[str, Any] = {}
+    held_out: Any = gate_data
+    held_name = gate_data or ""
     if data is not None:
-        found.dataset = labelled_version(found.endpoint, data, target, project)
-        if found.dataset and "dataset" in (declared_parameters(Path(notebook)) or {}):
-            parameters["dataset"] = found.dataset
-    held_out = gate_data or found.dataset
+        labelled = labelled_version(found.endpoint, data, target, project)
+        if labelled is not None:
+            found.dataset, target = labelled.ref, labelled.target
+            if gate_data is None:  # the candidate never sees these rows
+                held_out, held_name = labelled.held_out, labelled.held_out_text
+            if "dataset" in (declared_parameters(Path(notebook)) or {}):
+                parameters["dataset"] = found.dataset
     if held_out is None:  # known before a run is made or a version registered
         raise MlopsError("no labelled traffic to gate on yet: add labels, or pass --gate-data")
     run = run_notebook(notebook, parameters, experiment="retrain",
@@ -147,7 +152,7 @@ def _retrain(
     alias = record.get("alias") or "champion"
     rules = gate or [_default_rule(card)]
     result = tracking.validate(found.candidate, f"{model}@{alias}", rules, held_out, target,
-                               project)  # fmt: skip
+                               project, data_name=held_name)  # fmt: skip
     found.gate = str(result)
     if result.passed:
         tracking.promote(found.candidate, alias, project=project, gated=result)
@@ -161,12 +166,39 @@ def _default_rule(card: Any) -> str:
     return "accuracy" if "accuracy" in quality else "rmse"
 
 
+HELD_OUT = 0.2  # the newest fifth of the labelled rows: the gate's, never the retrain's
+MIN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """The labelled traffic split by time: the older rows as a new dataset version (the
+    retrain's), the newest as the gate's held-out rows, which no version holds."""
+
+    ref: str
+    target: str
+    held_out: Any  # a DataFrame, the truth in column ``target``
+    since: float  # when the first held-out row was answered
+
+    @property
+    def held_out_text(self) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        return (
+            f"the newest {len(self.held_out)} labelled rows (answered from {stamp} on, "
+            f"held out of {self.ref})"
+        )
+
+
 def labelled_version(
     endpoint: str, data: str, target: str | None, project: PathLike | None
-) -> str | None:
-    """The rows ``endpoint`` answered that have labels, as the next version of ``data`` (its
-    file, in its format); its ref, or None when no row is labelled yet."""
+) -> Labelled | None:
+    """The rows ``endpoint`` answered that have labels: the older 80% as the next version of
+    ``data`` (its file, in its format), the newest 20% held out for the gate (a model is
+    judged on rows it never saw, and on the newest, as it will serve). None when no row is
+    labelled yet."""
+    import numpy as np
     import pandas as pd
+    import pyarrow.compute as pc
 
     from .. import datasets
     from ..datasets import api as datasets_api
@@ -181,9 +213,16 @@ def labelled_version(
     table = api.answered(endpoint, None, project)
     rows = api.inputs_of(table)
     labels = per_row(table, truth)
+    first = table["inputs"].combine_chunks().field(0)
+    answered_at = table["ts"].to_numpy()[pc.list_parent_indices(first).to_numpy()]
     known = pd.notna(pd.Series(labels, dtype=object)).to_numpy()
     if not known.any():
         return None
+    if known.sum() < MIN_ROWS:
+        raise MlopsError(
+            f"{endpoint} has {known.sum()} labelled rows; retraining needs {MIN_ROWS} at least "
+            "(a fifth of them held out for the gate): add labels, or pass --gate-data"
+        )
     ws = Workspace.find(project)
     latest = catalog.resolve(ws, data)
     existing = datasets_api.load_version(latest, project)
@@ -204,20 +243,26 @@ def labelled_version(
     elif target not in columns:
         raise MlopsError(f"{data} has no column {target!r}; it has {', '.join(map(str, columns))}")
     frame = rows[known].assign(**{target: labels[known]})
-    frame = frame[[c for c in columns if c in frame.columns]]
+    frame = frame[[c for c in columns if c in frame.columns]].reset_index(drop=True)
+    frame[target] = frame[target].infer_objects()  # the labels' own type, not object
+    times = answered_at[known]
+    order = np.argsort(times, kind="stable")  # by when each row was answered
+    cut = len(order) - max(1, round(HELD_OUT * len(order)))
+    train, held = frame.iloc[order[:cut]], frame.iloc[order[cut:]].reset_index(drop=True)
     path = ws.root / latest.path
     dvc_file = path.with_name(path.name + ".dvc")
     lost = dvcstore.unsaved(ws, path, dvc_file) if path.exists() else None
     if lost:  # the file holds the user's work, not a version: never written over
         raise MlopsError(f"{latest.path} holds {lost}; add it as a version first, then watch")
     if latest.format == "parquet" or path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        train.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False)
+        train.to_csv(path, index=False)
     when = time.strftime("%Y-%m-%d %H:%M")
     made = datasets.add(path, name=latest.name, project=project,
-                        message=f"labelled traffic of {endpoint} to {when}")  # fmt: skip
-    return made.ref
+                        message=f"labelled traffic of {endpoint} to {when} "
+                                f"(the newest {len(held)} rows held out)")  # fmt: skip
+    return Labelled(made.ref, target, held, float(times[order[cut]]))
 
 
 def _record(found: Step, project: PathLike | None) -> None:
@@ -227,19 +272,50 @@ def _record(found: Step, project: PathLike | None) -> None:
         out.write(json.dumps(asdict(found)) + "\n")
 
 
-def post(url: str, found: Step, card: Any) -> None:
-    """A Slack-compatible JSON message (``text``) with the step and the checks; a webhook
-    that fails is one line on stderr, and the loop goes on."""
-    import urllib.error
+WEBHOOK_SECONDS = 10
+
+
+def post(url: str, found: Step, card: Any, deadline: float = WEBHOOK_SECONDS) -> None:
+    """A Slack-compatible JSON message (``text``) with the step and the checks, sent in a
+    thread given at most ``deadline`` seconds in all (a socket timeout bounds each read, not
+    a server that trickles bytes). A webhook that fails or is too slow is one line on stderr,
+    its URL shown without credentials, query or path (Slack's secret is in the path), and
+    the loop goes on."""
+    import threading
     import urllib.request
 
     body = {"text": f"mlops-jupyter: {found}", "step": asdict(found), "scorecard": card.as_dict()}
-    request = urllib.request.Request(url, json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})  # fmt: skip
+    failed: list[str] = []
+
+    def send() -> None:
+        try:
+            request = urllib.request.Request(
+                url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+            )
+            urllib.request.urlopen(request, timeout=deadline).close()
+        except Exception as e:  # noqa: BLE001 - a bad status line, a reset: all one line
+            failed.append(f"{type(e).__name__}: {getattr(e, 'reason', e)}")
+
+    sender = threading.Thread(target=send, name="webhook", daemon=True)
+    sender.start()
+    sender.join(deadline)
+    if sender.is_alive():
+        failed.append(f"no answer within {deadline:g} s")
+    if failed:
+        print(f"the webhook {masked(url)} failed ({failed[0]}); going on", file=sys.stderr)
+
+
+def masked(url: str) -> str:
+    """``https://hooks.example.com/…`` of a URL: scheme, host and port only."""
+    from urllib.parse import urlsplit
+
     try:
-        urllib.request.urlopen(request, timeout=10).close()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        print(f"the webhook {url} failed ({getattr(e, 'reason', e)}); going on", file=sys.stderr)
+        parts = urlsplit(url)
+        where = f"{parts.hostname or '?'}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return "(an unreadable URL)"
+    rest = "/…" if (parts.path.strip("/") or parts.query) else ""
+    return f"{parts.scheme}://{where}{rest}"
 
 
 def interval(text: str) -> float:
@@ -257,7 +333,8 @@ def interval(text: str) -> float:
 
 def watch(endpoint: str, every: float, once: bool = False, **options: Any) -> None:
     """:func:`step` now and every ``every`` seconds (once with ``once``), a line per step. A
-    step that fails (the endpoint restarting, say) is one line on stderr; the loop goes on."""
+    step that fails (the endpoint restarting, a bug of ours) is one line on stderr, its
+    traceback kept in ``watch-errors.log`` beside the history; the next cycle runs."""
     while True:
         try:
             print(step(endpoint, **options), flush=True)
@@ -265,6 +342,30 @@ def watch(endpoint: str, every: float, once: bool = False, **options: Any) -> No
             if once:
                 raise
             print(f"{time.strftime('%H:%M')} {endpoint}: {e}", file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - one bad cycle never ends the loop
+            kept = _keep_traceback(endpoint, options.get("project"))
+            line = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            if once:
+                raise MlopsError(
+                    f"the check of {endpoint} failed: {line} (traceback in {kept})"
+                ) from None
+            stamp = time.strftime("%H:%M")
+            print(
+                f"{stamp} {endpoint}: the check failed: {line} (traceback in {kept}); "
+                f"next check in {every:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
         if once:
             return
         time.sleep(every)
+
+
+def _keep_traceback(endpoint: str, project: PathLike | None) -> Path:
+    import traceback
+
+    path = _file(endpoint, project).with_name("watch-errors.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{traceback.format_exc()}")
+    return path

@@ -195,15 +195,17 @@ def validate(
     data: Any,
     target: str | None = None,
     project: PathLike | None = None,
+    data_name: str | None = None,
 ) -> Any:
     """Model version ``candidate`` against ``baseline`` (``M/4``, ``M@champion``; None: the
     thresholds alone) on ``data``: a dataset version (``temps@v3``) or a DataFrame, ``target``
     its true values. ``thresholds``: ``["rmse+5%", "rmse<=2.5"]`` or ``{"rmse":
     mlflow.models.MetricThreshold(...)}``. Returns a :class:`~.gate.GateResult` (``passed``,
-    one line as text), also logged on the candidate's run."""
+    one line as text), also logged on the candidate's run. ``data_name``: what the verdict
+    calls a DataFrame's rows."""
     from . import gate
 
-    name = "the data given"
+    name = data_name or "the data given"
     if isinstance(data, str):  # read, not recorded: held-out data is no run's input
         from ..datasets import api as datasets_api
         from ..datasets import catalog
