@@ -8,6 +8,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from .errors import MlopsError
 
@@ -79,8 +80,66 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def kill_group(pid: int, timeout: float = 10) -> None:
-    """End the process group ``pid`` leads: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+def process_started(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds, as the kernel counts it); None when no
+    process has that number."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def is_ours(pid: int, started: float | None) -> bool:
+    """Whether ``pid`` is still the process a record wrote down with its start time, and not
+    another that was given the same number since. Without a start time nothing is proven."""
+    if not pid or started is None or not pid_alive(pid):
+        return False
+    now = process_started(pid)
+    return now is not None and abs(now - started) < 1.0
+
+
+def listen(host: str, port: int, tries: int = 1) -> socket.socket:
+    """A socket bound to ``host:port``, or to the next free of ``tries`` ports from it, with
+    uvicorn's options (it is handed to the server): binding is what reserves a port, so two
+    servers started at once never both think one is free. ``OSError`` when none is."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in range(port, port + tries):
+        sock = socket.socket(family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+            # Listening now: with SO_REUSEADDR, Linux lets a second socket bind a port that
+            # another only bound (seen: two endpoints on one port, one answering for both).
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            if candidate == port + tries - 1:
+                raise
+            continue
+        sock.set_inheritable(True)
+        return sock
+    raise OSError(f"no port to try from {port}")  # pragma: no cover - tries >= 1
+
+
+def kill_child(proc: Any, timeout: float = 10) -> None:
+    """End the process group of ``proc``, a child this process started (a ``Popen``): no
+    other process can have its number while it is not reaped, so nothing needs proving."""
+    kill_group(proc.pid, process_started(proc.pid), timeout)
+
+
+def kill_group(pid: int, started: float | None, timeout: float = 10) -> None:
+    """End the process group ``pid`` leads: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+    ``started`` is when the leader started, as its record wrote it down: a process that
+    holds the number now but started at another time is someone else's, and gets no signal
+    (the kernel gives no new process a number still used by a group of ours, so a group
+    whose leader is gone is ours alone).
+    """
+    now = process_started(pid)
+    if now is not None and (started is None or abs(now - started) >= 1.0):
+        return
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

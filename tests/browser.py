@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlops_jupyter.netutil import kill_group, pick_port, wait_http
+from mlops_jupyter.netutil import kill_child, pick_port, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
@@ -42,7 +42,7 @@ def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
                   alive=lambda: server.poll() is None)  # fmt: skip
         yield f"http://127.0.0.1:{port}"
     finally:
-        kill_group(server.pid)
+        kill_child(server)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlops_jupyter.netutil import kill_group, pick_port, wait_http, wait_port
+from mlops_jupyter.netutil import kill_child, pick_port, wait_http, wait_port
 
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -119,7 +119,7 @@ class Process:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        kill_group(self.proc.pid)
+        kill_child(self.proc)
 
     def __getstate__(self) -> dict:
         """Pickled for pytest-xdist's workers: what they use (URLs, ports), not the process

@@ -17,7 +17,7 @@ from helpers import make_notebook, wait_for
 
 from mlops_jupyter import tracking
 from mlops_jupyter.errors import MlopsError, NotFoundError
-from mlops_jupyter.netutil import kill_group, pick_port
+from mlops_jupyter.netutil import kill_child, pick_port
 from mlops_jupyter.tracking import search
 from mlops_jupyter.tracking.cluster import RemoteRun
 
@@ -44,7 +44,7 @@ def cluster(project):
         client.close()
     finally:
         for proc in procs:
-            kill_group(proc.pid)
+            kill_child(proc)
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_the_scheduler_gone_mid_sweep_is_one_line_and_keeps_the_finished_runs(
         return "FINISHED" in set(runs[runs["name"] != "fit-sweep"]["status"])
 
     wait_for(one_finished, timeout=90, every=0.5)
-    kill_group(cluster.scheduler.pid)
+    kill_child(cluster.scheduler)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "Traceback" not in err, err
     line = err.strip().splitlines()[-1]  # after the progress bar

@@ -100,6 +100,10 @@ def _train(project) -> dict[str, tuple[str, pd.DataFrame]]:
             name="model", python_model=_echo_model(), signature=ModelSignature(inputs=schema)
         )
     tracking.register(run.id, "echo", project=project)
+    with tracking.run(name="bare", project=project) as run:  # no signature: takes anything
+        mlflow.pyfunc.log_model(name="model", python_model=_echo_model())
+    tracking.register(run.id, "bare", project=project)
+    models["bare"] = pd.DataFrame({"x": [1.0, 2.0], "t": ["a", "b"]})
     models["echo"] = pd.DataFrame(
         {
             "i": [1, 2, 3, 4, 5],
@@ -278,6 +282,40 @@ def test_concurrent_requests_share_calls_and_each_keeps_its_own_answer(served):
     calls_by_endpoint = serving.status(root).set_index("endpoint")["batching"]
     assert calls_by_endpoint["pipeline"] == "adaptive batches"
     assert calls_by_endpoint["tree"] == "compiled trees, adaptive batches"  # Treelite
+
+
+def test_a_model_without_a_signature_is_monitored_whatever_types_it_was_sent(served, monkeypatch):
+    """Such a model takes what it is sent: numbers in one request and text in the next, a
+    column some requests leave out. Every read of its log (drift, the scorecard, the inputs
+    served) must survive every record the endpoint accepted, compacted or not."""
+    from mlops_jupyter.serving import predlog
+
+    root, endpoints, _ = served
+    url = endpoints["bare"].url
+    for rows in ([{"x": 1.5, "t": 3}], [{"x": "high", "t": "late"}, {"x": 2.5, "t": "x"}],
+                 [{"x": 4.0}], [{"x": True, "t": None}]):  # fmt: skip
+        assert len(send(url, pd.DataFrame(rows))) == len(rows)
+    reference = pd.DataFrame({"x": [1.0, 2.0, 3.0] * 10, "t": ["a", "b", "c"] * 10,
+                              "never": [0.0] * 30})  # fmt: skip
+    for compacted in (False, True):
+        served_rows = monitoring.served_inputs("bare", None, project=root)
+        assert len(served_rows) == 5 and list(served_rows.columns) == ["x", "t"]
+        assert served_rows["x"].astype(str).tolist()[1] == "high"
+        report = monitoring.drift("bare", window=None, reference=reference, project=root)
+        assert {c.column for c in report.columns} == {"x", "t"}
+        assert report.skipped == ["never"]
+        card = monitoring.scorecard("bare", project=root)
+        assert len(card.checks) == 7
+        with monkeypatch.context() as lazy:  # a window larger than memory: a column at a time
+            lazy.setattr("mlops_jupyter.monitoring.served.IN_MEMORY_BYTES", 0)
+            again = monitoring.drift("bare", window=None, reference=reference, project=root)
+            assert again.frame()["current_rows"].tolist() == report.frame()["current_rows"].tolist()
+        if not compacted:
+            folder = root / ".mlops" / "logs" / "predictions" / "bare"
+            serving.stop("bare", project=root)  # its files closed: compacted as they are
+            assert predlog.compact_closed(folder)
+            assert not list(folder.glob("predictions-*.jsonl"))
+            endpoints["bare"] = serving.start("bare/1", project=root)
 
 
 def _sample(metrics: str, name: str) -> float:

@@ -128,13 +128,44 @@ def served_inputs(
 
 
 def inputs_of(table: Any) -> Any:
-    """The inputs of a log's requests as a DataFrame, one row per row served."""
+    """The inputs of a log's requests as a DataFrame, one row per row served (a column a
+    request did not send is missing in its rows)."""
+    import pyarrow as pa
+
+    inputs = table["inputs"].combine_chunks()
+    fields = [inputs.field(i) for i in range(inputs.type.num_fields)]
+    counts = row_counts(fields)
+    columns = {f.name: flatten(field, counts) for f, field in zip(inputs.type, fields, strict=True)}
+    return pa.table(columns).to_pandas()
+
+
+def row_counts(fields: list[Any]) -> Any:
+    """How many rows each request held: its longest input column (numpy)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    lengths = [pc.fill_null(pc.list_value_length(f), 0).to_numpy() for f in fields]
+    return np.max(lengths, axis=0) if lengths else np.zeros(0, dtype=np.int64)
+
+
+def flatten(lists: Any, counts: Any) -> Any:
+    """A list column's values, one per row served: a request that sent fewer values (or
+    none: a column it left out) has nulls for the rest, so every column lines up."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    inputs = table["inputs"].combine_chunks()
-    columns = {field.name: pc.list_flatten(inputs.field(i)) for i, field in enumerate(inputs.type)}
-    return pa.table(columns).to_pandas()
+    values = pc.list_flatten(lists)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+    if np.array_equal(lengths, counts):
+        return values
+    requests = np.repeat(np.arange(len(counts)), counts)
+    firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    position = np.arange(len(requests)) - firsts[requests]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    there = position < lengths[requests]
+    index = pa.array(np.where(there, starts[requests] + position, 0), mask=~there)
+    return values.take(index)
 
 
 def outputs_of(table: Any) -> Any:

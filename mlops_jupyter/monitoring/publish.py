@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
-from ..netutil import kill_group, pick_port, pid_alive, wait_port
+from ..netutil import is_ours, kill_child, kill_group, pick_port, process_started, wait_port
 from ..workspace import Workspace, write_private
 
 PathLike = str | os.PathLike[str]
@@ -33,7 +33,13 @@ def _config(token: str, max_kernels: int) -> dict[str, Any]:
         # Voilà's page ends its kernel on unload with a POST that carries no XSRF token, refused
         # (voila-dashboards/voila#1458): closed pages kept their kernels until culled, and the
         # kernel limit turned visitors away. Every request still needs the token.
-        "Voila": {"token": token, "tornado_settings": {"disable_check_xsrf": True}},
+        # port_retries 0: Voilà would take another port unseen, and our URL would name a port
+        # some other server holds; ``start`` picks the next port itself instead.
+        "Voila": {
+            "token": token,
+            "tornado_settings": {"disable_check_xsrf": True},
+            "port_retries": 0,
+        },
         "VoilaConfiguration": {
             "multi_kernel_manager_class": "mlops_jupyter.monitoring.voila_kernels."
             "LimitedKernelManager",
@@ -56,6 +62,7 @@ class Dashboard:
     pid: int
     notebook: Path
     record: Path
+    pid_started: float | None = None  # when its process started: proves a pid is still ours
 
     def __str__(self) -> str:
         return f"dashboard of {self.endpoint} at {self.url}"
@@ -126,39 +133,63 @@ def publish(
     work = folder / endpoint
     work.mkdir(exist_ok=True)
     write_private(work / "voila.json", json.dumps(_config(token, max_kernels), indent=1))
-    command = [
-        sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={chosen}",
-        f"--Voila.ip={host}", "--strip_sources=True",
-    ]  # fmt: skip
     ready = work / "ready"  # touched by the notebook's last cell (see Dashboard.ready)
-    ready.unlink(missing_ok=True)
-    env = {**os.environ, READY_ENV: str(ready)}
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            command, cwd=work, stdout=log, stderr=log, start_new_session=True, env=env
-        )
-    url = f"http://{host}:{chosen}/?token={token}"
-    record = {"endpoint": endpoint, "url": url, "pid": proc.pid, "notebook": str(path),
-              "log": str(log_path), "started": time.time()}  # fmt: skip
     record_path = folder / f"{endpoint}.json"
-    write_private(record_path, json.dumps(record, indent=1))  # the URL holds the token
-    try:
-        started = time.monotonic()
-        wait_port(host, chosen, timeout, alive=lambda: proc.poll() is None)
-        while not ready.exists() and time.monotonic() - started < timeout:
+    for attempt in range(5):  # a port taken between our check and Voilà's bind: the next one
+        if attempt:
+            chosen = pick_port(None, chosen + 1, host)
+        command = [
+            sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={chosen}",
+            f"--Voila.ip={host}", "--strip_sources=True",
+        ]  # fmt: skip
+        ready.unlink(missing_ok=True)
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        env = {**os.environ, READY_ENV: str(ready)}
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                command, cwd=work, stdout=log, stderr=log, start_new_session=True, env=env
+            )
+        url = f"http://{host}:{chosen}/?token={token}"
+        record = {
+            "endpoint": endpoint,
+            "url": url,
+            "pid": proc.pid,
+            "pid_started": process_started(proc.pid),
+            "notebook": str(path),
+            "log": str(log_path),
+            "started": time.time(),
+        }
+        write_private(record_path, json.dumps(record, indent=1))  # the URL holds the token
+        try:
+            started = time.monotonic()
+            wait_port(host, chosen, timeout, alive=lambda p=proc: p.poll() is None)
+            while not ready.exists() and time.monotonic() - started < timeout:
+                if proc.poll() is not None:
+                    raise MlopsError("voila exited")
+                time.sleep(0.1)
             if proc.poll() is not None:
                 raise MlopsError("voila exited")
-            time.sleep(0.1)
-    except MlopsError:
-        kill_group(proc.pid)
-        record_path.unlink(missing_ok=True)
-        raise MlopsError(f"the dashboard of {endpoint} did not start; see {log_path}") from None
-    return _dashboard(record_path, record)
+            return _dashboard(record_path, record)
+        except MlopsError:
+            kill_child(proc)
+            record_path.unlink(missing_ok=True)
+            with open(log_path, "rb") as log:
+                log.seek(log_start)
+                taken = b"already in use" in log.read()
+            if not taken or port is not None:
+                break
+    raise MlopsError(f"the dashboard of {endpoint} did not start; see {log_path}")
 
 
 def _dashboard(path: Path, record: dict[str, Any]) -> Dashboard:
-    return Dashboard(record["endpoint"], record["url"], int(record["pid"]),
-                     Path(record["notebook"]), path)  # fmt: skip
+    return Dashboard(
+        record["endpoint"],
+        record["url"],
+        int(record["pid"]),
+        Path(record["notebook"]),
+        path,
+        record.get("pid_started"),
+    )
 
 
 def dashboards(project: PathLike | None = None) -> list[Dashboard]:
@@ -170,7 +201,7 @@ def dashboards(project: PathLike | None = None) -> list[Dashboard]:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if pid_alive(int(record.get("pid", 0))):
+        if is_ours(int(record.get("pid", 0)), record.get("pid_started")):
             found.append(_dashboard(path, record))
         else:
             path.unlink(missing_ok=True)
@@ -185,6 +216,6 @@ def stop(endpoint: str, project: PathLike | None = None) -> Dashboard:
             f"no dashboard of {endpoint!r} is published; {close_matches(endpoint, list(running))}"
         )
     found = running[endpoint]
-    kill_group(found.pid)
+    kill_group(found.pid, found.pid_started)
     found.record.unlink(missing_ok=True)
     return found

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .api import flatten, row_counts
+
 IN_MEMORY_BYTES = 256 * 1024 * 1024  # larger windows of log are read a column at a time
 SMALL = ["ts", "status", "probe", "shadow", "version"]
 
@@ -30,6 +32,7 @@ class _Part:
     keep: Any  # pyarrow boolean array: the file's records that count
     rows: int  # the rows those records hold
     table: Any = None  # a JSON file's records, parsed once (Parquet files are read per column)
+    counts: Any = None  # rows per kept request, where columns may differ in length (else None)
 
 
 class ServedColumns:
@@ -79,6 +82,11 @@ class ServedColumns:
         if not parts or not dtypes:
             return None
         for part in parts:  # how many rows each file's kept requests hold
+            if _ragged(part, list(dtypes)):  # a column some requests left out (no signature)
+                fields = [f for c in dtypes if (f := _field(part, c)) is not None]
+                part.counts = row_counts(fields)
+                part.rows = int(part.counts.sum())
+                continue
             lists = next(f for c in dtypes if (f := _field(part, c)) is not None)
             part.rows = int(pc.sum(pc.list_value_length(lists)).as_py() or 0)
         return cls(parts, dtypes, list(dtypes))
@@ -94,7 +102,7 @@ class ServedColumns:
             return ServedColumns(self._parts, {k: self.dtypes[k] for k in key}, list(key))
         if key not in self.dtypes:
             raise KeyError(key)
-        return _series(key, [_values(_field(p, key)) for p in self._parts], self.dtypes[key])
+        return _series(key, [_values(_field(p, key), p) for p in self._parts], self.dtypes[key])
 
     def outputs(self) -> Any:
         """One prediction per row served, as a Series (None when outputs are not one value
@@ -124,7 +132,7 @@ class ServedColumns:
         import pandas as pd
 
         for part in self._parts:
-            values = {c: _values(_field(part, c)) for c in columns}
+            values = {c: _values(_field(part, c), part) for c in columns}
             for start in range(0, part.rows, rows):
                 yield pd.DataFrame({
                     c: _series(c, [None if v is None else v.slice(start, rows)], self.dtypes[c])
@@ -203,10 +211,37 @@ def _as_scanned(column: Any, part: _Part) -> Any:
     return column.slice(0, len(part.keep))
 
 
-def _values(lists: Any) -> Any:
+def _values(lists: Any, part: _Part) -> Any:
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return None if lists is None else pc.list_flatten(lists)
+    if part.counts is None:
+        return None if lists is None else pc.list_flatten(lists)
+    if lists is None:  # a column no kept request of this file sent
+        return pa.nulls(part.rows)
+    return flatten(lists, part.counts)
+
+
+def _ragged(part: _Part, names: list[str]) -> bool:
+    """Whether the part's requests may differ in how many values each input column holds (a
+    model without a signature takes a request that leaves a column out). Parquet files say
+    so in their metadata: every input leaf with as many values, none null, is not ragged."""
+    import pyarrow.parquet as pq
+
+    if part.table is not None:
+        return True  # parsed already: counted exactly, at no read
+    meta = pq.ParquetFile(part.path).metadata
+    leaves = [i for i in range(meta.num_columns)
+              if meta.schema.column(i).path.startswith("inputs.")]  # fmt: skip
+    if len(leaves) < len(names):
+        return True  # a column some file never had
+    for group in range(meta.num_row_groups):
+        chunks = [meta.row_group(group).column(i) for i in leaves]
+        if len({c.num_values for c in chunks}) > 1:
+            return True
+        if any(c.statistics is None or c.statistics.null_count != 0 for c in chunks):
+            return True
+    return False
 
 
 def _series(name: str, pieces: list[Any], dtype: Any | None) -> Any:

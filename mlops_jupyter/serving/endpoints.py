@@ -6,6 +6,7 @@ the command line and the sidebar see it; one whose process died shows as such an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlopsError, NotFoundError, close_matches
-from ..netutil import kill_group, pick_port, pid_alive, wait_http
+from ..netutil import is_ours, kill_child, kill_group, pick_port, wait_http
 from ..workspace import Workspace, write_private
 
 STICKY_HEADER = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -39,6 +40,7 @@ class Endpoint:
     record: Path
     workers: int = 1
     challenger: str | None = None  # during a trial: "M version 4 on 10% of requests"
+    pid_started: float | None = None  # when its process started: proves a pid is still ours
 
     def __str__(self) -> str:
         text = (
@@ -72,6 +74,7 @@ def _endpoint(record_path: Path, record: dict[str, Any]) -> Endpoint:
         record=record_path,
         workers=int(record.get("workers", 1)),
         challenger=_trial_text(record),
+        pid_started=record.get("pid_started"),
     )
 
 
@@ -275,6 +278,7 @@ def start(
         "started": time.time(),
         "pid": 0,
     }
+    record["port_fixed"] = port is not None  # else the server takes the next free one
     path = _record_path(ws, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, record)
@@ -288,23 +292,37 @@ def start(
             env=env,
             start_new_session=True,
         )
-    record["pid"] = proc.pid
-    _write(path, record)
     try:
+        # The server binds its port, then writes it, its pid and start time into the record.
+        record = _announced(path, proc, timeout)
         wait_http(
-            f"http://{_local(host)}:{chosen}/v2/health/ready",
+            f"http://{_local(host)}:{record['port']}/v2/health/ready",
             timeout,
             alive=lambda: proc.poll() is None,
         )
         _check_instance(record)
-    except MlopsError:
-        kill_group(proc.pid)
+    except MlopsError as e:
+        kill_child(proc)
         path.unlink(missing_ok=True)
-        tail = _tail(Path(record["server_log"]), 1)
+        tail = _tail(Path(record["server_log"]), 1) or str(e)
         raise MlopsError(
             f"endpoint {name} did not start: {tail or 'no output'} (log: {record['server_log']})"
         ) from None
     return _endpoint(path, record)
+
+
+def _announced(path: Path, proc: Any, timeout: float) -> dict[str, Any]:
+    """The record once the server process wrote its pid and the port it bound into it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            record = json.loads(path.read_text())
+            if record.get("pid") == proc.pid:
+                return dict(record)
+        if proc.poll() is not None:
+            raise MlopsError("the server exited before it bound its port")
+        time.sleep(0.05)
+    raise MlopsError(f"the server bound no port within {timeout:.0f} s")
 
 
 def default_workers(ws: Workspace) -> int:
@@ -363,7 +381,7 @@ def endpoints(project: str | os.PathLike[str] | None = None, clean: bool = True)
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if record.get("pid") and pid_alive(int(record["pid"])):
+        if record.get("pid") and is_ours(int(record["pid"]), record.get("pid_started")):
             found.append(_endpoint(path, record))
         elif clean and record.get("pid"):
             print(
@@ -390,7 +408,7 @@ def record_of(endpoint: Endpoint) -> dict[str, Any]:
 def stop(name: str, project: str | os.PathLike[str] | None = None) -> Endpoint:
     """Stop endpoint ``name`` (its workers finish the requests in flight)."""
     endpoint = get(name, project)
-    kill_group(endpoint.pid)
+    kill_group(endpoint.pid, endpoint.pid_started)
     endpoint.record.unlink(missing_ok=True)
     return endpoint
 

@@ -276,7 +276,7 @@ def read(
     tables = [t for t in tables_of(window_files(folder, since), columns) if t.num_rows]
     if not tables:
         return pa.table({"id": pa.array([], pa.string()), "ts": pa.array([], pa.float64())})
-    table = pa.concat_tables(tables, promote_options="permissive")
+    table = concat(tables)
     table = table.filter(keep(table, since, until, probes, shadows))
     ts = table["ts"]
     if len(ts) > 1 and not pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py():
@@ -358,13 +358,64 @@ def keep(table: Any, since: float | None, until: float | None, probes: bool = Fa
 
 
 def _read_lenient(data: bytes) -> Any:
+    """JSON lines one by one: what parses is kept, and a field whose values differ in type
+    from record to record (a model without a signature takes whatever it is sent) is read
+    as text, never a failure of the whole read."""
     import orjson
-    import pyarrow as pa
 
     rows = []
     for line in data.splitlines():
         try:
-            rows.append(orjson.loads(line))
+            row = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-    return pa.Table.from_pylist(rows)
+        if isinstance(row, dict):
+            rows.append(row)
+    return _table_of(rows)
+
+
+def _table_of(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    return pa.table({n: _column([row.get(n) for row in rows]) for n in names})
+
+
+def _column(values: list[Any]) -> Any:
+    """``values`` as one Arrow array: as Arrow infers it, else field by field (objects) or item
+    by item (lists), and where types still differ, as text (JSON for what is not a string)."""
+    import orjson
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    present = [v for v in values if v is not None]
+    missing = pa.array([v is None for v in values])
+    if present and all(isinstance(v, dict) for v in present):
+        keys = list(dict.fromkeys(k for v in present for k in v))
+        fields = [_column([None if v is None else v.get(k) for v in values]) for k in keys]
+        return pa.StructArray.from_arrays(fields, names=keys, mask=missing)
+    if present and all(isinstance(v, list) for v in present):
+        offsets, items = [0], list[Any]()
+        for v in values:
+            items.extend(v or [])
+            offsets.append(len(items))
+        inner = _column(items)
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), inner, mask=missing)
+    return pa.array(
+        [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values],
+        pa.string(),
+    )
+
+
+def concat(tables: list[Any]) -> Any:
+    """The tables as one, their types promoted as Arrow can; where two files disagree on a
+    field (numbers in one, text in another), rebuilt as :func:`_column` reads one file."""
+    import pyarrow as pa
+
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return _table_of([row for table in tables for row in table.to_pylist()])

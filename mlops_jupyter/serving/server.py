@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ..netutil import listen, process_started
+from ..workspace import write_private
 
 MAX_LOG_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 2
@@ -35,12 +40,15 @@ def main(record_path: str) -> None:
         os.environ.setdefault(pool, threads)
     if record.get("server_log"):
         capture_output(Path(record["server_log"]))
+    sock = bind(record)
+    announce(Path(record_path), record, sock.getsockname()[1])
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from .resources import Sampler
 
     Sampler(Path(record["log_dir"])).start()  # CPU, memory and I/O of this process and workers
-    uvicorn.run(
+    config = uvicorn.Config(
         "mlops_jupyter.serving.app:create_app",
         factory=True,
         host=record["host"],
@@ -51,6 +59,36 @@ def main(record_path: str) -> None:
         timeout_graceful_shutdown=5,
         http="mlops_jupyter.serving.server:HttpProtocol",
     )
+    # As uvicorn.run does, on the socket bound above.
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load_app()
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
+
+
+def bind(record: dict[str, Any]) -> socket.socket:
+    """The endpoint's socket: its ``port``, or (unless the user asked for that one) the next
+    free port of 100 from it. Bound here, before anything is said to be started, so that two
+    endpoints started at once never collide on a port both were told is free."""
+    host, port = record["host"], int(record["port"])
+    tries = 1 if record.get("port_fixed") else 100
+    try:
+        return listen(host, port, tries)
+    except OSError as e:
+        where = f"port {port}" if tries == 1 else f"ports {port}-{port + tries - 1}"
+        print(f"{where} on {host}: {e.strerror or e}; pick another with --port", flush=True)
+        sys.exit(1)
+
+
+def announce(path: Path, record: dict[str, Any], port: int) -> None:
+    """Write the port bound, this process's pid and its start time into the record: the
+    parent waits for them, and the pid and time prove later that a process is this one."""
+    record.update(port=port, pid=os.getpid(), pid_started=process_started(os.getpid()))
+    write_private(path, json.dumps(record, indent=1))
 
 
 class HttpProtocol(HttpToolsProtocol):  # type: ignore[misc]

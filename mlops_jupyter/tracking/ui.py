@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from ..errors import MlopsError
-from ..netutil import pick_port, pid_alive, wait_http
+from ..netutil import is_ours, kill_child, kill_group, pick_port, process_started, wait_http
 from ..workspace import Workspace
 from . import remote, store
 
@@ -29,7 +27,7 @@ def start(port: int | None = None, project: str | os.PathLike[str] | None = None
     record = _record(ws)
     if record.exists():
         info = json.loads(record.read_text())
-        if pid_alive(info["pid"]) and (port is None or port == info["port"]):
+        if is_ours(info["pid"], info.get("pid_started")) and port in (None, info["port"]):
             return str(info["url"])
         stop(project)
     uri = store.tracking_uri(ws)
@@ -59,10 +57,12 @@ def start(port: int | None = None, project: str | os.PathLike[str] | None = None
     try:
         wait_http(f"{url}/health", timeout=180, alive=lambda: proc.poll() is None)
     except MlopsError as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # never leave a half-started server behind
+        kill_child(proc)  # never leave a half-started server behind
         raise MlopsError(f"{exc}: {logs / 'mlflow-ui.log'}") from None
-    record.write_text(json.dumps({"pid": proc.pid, "port": chosen, "url": url}))
+    started = process_started(proc.pid)
+    record.write_text(
+        json.dumps({"pid": proc.pid, "pid_started": started, "port": chosen, "url": url})
+    )
     return url
 
 
@@ -74,10 +74,7 @@ def stop(project: str | os.PathLike[str] | None = None) -> bool:
         return False
     info = json.loads(record.read_text())
     record.unlink()
-    if not pid_alive(info["pid"]):
-        return False
-    try:
-        os.killpg(info["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        return False
+    if not is_ours(info["pid"], info.get("pid_started")):
+        return False  # gone, or its number is another process's now: no signal
+    kill_group(info["pid"], info.get("pid_started"))
     return True
