@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from helpers import git
 
@@ -109,3 +112,43 @@ def test_the_state_folder_is_ignored_whatever_makes_it(repo):
     assert git(repo, "status", "--porcelain", "--ignored=no") == ""
     git(repo, "add", "-A")
     assert git(repo, "diff", "--cached", "--name-only") == ""  # `git add -A` takes nothing
+
+
+@pytest.mark.parametrize("damage", ["write", "chmod_write", "to_csv", "remove", "add"])
+def test_a_loaded_folder_version_cannot_damage_the_cache_from_its_path(project, damage):
+    """``load`` of a folder version hands out a path; whatever is done through it (as root,
+    mode 0444 stops no write), DVC's cache and every version sharing a file keep their bytes,
+    and the next load gives the version as it was."""
+    images = project / "data" / "images"
+    images.mkdir(parents=True)
+    for name in ("cat.png", "dog.png"):
+        (images / name).write_bytes(name.encode())
+    datasets.add(images, name="images")
+    (images / "emu.png").write_bytes(b"emu")
+    datasets.add(images, name="images")  # v2 shares cat.png and dog.png with v1
+
+    loaded = datasets.load("images@v1")
+    cat = loaded / "cat.png"
+    if damage == "write":
+        with open(cat, "w") as out:  # as root: allowed whatever the mode
+            out.write("scribbled")
+    elif damage == "chmod_write":
+        cat.chmod(0o644)
+        cat.write_bytes(b"scribbled")
+    elif damage == "to_csv":
+        pd.DataFrame({"a": [1]}).to_csv(cat)
+    elif damage == "remove":
+        cat.unlink()
+    else:
+        (loaded / "extra.png").write_bytes(b"extra")
+
+    again = datasets.load("images@v1")
+    assert sorted(p.name for p in again.iterdir()) == ["cat.png", "dog.png"]
+    assert (again / "cat.png").read_bytes() == b"cat.png"
+    assert (datasets.load("images@v2") / "cat.png").read_bytes() == b"cat.png"
+    cache = project / ".dvc" / "cache" / "files" / "md5"
+    for obj in (o for o in cache.rglob("*") if o.is_file() and not o.name.endswith(".dir")):
+        assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name  # intact
+    shutil.rmtree(images)
+    datasets.checkout("images@v2")
+    assert (images / "cat.png").read_bytes() == b"cat.png"

@@ -350,7 +350,7 @@ def load(ref: str, project: PathLike | None = None, remote: str | None = None) -
     """A pandas DataFrame of a version, read from DVC's cache (or the remote) without a checkout.
 
     A folder of table files loads as one table; a folder of other files (images, say) is a
-    read-only local :class:`~pathlib.Path` to that version's files, linked from DVC's cache
+    read-only local :class:`~pathlib.Path` to that version's files, copied from DVC's cache
     (never a checkout of the workspace): ``PIL.Image.open(load("images@v2") / "cat.png")``.
 
     Inside a tracked run the version is recorded as one of the run's inputs (lineage); while a
@@ -419,23 +419,29 @@ def _load_folder(ws: Workspace, version: Version, remote: str | None) -> Any:
 def _materialize(
     ws: Workspace, version: Version, listing: list[dict[str, Any]], remote: str | None
 ) -> Path:
-    """The files of a folder version under ``.mlops/folders/<hash>``: hard links to DVC's
-    cache objects (read-only, as DVC keeps them; copies made read-only where links cannot be
-    made). Made once, in a temporary folder renamed into place: never half there. Objects not
-    in the local cache are pulled from the remote in one transfer."""
+    """The files of a folder version under ``.mlops/folders/<hash>``: copies of DVC's cache
+    objects (reflinks where the file system has them: no bytes copied), made read-only.
+    Never hard links: a write through a link (as root, mode 0444 stops nothing) would rewrite
+    the cache object of every version holding that file, as DVC's own ``reflink,copy``
+    default avoids. Made once, in a temporary folder renamed into place: never half there. A
+    folder made before is checked against what it was made as (each file's size, inode and
+    time, no extra or missing file) and made again on any change. Objects not in the local
+    cache are pulled from the remote in one transfer."""
     import tempfile
 
     target = ws.state_dir / "folders" / version.md5.removesuffix(".dir")
     if target.is_dir():
-        return target
+        if _intact(target):
+            return target
+        _discard(target)  # written to, or a file removed: lay it out again from the cache
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     objects = str(dvcstore.cache_root(ws) / "files" / "md5")
     made: set[str] = set()
 
     def lay(entry: dict[str, Any]) -> bool:
-        """Link (or copy) one file into place; False when its object is not cached."""
-        relpath = os.path.normpath(entry["relpath"])  # a fresh tree of folders and links only:
+        """Copy one file into place; False when its object is not cached."""
+        relpath = os.path.normpath(entry["relpath"])  # a fresh tree of folders and files only:
         if os.path.isabs(relpath) or relpath.split(os.sep)[0] == "..":  # no symlink to follow
             raise MlopsError(f"{version.ref} lists a file outside its folder: {entry['relpath']}")
         dest = os.path.join(building, relpath)
@@ -446,14 +452,12 @@ def _materialize(
         md5 = entry["md5"]
         source = os.path.join(objects, md5[:2], md5[2:])
         try:
-            os.link(source, dest)
+            _clone(source, dest)
         except FileNotFoundError:
             if os.path.exists(source):
                 raise
             return False
-        except OSError:  # another file system, or links refused
-            shutil.copyfile(source, dest)
-            os.chmod(dest, 0o444)
+        os.chmod(dest, 0o444)
         return True
 
     try:
@@ -466,7 +470,11 @@ def _materialize(
                 if not lay(entry):
                     dvcstore.fetch(ws, entry["md5"], f"{version.ref}:{entry['relpath']}", remote)
                     lay(entry)
+        stats = json.dumps(_stats(building))
         building.rename(target)
+        manifest = _manifest(target)  # after the folder: a kill between leaves it rebuilt
+        manifest.with_name(f".{manifest.name}.new").write_text(stats)
+        os.replace(manifest.with_name(f".{manifest.name}.new"), manifest)
     except OSError as e:
         if not target.is_dir():  # else made meanwhile by a process as quick as this one
             raise MlopsError(f"the files of {version.ref} could not be laid out in "
@@ -474,6 +482,53 @@ def _materialize(
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def _manifest(folder: Path) -> Path:
+    """What a folder version was laid out as, beside it (never among the user's files)."""
+    return folder.with_name(f"{folder.name}.json")
+
+
+def _clone(source: str, dest: str) -> None:
+    """A copy of ``source`` at ``dest`` sharing its blocks where the file system can (a
+    reflink: Btrfs, XFS, APFS...), else a plain copy."""
+    import fcntl
+
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        try:
+            fcntl.ioctl(out.fileno(), 0x40049409, src.fileno())  # FICLONE
+            return
+        except OSError:
+            pass
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _stats(folder: Path) -> dict[str, list[int]]:
+    """Each file under ``folder``: size, inode and change time."""
+    found = {}
+    for path in folder.rglob("*"):
+        info = path.lstat()
+        if not path.is_dir() or path.is_symlink():
+            found[str(path.relative_to(folder))] = [info.st_size, info.st_ino, info.st_ctime_ns]
+    return found
+
+
+def _intact(folder: Path) -> bool:
+    """Whether ``folder`` holds what it was laid out with: the same files, none changed
+    (a write, a ``chmod`` or a rename changes a file's change time; a removal its listing)."""
+    try:
+        return bool(json.loads(_manifest(folder).read_text()) == _stats(folder))
+    except (OSError, ValueError):
+        return False
+
+
+def _discard(folder: Path) -> None:
+    """Remove a damaged folder version (renamed aside first: a reader never sees it half)."""
+    aside = folder.with_name(f".{folder.name}-damaged-{os.getpid()}")
+    _manifest(folder).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rename(aside)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def checkout(ref: str, force: bool = False, project: PathLike | None = None) -> Version:
