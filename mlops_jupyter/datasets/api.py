@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import git as gitcmd
+from .. import interrupts
 from ..errors import MlopsError, NotFoundError
 from ..workspace import Workspace, find_root
 from . import catalog, diffs, dvcstore, hooks, tables
@@ -98,7 +99,8 @@ def add(
         try:
             return _add_locked(ws, target, name, message.strip())
         finally:
-            _put_back(target, kept)
+            with interrupts.deferred():
+                _put_back(target, kept)
 
 
 def _add_locked(ws: Workspace, target: Path, name: str, message: str) -> Version:
@@ -127,21 +129,28 @@ def _add_locked(ws: Workspace, target: Path, name: str, message: str) -> Version
         if fmt:
             meta["format"] = fmt
         dvcstore.write_meta(dvc_file, {META_KEY: meta}, message or None)
-        gitcmd.commit_paths(
-            ws.root,
-            [ws.rel(dvc_file)],
-            f"Add dataset {tag}" + (f": {message}" if message else ""),
-            tag=tag,
-            tag_message=catalog.tag_message(message, summary),
-            ignore_lines={ws.rel(ignore): _new_lines(saved[ignore], ignore)},
-        )
-        committed = True
+        # Ctrl-C waits for the commit (branch and tag in one ref transaction) and for
+        # `committed`: interrupted between the two, a version made would be undone on disk.
+        with interrupts.deferred():
+            gitcmd.commit_paths(
+                ws.root,
+                [ws.rel(dvc_file)],
+                f"Add dataset {tag}" + (f": {message}" if message else ""),
+                tag=tag,
+                tag_message=catalog.tag_message(message, summary),
+                ignore_lines={ws.rel(ignore): _new_lines(saved[ignore], ignore)},
+            )
+            committed = True
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if not committed:  # interrupted or refused: leave the workspace as it was
-            _restore(saved)
-            for left in set(target.parent.glob(".*.tmp")) - temporaries:
-                left.unlink(missing_ok=True)  # what an interrupted DVC left half-written
+            with interrupts.deferred():
+                _restore(saved)
+                made = set(target.parent.glob(".*.tmp")) | {
+                    dvc_file.with_name(dvc_file.name + ".tmp")
+                }
+                for left in made - temporaries:
+                    left.unlink(missing_ok=True)  # what an interrupted DVC left half-written
     return catalog.resolve(ws, tag)
 
 

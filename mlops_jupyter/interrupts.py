@@ -1,0 +1,28 @@
+"""Ctrl-C held back while a step that must be whole runs (a commit, putting files back)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Run the block whole: a SIGINT that arrives meanwhile is raised as ``KeyboardInterrupt``
+    when it ends. Outside the main thread (where Python delivers signals) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda *frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(*caught[0])
+    elif caught:
+        raise KeyboardInterrupt
