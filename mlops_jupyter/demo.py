@@ -46,16 +46,20 @@ def run_notebook(source: Path, project: Path, progress: bool = True, timeout: in
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    with client.setup_kernel(env=env, cwd=str(project)):
-        for number, (index, cell) in enumerate(code_cells, 1):
-            if progress:
-                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                print(f"  [{number:>2}/{len(code_cells)}] {first[:64]:<64}", end="", flush=True)
-            started = time.perf_counter()
-            client.execute_cell(cell, index)
-            if progress:
-                print(f" {time.perf_counter() - started:5.1f} s", flush=True)
-    nbformat.write(nb, project / source.name)
+    try:
+        with client.setup_kernel(env=env, cwd=str(project)):
+            for number, (index, cell) in enumerate(code_cells, 1):
+                if progress:
+                    first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                    print(f"  [{number:>2}/{len(code_cells)}] {first[:64]:<64}", end="", flush=True)
+                started = time.perf_counter()
+                try:
+                    client.execute_cell(cell, index)
+                finally:
+                    if progress:
+                        print(f" {time.perf_counter() - started:5.1f} s", flush=True)
+    finally:  # a failed cell too: the notebook holds its traceback
+        nbformat.write(nb, project / source.name)
     return nb
 
 
@@ -114,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_notebook(Path(args.notebooks) / name, project)
         except CellExecutionError as exc:
-            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-            print(f"FAILED in notebooks/{name}: {lines[-1] if lines else exc}", file=sys.stderr)
+            # nbclient's message ends with a rule of dashes: the cell's own error is ename/evalue
+            error = f"{exc.ename}: {exc.evalue}" if exc.ename else str(exc).strip()
+            print(f"FAILED in notebooks/{name}: {error}", file=sys.stderr)
+            print(f"(the executed notebook, with the cell's traceback: {project / name})",
+                  file=sys.stderr)  # fmt: skip
             return 1
 
     summarize(project, time.perf_counter() - started)

@@ -76,3 +76,21 @@ def test_the_demo_tells_the_whole_story(tmp_path, capsys, monkeypatch):
     finally:
         assert demo.main(["--project", str(project), "--stop"]) == 0
     assert endpoints.endpoints(project) == [] and publish.dashboards(project) == []
+
+
+def test_a_failed_cell_of_the_demo_prints_its_error(tmp_path, capsys, monkeypatch):
+    from helpers import make_notebook
+
+    notebooks = tmp_path / "notebooks"
+    make_notebook(
+        notebooks / demo.DEMO_NOTEBOOKS[0], None, "x = 1", "raise ValueError('bad input')"
+    )
+    for name in (*demo.DEMO_NOTEBOOKS[1:], *demo.HELPERS):
+        make_notebook(notebooks / name, None, "x = 1")
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "demo"
+    assert demo.main(["--notebooks", str(notebooks), "--project", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED in notebooks/{demo.DEMO_NOTEBOOKS[0]}: ValueError: bad input\n" in err
+    kept = project / demo.DEMO_NOTEBOOKS[0]  # the executed notebook, with the traceback
+    assert "bad input" in kept.read_text()

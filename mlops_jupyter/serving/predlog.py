@@ -91,7 +91,7 @@ class PredictionLog:
             self._compacting.start()
 
     def _compact_and_retain(self) -> None:
-        compact_closed(self.folder)
+        compact_closed(self.folder, fsync=self.fsync)
         self._retain()
 
     def _retain(self) -> None:
@@ -145,14 +145,16 @@ def files(folder: Path) -> list[Path]:
     return sorted([*found, *folder.glob("predictions-*.parquet")], key=lambda p: p.stem)
 
 
-def compact_closed(folder: Path) -> list[Path]:
+def compact_closed(folder: Path, fsync: bool = False) -> list[Path]:
     """Compact every closed JSON file of the log to Parquet; the Parquet files made."""
-    return [made for path in files(folder) if (made := compact(path)) is not None]
+    return [made for path in files(folder) if (made := compact(path, fsync)) is not None]
 
 
-def compact(path: Path) -> Path | None:
+def compact(path: Path, fsync: bool = False) -> Path | None:
     """``path`` (closed JSON lines) as Parquet beside it, then removed; None if it is still
-    written, already compacted, or another process compacts it now."""
+    written, already compacted, or another process compacts it now. With ``fsync`` (the
+    log's setting) the Parquet file and its name reach the disk before the JSON file goes:
+    a power loss between the two never leaves neither."""
     import pyarrow.parquet as pq
 
     if path.suffix != ".jsonl":
@@ -171,13 +173,26 @@ def compact(path: Path) -> Path | None:
             table = _parse(path.read_bytes())
             hidden = path.with_name(f".{target.name}.new")
             pq.write_table(table, hidden, compression="zstd")
+            if fsync:
+                _sync(hidden)
             os.replace(hidden, target)
+            if fsync:
+                _sync(path.parent)
         path.unlink(missing_ok=True)
         return target
     except OSError:  # a full disk, say: the JSON file stays, and is read as it is
         with contextlib.suppress(OSError):
             path.with_name(f".{target.name}.new").unlink()
         return None
+    finally:
+        os.close(fd)
+
+
+def _sync(path: Path) -> None:
+    """A file's bytes (or a folder's names) on the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 

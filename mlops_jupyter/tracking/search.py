@@ -99,11 +99,14 @@ class _Running:
     def tell_steps(self, client: Any, experiment_id: str, parent: str, metric: str) -> None:
         """Report the steps of ``metric`` the run logged since the last look."""
         if self.run_id is None:
-            found = client.search_runs(
-                [experiment_id],
-                f"tags.mlflow.parentRunId = '{parent}' and tags.mlflow.runName = '{self.name}'",
-                max_results=1,
-            )
+            # matched by name here, not in the filter: a name may hold any quote
+            found = [
+                run
+                for run in client.search_runs(
+                    [experiment_id], f"tags.mlflow.parentRunId = '{parent}'", max_results=1000
+                )
+                if run.info.run_name == self.name
+            ]
             if not found:
                 return  # not started yet
             self.run_id = found[0].info.run_id
@@ -194,7 +197,9 @@ def search(
     nb_path = check_notebook(notebook, {**base, **{d.name: 0 for d in space}}).resolve()
     ws = Workspace.find(project or nb_path.parent)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
+    # the notebook's path in the project: two notebooks of one file name are two studies
+    where = os.path.splitext(ws.rel(nb_path))[0] if nb_path.is_relative_to(ws.root) else nb_path
+    name = f"{experiment or 'Default'}/{where}/{metric}"
     chosen = (optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
               else optuna.samplers.RandomSampler(seed=seed))  # fmt: skip
     # from the second step on: a metric logged once (at the end) is never pruned
@@ -328,7 +333,9 @@ def study_of(notebook: str | os.PathLike[str], metric: str, experiment: str | No
 
     nb_path = Path(notebook).resolve()
     ws = Workspace.find(project or nb_path.parent)
-    name = f"{experiment or 'Default'}/{nb_path.stem}/{metric}"
+    # the notebook's path in the project: two notebooks of one file name are two studies
+    where = os.path.splitext(ws.rel(nb_path))[0] if nb_path.is_relative_to(ws.root) else nb_path
+    name = f"{experiment or 'Default'}/{where}/{metric}"
     try:
         return optuna.load_study(study_name=name, storage=storage_url(ws))
     except KeyError:
