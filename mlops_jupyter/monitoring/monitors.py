@@ -471,10 +471,24 @@ def _skew(endpoint: str, record: dict[str, Any], read: list[dict[str, Any]], pro
         return Check(name, "warn", "the model's run recorded no training data to replay")
     from .api import served_model
 
-    reference = datasets_api.load_version(version_of(read[0]), project)
     model = served_model(endpoint, project)  # loaded once per process, for drift too
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
+    # the first version the run read that holds the model's inputs (a run may have loaded
+    # other data first: a lookup table, the labels of another model)
+    reference = None
+    for entry in read:
+        frame = datasets_api.load_version(version_of(entry), project)
+        if not columns or (hasattr(frame, "columns") and set(columns) <= set(frame.columns)):
+            reference = frame
+            break
+    if reference is None:
+        return Check(
+            name,
+            "warn",
+            f"no data version the model's run read holds its inputs ({', '.join(columns or [])}) "
+            "to replay",
+        )
     sample = reference[columns].head(50) if columns else reference.head(50)
     offline = np.asarray(model.predict(sample)).ravel().tolist()
     served = serving_api.predict(endpoint, sample, project, probe=True)  # not traffic
