@@ -396,18 +396,19 @@ def test_watch_retrains_gates_promotes_and_tells_a_webhook(shared, project, caps
         tracking.promote("m/1", "champion")  # the module's other tests serve version 1
 
 
-def test_skew_replays_the_data_version_that_holds_the_models_inputs(shared, project):
-    """A run that read other data first (a lookup table): the scorecard's skew monitor replays
-    the version with the model's inputs (it raised a KeyError, and took `watch --once` down)."""
+def test_skew_replays_only_a_data_version_that_holds_the_models_inputs(shared, project):
+    """A run that read a lookup table (and had the training data loaded earlier in the
+    process): the scorecard's skew monitor replays only a version holding the model's inputs
+    (it replayed the first version read, raised a KeyError, and took `watch --once` down)."""
     from sklearn.linear_model import LogisticRegression
 
     from mlops_jupyter import datasets, serving, tracking
 
     (project / "codes.csv").write_text("code,label\n1,a\n2,b\n")
     datasets.add(project / "codes.csv", name="codes", project=project)
+    X = datasets.load("features@v1", project=project)[["a", "b", "c"]]  # preloaded
     with tracking.run(name="fit-two", project=project) as run:
-        datasets.load("codes@v1", project=project)  # read first: not the model's inputs
-        X = datasets.load("features@v1", project=project)[["a", "b", "c"]]
+        datasets.load("codes@v1", project=project)  # read in the run: its first input
         model = LogisticRegression().fit(X, (X.b > 0).astype(int))
         tracking.log_model(model, input_example=X.head(2))
     tracking.register(run.id, "two", project=project)
