@@ -227,7 +227,7 @@ def test_a_lone_request_to_a_quick_model_skips_the_thread_and_a_crowd_shares_a_c
     assert model.estimator.threads[-1].startswith("predict")
 
 
-def test_a_champion_and_its_challenger_share_each_hop_to_the_thread():
+def test_two_models_in_one_batcher_share_each_hop_to_the_thread():
     champion, challenger, hops = _tree(), _tree(slope=-3.0), []
     batcher = Batcher(observe=lambda waits: hops.append(len(waits)))
     models = [champion if i % 10 else challenger for i in range(40)]  # a 10% split
@@ -244,6 +244,25 @@ def test_a_champion_and_its_challenger_share_each_hop_to_the_thread():
     assert together == alone and sum(hops) == 40
     calls = len(champion.estimator.threads) + len(challenger.estimator.threads)
     assert len(challenger.estimator.threads) >= 1 and len(hops) < calls
+
+
+def test_a_full_queue_refuses_at_once_instead_of_holding_requests():
+    from mlops_jupyter.serving.batcher import QueueFull
+
+    model = _tree(seconds=0.2)
+    batcher = Batcher(max_waiting=3)
+
+    async def ask():
+        return await asyncio.gather(
+            *(batcher.predict(model, ["a", "b"], [[float(i)], [0.0]], 1) for i in range(10)),
+            return_exceptions=True,
+        )
+
+    began = time.perf_counter()
+    answers = asyncio.run(ask())
+    refused = [a for a in answers if isinstance(a, QueueFull)]
+    assert len(refused) == 7 and all(isinstance(a, list) for a in answers[:3])
+    assert time.perf_counter() - began < 5  # the three queued only: never ten slow calls
 
 
 def test_a_slow_model_never_holds_the_event_loop():

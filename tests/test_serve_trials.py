@@ -44,7 +44,24 @@ def project(tmp_path_factory):
                     name="model", python_model=_shifted(SHIFT[version]), input_example=example
                 )
             tracking.register(run.id, "shift", alias=alias, project=root)
+        with tracking.run(name="shift-hung", project=root) as run:  # version 3
+            mlflow.pyfunc.log_model(name="model", python_model=_hung(), input_example=example)
+        tracking.register(run.id, "shift", alias="hung", project=root)
         yield root
+
+
+def _hung():
+    import mlflow
+
+    class Hung(mlflow.pyfunc.PythonModel):
+        """Right answers (x + 0.5), 20 s late: a challenger stuck on a lock, or a slow API."""
+
+        def predict(self, context, model_input, params=None):
+            if len(model_input) == 1 and float(model_input["x"].iloc[0]) > 100:
+                time.sleep(20)
+            return (model_input["x"] + 0.5).tolist()
+
+    return Hung()
 
 
 def _variant(answer: float, x: float) -> str:
@@ -277,3 +294,41 @@ def test_the_magics(project, shell, monkeypatch, capsys):
         assert serving.endpoints.get("magic").challenger is None
     finally:
         serving.stop("magic", project=project)
+
+
+@pytest.mark.parametrize("trial", [{"shadow": True}, {"split": 50.0}])
+def test_a_hung_challenger_never_holds_the_champions_answers(project, trial):
+    """A challenger whose call never ends (here: 20 s) is dropped from the trial with one line
+    in the server log; no champion answer waits for it, and on a split the requests sent to it
+    are answered by the champion."""
+    import json
+    from pathlib import Path
+
+    name = "hostage-" + ("shadow" if trial.get("shadow") else "split")  # a server log each
+    endpoint = serving.start("shift@champion", name=name, project=project,
+                             challenger="shift@hung", **trial)  # fmt: skip
+    try:
+        times = []
+        for k in range(12):
+            x = 1000.0 + k  # every row makes the challenger hang
+            began = time.perf_counter()
+            status, _, answer = call(
+                f"{endpoint.url}/invocations",
+                json.dumps({"dataframe_records": [{"x": x}]}).encode(),
+            )
+            times.append(time.perf_counter() - began)
+            assert status == 200 and answer["predictions"] == [x], answer  # the champion's
+        # at most one request (on a split) waited for the challenger's 2 s; none for its 20 s
+        assert sorted(times)[-2] < 1.5 and max(times) < 8, times
+        server_log = Path(serving.endpoints.record_of(endpoint)["server_log"])
+        line = "challenger shift version 3 dropped from the trial: a prediction took over 2 s"
+        wait_for(lambda: line in server_log.read_text(), timeout=30)  # a shadow's: 2 s later
+        status, _, answer = call(
+            f"{endpoint.url}/invocations", json.dumps({"dataframe_records": [{"x": 1.0}]}).encode()
+        )
+        assert answer["predictions"] == [1.0]  # the champion, the trial over
+        workers = serving.endpoints.record_of(endpoint)["workers"]
+        dropped = server_log.read_text().count("dropped from the trial")
+        assert 1 <= dropped <= workers  # one line per worker that met it, no more
+    finally:
+        serving.stop(name, project=project)

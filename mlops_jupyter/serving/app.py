@@ -17,6 +17,7 @@ variant that answered, and a shadow challenger's answer is a record of its own (
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hmac
 import json
@@ -36,7 +37,7 @@ import orjson
 
 from ..errors import first_line
 from . import openapi, protocols
-from .batcher import MAX_ROWS, Batcher
+from .batcher import MAX_ROWS, Batcher, QueueFull
 from .guard import Guard
 from .model import ServedModel
 from .predlog import PredictionLog
@@ -45,6 +46,10 @@ from .protocols import BadRequest, Batch, id_text
 log = logging.getLogger("mlops_jupyter.serving")
 RECORD_ENV = "MLOPS_JUPYTER_ENDPOINT"
 CHECK_SECONDS = 2.0
+# A trial's challenger is dropped (one line in the server log; the champion answers all) when
+# one prediction takes longer than this, or when it falls this far behind the traffic.
+CHALLENGER_SECONDS = 2.0
+MAX_SHADOWS = 256  # shadow predictions in flight at most
 MAX_BACKOFF_SECONDS = 300.0
 OPEN = {"/ping", "/health", "/v2/health/live", "/v2/health/ready"}
 REQUEST_ID = re.compile(r"[!-~]{1,64}")
@@ -83,10 +88,43 @@ class Worker:
         self.batcher = Batcher(
             MAX_ROWS if self.record.get("batching", True) else 0, self.metrics.batch
         )
+        self.trial_batcher = self._challenger_batcher()  # its own thread: never the champion's
+        self.challenger_seconds = float(self.record.get("challenger_timeout", CHALLENGER_SECONDS))
+        self.shadows: set[asyncio.Task[None]] = set()
+        self.dropped: int | None = None  # the record generation whose challenger was dropped
         self.generation = self.record.get("generation", 0)
         self._next_check = time.monotonic() + CHECK_SECONDS
         self._checking = False
         self._failures = 0
+
+    def _challenger_batcher(self) -> Batcher:
+        return Batcher(
+            MAX_ROWS if self.record.get("batching", True) else 0,
+            self.metrics.batch,
+            name="challenger",
+        )
+
+    def drop_challenger(self, reason: str) -> None:
+        """End this worker's trial (until the record changes): the champion answers all."""
+        challenger = self.challenger
+        if challenger is None:
+            return
+        self.challenger, self.trial, self.dropped = None, None, self.generation
+        self.trial_batcher = self._challenger_batcher()  # the old thread may be stuck in it
+        log.warning(
+            "challenger %s version %s dropped from the trial: %s; the champion answers every "
+            "request (start the trial again with `%%serve trial`)",
+            challenger.name, challenger.version, reason,
+        )  # fmt: skip
+
+    def shadow(self, answer: _Answer) -> None:
+        """Predict a shadow in the background: the request is answered and its connection free."""
+        if len(self.shadows) >= MAX_SHADOWS:
+            self.drop_challenger(f"{MAX_SHADOWS} shadow predictions are behind the traffic")
+            return
+        task = asyncio.get_running_loop().create_task(_shadow(self, answer))
+        self.shadows.add(task)
+        task.add_done_callback(self.shadows.discard)
 
     def pick(self, scope: dict[str, Any]) -> tuple[ServedModel, str | None]:
         """The model that answers this request, and its part in a trial (None: no trial)."""
@@ -115,6 +153,8 @@ class Worker:
             fresh = generation != self.generation  # a reload asked for, or a trial changed
             model = _current(record, self.model, fresh)
             trial = Trial.of(record)
+            if not fresh and self.dropped == generation:
+                trial = None  # dropped as too slow: back only when the trial is started again
             challenger = None
             if trial is not None:
                 challenger = _current(_challenger_record(record), self.challenger, fresh)
@@ -359,7 +399,7 @@ class App:
         )
         await send({"type": "http.response.body", "body": answer.payload})
         if answer.shadow is not None and answer.status == 200:
-            await _shadow(worker, answer)
+            worker.shadow(answer)
         worker.maybe_reload()
 
     async def _handle(
@@ -399,7 +439,13 @@ class App:
             batch, answer.row_ids = _row_ids(batch, id_column, model)
         names, columns = model.check(batch)
         answer.rows = batch.rows
-        outputs = await _predict(worker, model, names, columns, batch.rows, answer.id)
+        try:
+            outputs = await _predict(worker, model, names, columns, batch.rows, answer.id)
+        except TooSlow:  # the challenger was dropped: the champion answers this one too
+            model, answer.variant = worker.model, "champion"
+            answer.model = model
+            names, columns = model.check(batch)
+            outputs = await _predict(worker, model, names, columns, batch.rows, answer.id)
         answer.payload = protocol.answer(outputs, name, model.version, answer.id, echo)
         answer.inputs, answer.outputs = dict(zip(names, columns, strict=True)), outputs
         if worker.probe_key and hmac.compare_digest(
@@ -436,9 +482,17 @@ async def _predict(
     rows: int,
     request_id: str,
 ) -> list[Any]:
-    """The model's answer; its own input check refusing is a 422, any other failure a 500."""
+    """The model's answer; its own input check refusing is a 422, any other failure a 500; a
+    full queue a 503. The challenger's answer comes from its own thread within
+    ``challenger_seconds``, or it is dropped from the trial (:class:`TooSlow`)."""
     try:
+        if model is worker.challenger:
+            return await _challenge(worker, model, names, columns, rows)
         return await worker.batcher.predict(model, names, columns, rows)
+    except TooSlow:
+        raise
+    except QueueFull as exc:
+        raise BadRequest(f"the endpoint is busy ({exc}); try again in a second", 503) from None
     except Exception as exc:  # noqa: BLE001 - the model failed, not the client
         refused = _refusal(exc)
         if refused:
@@ -450,6 +504,28 @@ async def _predict(
             "the server log has the details",
             500,
         ) from None
+
+
+class TooSlow(Exception):
+    """The challenger took too long, or fell too far behind, and was dropped."""
+
+
+async def _challenge(
+    worker: Worker, model: ServedModel, names: list[str], columns: list[list[Any]], rows: int
+) -> list[Any]:
+    """The challenger's prediction within ``worker.challenger_seconds`` (its thread may be
+    stuck for good: the call is left to finish, or never, on its own)."""
+    task = asyncio.ensure_future(worker.trial_batcher.predict(model, names, columns, rows))
+    done, _ = await asyncio.wait({task}, timeout=worker.challenger_seconds)
+    if not done:
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # seen, not raised
+        worker.drop_challenger(f"a prediction took over {worker.challenger_seconds:g} s")
+        raise TooSlow
+    try:
+        return task.result()
+    except QueueFull as exc:
+        worker.drop_challenger(f"it fell behind the traffic ({exc})")
+        raise TooSlow from None
 
 
 def _same_inputs(a: ServedModel, b: ServedModel) -> bool:
@@ -474,6 +550,8 @@ async def _shadow(worker: Worker, champion: _Answer) -> None:
         answer.outputs = await _predict(
             worker, challenger, names, columns, champion.shadow.rows, champion.id
         )
+    except TooSlow:
+        return  # dropped, with a line in the server log
     except BadRequest as exc:
         answer.fail(exc.status, str(exc))
     except Exception as exc:  # noqa: BLE001 - the shadow never fails what was answered
@@ -576,9 +654,11 @@ class _Answer:
         return record
 
     def headers(self) -> list[tuple[bytes, bytes]]:
+        busy = [(b"retry-after", b"1")] if self.status == 503 else []
         return [
             (b"content-type", self.content_type),
             (b"x-request-id", self.id.encode()),
+            *busy,
             *self.cors,
         ]
 

@@ -3,10 +3,13 @@
 A model spends most of a small prediction in per-call overhead (a tree ensemble: ~1 ms for one
 row or for 64), so requests that wait together are predicted together. Predictions run in one
 thread beside the event loop; the requests that arrive while one runs are queued, and when it
-ends the queue is the next batch, one call per model (up to ``max_rows`` rows each; a trial's
-champion and challenger share the hop to the thread): under load batches grow by themselves. A
+ends the queue is the next batch, one call per model (up to ``max_rows`` rows each): under
+load batches grow by themselves. A
 small request alone (none queued with it once the event loop has run what was ready) for a
-quick model is predicted at once in the event loop, without the thread hop. Each request keeps
+quick model is predicted at once in the event loop, without the thread hop. The queue is
+bounded (``MAX_WAITING``): a full one refuses at once. During a trial the challenger has a
+batcher and a thread of its own, so that however slow or hung it is, the champion's answers
+never wait for it. Each request keeps
 its own rows of the answer; a batch that fails is predicted again request by request, so that a
 bad request fails alone.
 
@@ -37,6 +40,15 @@ class _Waiting:
 
 
 MAX_ROWS = 256  # rows in one batch (0: batching off, one call per request)
+# Requests waiting for the thread at most: beyond, a request is refused at once (503) rather
+# than held in memory behind a model that cannot keep up.
+MAX_WAITING = 4096
+
+
+class QueueFull(Exception):
+    """The model's queue holds ``MAX_WAITING`` requests already."""
+
+
 # A request alone is predicted in the event loop when it is small and its model's calls take
 # less than this (a slower call would keep the loop from health checks and new requests; the
 # hop to the thread and back costs a pandas Pipeline's call 5-15%).
@@ -47,12 +59,19 @@ INLINE_ROWS = 64
 class Batcher:
     """One per worker: ``await batcher.predict(model, names, columns, rows)``."""
 
-    def __init__(self, max_rows: int = MAX_ROWS, observe: Any = None):
+    def __init__(
+        self,
+        max_rows: int = MAX_ROWS,
+        observe: Any = None,
+        max_waiting: int = MAX_WAITING,
+        name: str = "predict",
+    ):
         self.max_rows = max_rows
+        self.max_waiting = max_waiting
         self.observe = observe  # observe(queue_seconds of each request in one call): /metrics
         self._queue: list[_Waiting] = []
         self._running = False
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=name)
 
     async def predict(
         self, model: ServedModel, names: list[str], columns: list[list[Any]], rows: int
@@ -61,6 +80,8 @@ class Batcher:
             if self.observe:
                 self.observe([0.0])
             return model.predict(columns, names)
+        if len(self._queue) >= self.max_waiting:
+            raise QueueFull(f"{len(self._queue)} requests are waiting for {model.name}")
         loop = asyncio.get_running_loop()
         waiting = _Waiting(model, names, columns, rows, loop.create_future())
         self._queue.append(waiting)
@@ -114,7 +135,7 @@ class Batcher:
 
     def _next_groups(self) -> list[list[_Waiting]]:
         """What the thread predicts next: the queue's requests grouped by model and columns
-        (a champion's and a challenger's: one hop to the thread for both), oldest group first,
+        oldest group first,
         each up to ``max_rows`` rows (a request over the limit goes alone); the rest wait."""
         groups: dict[tuple[int, tuple[str, ...]], list[_Waiting]] = {}
         rows: dict[tuple[int, tuple[str, ...]], int] = {}
