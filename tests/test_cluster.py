@@ -201,3 +201,30 @@ def test_the_scheduler_gone_mid_sweep_is_one_line_and_keeps_the_finished_runs(
     runs = tracking.runs("orphaned")
     assert runs[runs["name"] == "fit-sweep"].iloc[0]["status"] == "FAILED"
     assert len(runs) == 3  # the run that had started is not also marked as never started
+
+
+def test_secrets_never_travel_in_a_runs_task_arguments():
+    """What a run on a worker is sent is readable by any client of the scheduler: settings
+    go, secrets stay home (the workers' own environment supplies them)."""
+    from mlops_jupyter.tracking.cluster import held_back_notice, task_env
+
+    client_env = {
+        "MLFLOW_TRACKING_URI": "https://alice:hunter2@mlflow.internal:5000/",
+        "MLFLOW_TRACKING_PASSWORD": "hunter2",
+        "MLFLOW_TRACKING_TOKEN": "tok-123",
+        "MLOPS_JUPYTER_PROFILE": "team",
+        "MLOPS_JUPYTER_S3_SECRET": "s3-secret",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",  # never sent at all: not a setting of ours
+        "HOME": "/root",
+    }
+    sent, held = task_env(client_env)
+    assert sent == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.internal:5000/",
+        "MLOPS_JUPYTER_PROFILE": "team",
+    }
+    for secret in ("hunter2", "tok-123", "s3-secret", "aws-secret", "alice"):
+        assert secret not in repr(sent)
+    notice = held_back_notice(client_env)
+    assert notice.startswith("not sent to the Dask workers") and "hunter2" not in notice
+    assert "MLFLOW_TRACKING_PASSWORD" in notice and "MLFLOW_TRACKING_URI's user" in notice
+    assert held_back_notice({"MLOPS_JUPYTER_PROFILE": "team"}) is None

@@ -32,6 +32,9 @@ from ..errors import MlopsError, first_line
 
 STOP_POLL = 0.5  # seconds between a worker's looks at the stop flag of its run
 PASSED_ENV = ("MLOPS_JUPYTER_", "MLFLOW_")  # settings the runs on the workers need too
+# Never in a task's arguments: any client of the scheduler can read those (and, without TLS,
+# anyone on the network). Workers get secrets from their own environment.
+SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH")
 ATTEMPTS = 2  # the first start and one retry after a worker died
 PR_SET_PDEATHSIG = 1
 LIVE = ("running", "connecting", "newly-created")  # a client's states while it can still answer
@@ -79,7 +82,7 @@ class RemoteRun:
         self.client = client
         self.address = client.scheduler.address
         self.stop = f"mlops-stop-{uuid.uuid4().hex}"
-        env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV)}
+        env, _ = task_env(os.environ)
         self.future = client.submit(run_command, command[1:], str(cwd), env, self.stop,
                                     key=f"run-{name}-{self.stop[-8:]}", pure=False)  # fmt: skip
         self.worker = ""
@@ -152,6 +155,45 @@ def quiet_client() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def task_env(environ: Any) -> tuple[dict[str, str], list[str]]:
+    """The variables a run on a worker is sent (settings, never secrets), and the names of
+    those held back: a name that says it is a secret, or a URL's user and password (the
+    URL is sent without them)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    sent, held = {}, []
+    for name, value in environ.items():
+        if not name.startswith(PASSED_ENV):
+            continue
+        if any(word in name.upper() for word in SECRET_WORDS):
+            held.append(name)
+            continue
+        if "@" in value and "://" in value:
+            try:
+                parts = urlsplit(value)
+                if parts.username or parts.password:
+                    netloc = parts.hostname or ""
+                    netloc += f":{parts.port}" if parts.port else ""
+                    value = urlunsplit(parts._replace(netloc=netloc))
+                    held.append(f"{name}'s user and password")
+            except ValueError:
+                held.append(name)
+                continue
+        sent[name] = value
+    return sent, held
+
+
+def held_back_notice(environ: Any) -> str | None:
+    """One line naming the secrets a cluster's runs are not sent (None: none)."""
+    _, held = task_env(environ)
+    if not held:
+        return None
+    return (
+        f"not sent to the Dask workers (any client of the scheduler could read them): "
+        f"{', '.join(held)}; set them in the workers' own environment"
+    )
 
 
 def run_command(args: list[str], cwd: str, env: dict[str, str], stop: str) -> tuple:

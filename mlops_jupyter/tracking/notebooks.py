@@ -294,9 +294,12 @@ def cluster_of(ws: Workspace, address: str | None) -> Iterator[Any]:
     if not address:
         yield None
         return
-    from .cluster import connect, quiet_client
+    from .cluster import connect, held_back_notice, quiet_client
 
     client = connect(address)
+    notice = held_back_notice(os.environ)
+    if notice:
+        print(notice, file=sys.stderr)
     with quiet_client():  # closing a client whose scheduler went away logs tracebacks too
         try:
             yield client
