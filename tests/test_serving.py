@@ -384,6 +384,32 @@ def test_closed_log_files_are_compacted_to_parquet_and_read_the_same(tmp_path):
     assert not twin.with_suffix(".jsonl").exists()
 
 
+def test_a_window_read_a_column_at_a_time_survives_retention_and_compaction_meanwhile(tmp_path):
+    """A reader that scanned the window reads each column later: files removed by retention
+    or compacted in between give it the same records for every column (once a column came
+    from a file gone by then, and the columns no longer lined up)."""
+    from mlops_jupyter.monitoring.served import ServedColumns
+    from mlops_jupyter.serving import predlog
+
+    log = predlog.PredictionLog(tmp_path, max_file_bytes=20_000)
+    for i in range(1_500):
+        inputs = {"x": [float(i)], "y": [2.0 * i]}
+        log.write({"id": f"r{i}", "ts": 1_000.0 + i, "status": 200, "inputs": inputs})
+    predlog.compact_closed(tmp_path)
+    log.rotate()  # the file written last is closed too: JSON lines until compacted
+    log.close()
+    served = ServedColumns.scan(tmp_path, None, None)
+    rows = len(served)
+    assert rows == 1_500
+    for path in predlog.files(tmp_path)[:2]:
+        path.unlink()  # retention, after the scan
+    predlog.compact_closed(tmp_path)  # and the JSON file compacted
+    x, y = served["x"], served["y"]
+    assert len(x) == len(y) == rows and (y == 2 * x).all()
+    frames = list(served.chunks(["x", "y"]))
+    assert sum(len(f) for f in frames) == rows
+
+
 QUIET = """
 import sys, time
 from pathlib import Path

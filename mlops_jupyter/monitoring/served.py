@@ -33,6 +33,15 @@ class _Part:
     rows: int  # the rows those records hold
     table: Any = None  # a JSON file's records, parsed once (Parquet files are read per column)
     counts: Any = None  # rows per kept request, where columns may differ in length (else None)
+    file: Any = None  # a Parquet file, held open: retention removing it cannot misalign columns
+
+    def read(self, columns: list[str]) -> Any:
+        """``columns`` of the part's records (None: the file is gone)."""
+        from ..serving import predlog
+
+        if self.table is not None:
+            return predlog.select(self.table, columns)
+        return predlog.read_parquet(self.file, columns)
 
 
 class ServedColumns:
@@ -64,16 +73,24 @@ class ServedColumns:
         parts, stamps, schemas = [], [], []
         for path in predlog.window_files(folder, since):
             whole = path.suffix == ".jsonl"  # still written, or not compacted yet: parse once
-            table = next(predlog.tables_of([path], None if whole else SMALL), None)
-            if table is None or "status" not in table.column_names:
-                continue  # removed meanwhile, or empty
-            schemas.append(table.schema if whole else pq.read_schema(path))
+            file = None
+            try:
+                if whole:  # (compacted since it was listed: read from its Parquet twin)
+                    table = predlog.read_file(path)
+                else:
+                    file = pq.ParquetFile(path)  # held open from here on
+                    table = predlog.read_parquet(file, SMALL)
+            except FileNotFoundError:
+                continue  # removed by retention meanwhile
+            if "status" not in table.column_names:
+                continue  # empty
+            schemas.append(file.schema_arrow if file is not None else table.schema)
             keep = predlog.keep(table, since, until)
             keep = pc.and_(keep, pc.fill_null(pc.equal(table["status"], 200), False))
             if version is not None and "version" in table.column_names:
                 same = pc.equal(table["version"].cast(pa.string()), str(version))
                 keep = pc.and_(keep, pc.fill_null(same, False))
-            parts.append(_Part(path, keep, 0, table if whole else None))
+            parts.append(_Part(path, keep, 0, table if whole else None, file=file))
             stamps.append(table["ts"])
         if last is not None:
             _keep_last(parts, stamps, last)
@@ -110,13 +127,10 @@ class ServedColumns:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from ..serving import predlog
-
         pieces = []
         for part in self._parts:
-            table = (predlog.select(part.table, ["outputs"]) if part.table is not None
-                     else next(predlog.tables_of([part.path], ["outputs"]), None))  # fmt: skip
-            if table is None or "outputs" not in table.column_names:
+            table = part.read(["outputs"])
+            if "outputs" not in table.column_names:
                 return None
             kind = table.schema.field("outputs").type
             if not pa.types.is_list(kind) or pa.types.is_nested(kind.value_type):
@@ -193,14 +207,8 @@ def _field(part: _Part, name: str) -> Any:
     """Field ``name`` of the inputs of the part's kept requests (a list array), or None."""
     import pyarrow.compute as pc
 
-    from ..serving import predlog
-
-    column = f"inputs.{name}"
-    if part.table is not None:
-        table = predlog.select(part.table, [column])
-    else:
-        table = next(predlog.tables_of([part.path], [column]), None)
-    if table is None or table.num_columns == 0:
+    table = part.read([f"inputs.{name}"])
+    if table.num_columns == 0:
         return None
     return pc.filter(_as_scanned(table.column(0), part), part.keep)
 
@@ -226,11 +234,10 @@ def _ragged(part: _Part, names: list[str]) -> bool:
     """Whether the part's requests may differ in how many values each input column holds (a
     model without a signature takes a request that leaves a column out). Parquet files say
     so in their metadata: every input leaf with as many values, none null, is not ragged."""
-    import pyarrow.parquet as pq
 
     if part.table is not None:
         return True  # parsed already: counted exactly, at no read
-    meta = pq.ParquetFile(part.path).metadata
+    meta = part.file.metadata
     leaves = [i for i in range(meta.num_columns)
               if meta.schema.column(i).path.startswith("inputs.")]  # fmt: skip
     if len(leaves) < len(names):

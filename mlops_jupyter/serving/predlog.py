@@ -139,10 +139,21 @@ def _remove_if_closed(path: Path) -> bool:
 
 def files(folder: Path) -> list[Path]:
     """The log's files, oldest first: JSON lines being written (or not compacted yet), and
-    Parquet. A file present in both forms (a kill between the two steps) counts as Parquet."""
-    compacted = {p.stem for p in folder.glob("predictions-*.parquet")}
-    found = [p for p in folder.glob("predictions-*.jsonl") if p.stem not in compacted]
-    return sorted([*found, *folder.glob("predictions-*.parquet")], key=lambda p: p.stem)
+    Parquet. A file present in both forms (compacted, its JSON not removed yet) counts as
+    Parquet. One listing of the folder: two (one per suffix) raced compaction, which could
+    make a file be read twice or not at all."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    logged = [n for n in names if n.startswith("predictions-")]
+    compacted = {n.removesuffix(".parquet") for n in logged if n.endswith(".parquet")}
+    found = [
+        n
+        for n in logged
+        if n.endswith(".parquet") or (n.endswith(".jsonl") and n[:-6] not in compacted)
+    ]
+    return [folder / n for n in sorted(found, key=lambda n: n.rsplit(".", 1)[0])]
 
 
 def compact_closed(folder: Path, fsync: bool = False) -> list[Path]:
@@ -216,8 +227,6 @@ def read_file(path: Path, columns: list[str] | None = None) -> Any:
     """One file of the log as a pyarrow Table; with ``columns``, only those it has, where
     ``inputs.x`` names field ``x`` of the inputs (a column of that name). Parquet files read
     only those columns."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if path.suffix == ".jsonl":
@@ -227,9 +236,18 @@ def read_file(path: Path, columns: list[str] | None = None) -> Any:
             path = path.with_suffix(".parquet")
         else:
             return select(_parse(data), columns)
+    return read_parquet(pq.ParquetFile(path), columns)
+
+
+def read_parquet(file: Any, columns: list[str] | None = None) -> Any:
+    """``columns`` of an open Parquet file of the log (as :func:`read_file` reads them). An open
+    file is read whole even if retention removes it meanwhile: a reader of a window holds
+    its files open, so each column it reads comes from the same records."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if columns is None:
-        return pq.read_table(path)
-    file = pq.ParquetFile(path)
+        return file.read()
     have = file.schema_arrow
     read: dict[str, Any] = {}
     top = [c for c in columns if "." not in c and c in have.names]
