@@ -22,9 +22,9 @@ from mlops_jupyter.serving import endpoints
 def test_three_endpoints_started_at_the_same_moment_all_start(project):
     train_classifier(project)
     names = ["one", "two", "three"]
-    with ThreadPoolExecutor(3) as pool:  # each parent sees the same first free port
-        started = list(pool.map(lambda n: serving.start("clf@champion", name=n), names))
     try:
+        with ThreadPoolExecutor(3) as pool:  # each parent sees the same first free port
+            started = list(pool.map(lambda n: serving.start("clf@champion", name=n), names))
         assert len({e.url for e in started}) == 3
         body = json.dumps({"dataframe_records": [dict.fromkeys(FEATURES, 0.0)]}).encode()
         for endpoint in started:
@@ -33,8 +33,8 @@ def test_three_endpoints_started_at_the_same_moment_all_start(project):
             assert endpoints.record_of(endpoint)["port"] == int(endpoint.url.rsplit(":", 1)[1])
         assert sorted(e.name for e in endpoints.endpoints()) == sorted(names)
     finally:
-        for name in names:
-            serving.stop(name)
+        for endpoint in endpoints.endpoints():  # those that started, whatever failed
+            serving.stop(endpoint.name)
 
 
 @pytest.fixture
