@@ -276,9 +276,9 @@ def start(
         "id_column": id_column,
         **trial,
         "started": time.time(),
-        "pid": 0,
+        "pid": 0,  # the server writes its pid, start time and port once it has bound it
+        "port_fixed": port is not None,  # else it takes the next free port from `chosen`
     }
-    record["port_fixed"] = port is not None  # else the server takes the next free one
     path = _record_path(ws, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, record)
