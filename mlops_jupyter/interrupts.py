@@ -22,7 +22,5 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(*caught[0])
-    elif caught:
-        raise KeyboardInterrupt
+    if caught:  # delivered again, to whatever handled it before (ignored stays ignored)
+        signal.raise_signal(signal.SIGINT)

@@ -198,7 +198,6 @@ def labelled_version(
     labelled yet."""
     import numpy as np
     import pandas as pd
-    import pyarrow.compute as pc
 
     from .. import datasets
     from ..datasets import api as datasets_api
@@ -213,8 +212,9 @@ def labelled_version(
     table = api.answered(endpoint, None, project)
     rows = api.inputs_of(table)
     labels = per_row(table, truth)
-    first = table["inputs"].combine_chunks().field(0)
-    answered_at = table["ts"].to_numpy()[pc.list_parent_indices(first).to_numpy()]
+    inputs = table["inputs"].combine_chunks()
+    counts = api.row_counts([inputs.field(i) for i in range(inputs.type.num_fields)])
+    answered_at = np.repeat(table["ts"].to_numpy(), counts)  # each row's request's time
     known = pd.notna(pd.Series(labels, dtype=object)).to_numpy()
     if not known.any():
         return None
