@@ -112,3 +112,26 @@ def test_a_database_that_cannot_be_opened_is_one_line(quadratic, project, monkey
     monkeypatch.setenv("MLOPS_JUPYTER_OPTUNA_STORAGE", f"sqlite:///{project}/no/such/dir/x.db")
     with pytest.raises(MlopsError, match=r"the searches' database \(sqlite:////.*setting optuna_"):
         search.search(quadratic, search.parse_space(["x=0:4"]), 1, "loss", progress=False)
+
+
+def test_notebooks_of_one_file_name_keep_studies_apart_and_any_name_is_searched(quadratic, project):
+    """Two notebooks called fit.ipynb in two folders are two studies; a notebook whose name
+    holds an apostrophe is searched with pruning like any (its trials' runs were looked up
+    with the name inside MLflow's filter, which the quote broke)."""
+    import optuna
+
+    for folder in ("north", "south"):
+        (project / folder).mkdir()
+        (project / folder / "fit.ipynb").write_bytes(quadratic.read_bytes())
+        done = search.search(project / folder / "fit.ipynb", search.parse_space(["x=0:4"]), 1,
+                             "loss", experiment="tune", progress=False)  # fmt: skip
+        assert done.study == f"tune/{folder}/fit/loss" and len(done.runs) == 1
+    quoted = project / "it's fit.ipynb"
+    quoted.write_bytes(quadratic.read_bytes())
+    done = search.search(quoted, search.parse_space(["x=0:4"]), 2, "loss", experiment="tune",
+                         progress=False, prune="median")  # fmt: skip
+    assert [r.status for r in done.runs] == ["FINISHED", "FINISHED"], done
+    from mlops_jupyter.workspace import Workspace
+
+    names = optuna.get_all_study_names(search.storage_url(Workspace.find(project)))
+    assert {"tune/north/fit/loss", "tune/south/fit/loss", "tune/it's fit/loss"} <= set(names)
