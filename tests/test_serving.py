@@ -410,6 +410,29 @@ def test_a_window_read_a_column_at_a_time_survives_retention_and_compaction_mean
     assert sum(len(f) for f in frames) == rows
 
 
+def test_compaction_syncs_to_disk_when_the_log_does(tmp_path, monkeypatch):
+    """With the log's fsync setting, a compacted file's Parquet twin and its name reach the
+    disk before its JSON lines are removed (a power loss between must leave one of them)."""
+    from mlops_jupyter.serving import predlog
+
+    synced = []
+    real = os.fsync
+
+    def noting(fd):  # the real fsync, noting what it synced and whether the JSON was there
+        where = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        synced.append((where.name, any(tmp_path.glob("predictions-*.jsonl"))))
+        real(fd)
+
+    log = predlog.PredictionLog(tmp_path, fsync=True)
+    log.write({"id": "a", "ts": 1.0, "status": 200, "outputs": [1]})
+    log.close()
+    monkeypatch.setattr(os, "fsync", noting)
+    made = predlog.compact_closed(tmp_path, fsync=True)
+    assert len(made) == 1 and not list(tmp_path.glob("predictions-*.jsonl"))
+    assert (f".{made[0].name}.new", True) in synced  # the file, before the JSON went
+    assert (tmp_path.name, True) in synced  # its name in the folder, before the JSON went
+
+
 QUIET = """
 import sys, time
 from pathlib import Path
