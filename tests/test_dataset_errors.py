@@ -241,6 +241,8 @@ from mlops_jupyter import datasets
 
 where, name, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
 calls = 0
+# Ctrl-C as from a terminal: a test run started in the background inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def hook(frame, event, arg):
     global calls
