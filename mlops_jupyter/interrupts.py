@@ -11,8 +11,9 @@ from typing import Any
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Run the block whole: a SIGINT that arrives meanwhile is raised as ``KeyboardInterrupt``
-    when it ends. Outside the main thread (where Python delivers signals) it does nothing."""
+    """Run the block whole: a SIGINT that arrives meanwhile is delivered again when it ends,
+    to the handler that was there before (``KeyboardInterrupt``, as a rule). Outside the main
+    thread (where Python delivers signals) it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

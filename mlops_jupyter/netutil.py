@@ -94,10 +94,15 @@ def process_started(pid: int) -> float | None:
 def is_ours(pid: int, started: float | None) -> bool:
     """Whether ``pid`` is still the process a record wrote down with its start time, and not
     another that was given the same number since. Without a start time nothing is proven."""
-    if not pid or started is None or not pid_alive(pid):
+    if not pid or not pid_alive(pid):
         return False
     now = process_started(pid)
-    return now is not None and abs(now - started) < 1.0
+    return now is not None and _same_start(now, started)
+
+
+def _same_start(now: float, started: float | None) -> bool:
+    """Whether two readings of a start time are one process's (psutil counts clock ticks)."""
+    return started is not None and abs(now - started) < 1.0
 
 
 def listen(host: str, port: int, tries: int = 1) -> socket.socket:
@@ -138,7 +143,7 @@ def kill_group(pid: int, started: float | None, timeout: float = 10) -> None:
     whose leader is gone is ours alone).
     """
     now = process_started(pid)
-    if now is not None and (started is None or abs(now - started) >= 1.0):
+    if now is not None and not _same_start(now, started):
         return
     try:
         os.killpg(pid, signal.SIGTERM)

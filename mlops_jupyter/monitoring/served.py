@@ -36,7 +36,8 @@ class _Part:
     file: Any = None  # a Parquet file, held open: retention removing it cannot misalign columns
 
     def read(self, columns: list[str]) -> Any:
-        """``columns`` of the part's records (None: the file is gone)."""
+        """``columns`` of the part's records (those it has), from its parsed table or its
+        open file."""
         from ..serving import predlog
 
         if self.table is not None:

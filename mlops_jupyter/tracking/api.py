@@ -177,13 +177,12 @@ def promote(
             raise MlopsError("a gate needs held-out data: --data DATASET@vN (and --target COLUMN)")
         current = registry.holder(c, ref, alias)
         gated = validate(ref, current, gate, data, target, project)
-        if not gated.passed and not force:
-            raise MlopsError(f"{gated}; promote anyway with --force")
-        print(gated if gated.passed else f"{gated} (promoted anyway: --force)")
     if gated is None:
         return registry.promote(c, ref, alias)
     if not gated.passed and not force:
         raise MlopsError(f"{gated}; promote anyway with --force")
+    if gate:
+        print(gated if gated.passed else f"{gated} (promoted anyway: --force)")
     with gitcmd.locked(Workspace.find(project).root):
         return registry.promote_if_held(c, ref, alias, gated.baseline)
 
